@@ -1,0 +1,166 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
+)
+
+// config is the whole process configuration, read from HC_* environment variables and
+// overridden by flags. Every field's default is in defaultConfig and README.
+type config struct {
+	Listen             string
+	SiteRoot           string
+	PingPrefix         string
+	KafkaBrokers       []string
+	EventsTopic        string
+	RegistryTopic      string
+	Partitions         int
+	ReplicationFactor  int
+	ClickHouseAddr     string
+	ClickHouseDatabase string
+	ClickHouseUser     string
+	ClickHousePassword string
+	PingBodyLimit      int
+	PublishTimeout     time.Duration
+	TrustedProxies     []netip.Prefix
+	ProjectorGroup     string
+	BatchSize          int
+	FlushInterval      time.Duration
+	WriteWait          time.Duration
+	ShutdownTimeout    time.Duration
+	LogLevel           slog.Level
+}
+
+// envVar documents one setting: its variable, default and meaning (README's table).
+type envVar struct {
+	name, def, help string
+	set             func(c *config, v string) error
+}
+
+func envVars() []envVar {
+	str := func(dst func(*config) *string) func(*config, string) error {
+		return func(c *config, v string) error { *dst(c) = v; return nil }
+	}
+	integer := func(dst func(*config) *int) func(*config, string) error {
+		return func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive integer, got %q", v)
+			}
+			*dst(c) = n
+			return nil
+		}
+	}
+	duration := func(dst func(*config) *time.Duration) func(*config, string) error {
+		return func(c *config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration such as 2s, got %q", v)
+			}
+			*dst(c) = d
+			return nil
+		}
+	}
+	return []envVar{
+		{"HC_LISTEN", "127.0.0.1:8000", "HTTP listen address for pings, the API, status and metrics", str(func(c *config) *string { return &c.Listen })},
+		{"HC_SITE_ROOT", "http://localhost:8000", "public base URL used in API responses", str(func(c *config) *string { return &c.SiteRoot })},
+		{"HC_PING_PATH_PREFIX", "/ping/", "path under which ping URLs are served; \"/\" serves them at the root", func(c *config, v string) error {
+			if !strings.HasPrefix(v, "/") || !strings.HasSuffix(v, "/") {
+				return fmt.Errorf("want a path that starts and ends with /, got %q", v)
+			}
+			c.PingPrefix = v
+			return nil
+		}},
+		{"HC_KAFKA_BROKERS", "127.0.0.1:9092", "comma-separated Kafka bootstrap addresses", func(c *config, v string) error {
+			c.KafkaBrokers = nil
+			for b := range strings.SplitSeq(v, ",") {
+				if b = strings.TrimSpace(b); b != "" {
+					c.KafkaBrokers = append(c.KafkaBrokers, b)
+				}
+			}
+			if len(c.KafkaBrokers) == 0 {
+				return fmt.Errorf("no broker in %q", v)
+			}
+			return nil
+		}},
+		{"HC_KAFKA_TOPIC_EVENTS", "hcstream.events", "topic carrying every event, keyed by check", str(func(c *config) *string { return &c.EventsTopic })},
+		{"HC_KAFKA_TOPIC_REGISTRY", "hcstream.registry", "compacted topic of check and project configuration, read by ingest", str(func(c *config) *string { return &c.RegistryTopic })},
+		{"HC_KAFKA_PARTITIONS", "12", "partitions of the events topic when hcstream creates it", integer(func(c *config) *int { return &c.Partitions })},
+		{"HC_KAFKA_REPLICATION_FACTOR", "1", "replication factor of topics hcstream creates", integer(func(c *config) *int { return &c.ReplicationFactor })},
+		{"HC_CLICKHOUSE_ADDR", "127.0.0.1:9000", "ClickHouse native protocol address", str(func(c *config) *string { return &c.ClickHouseAddr })},
+		{"HC_CLICKHOUSE_DATABASE", "hcstream", "ClickHouse database (letters, digits, underscores)", func(c *config, v string) error {
+			c.ClickHouseDatabase = v
+			return chschema.ValidDatabase(v)
+		}},
+		{"HC_CLICKHOUSE_USER", "default", "ClickHouse user", str(func(c *config) *string { return &c.ClickHouseUser })},
+		{"HC_CLICKHOUSE_PASSWORD", "", "ClickHouse password (never logged)", str(func(c *config) *string { return &c.ClickHousePassword })},
+		{"HC_PING_BODY_LIMIT", "10000", "ping body bytes kept, sent back in the Ping-Body-Limit header", integer(func(c *config) *int { return &c.PingBodyLimit })},
+		{"HC_INGEST_PUBLISH_TIMEOUT", "2s", "longest wait for Kafka's acknowledgement before a ping is answered 503", duration(func(c *config) *time.Duration { return &c.PublishTimeout })},
+		{"HC_INGEST_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For/-Proto are believed", func(c *config, v string) error {
+			c.TrustedProxies = nil
+			for s := range strings.SplitSeq(v, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					return fmt.Errorf("bad CIDR %q: %w", s, err)
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+			return nil
+		}},
+		{"HC_PROJECTOR_GROUP", "hcstream-projector", "Kafka consumer group of the projectors", str(func(c *config) *string { return &c.ProjectorGroup })},
+		{"HC_PROJECTOR_BATCH_SIZE", "5000", "most events folded into one ClickHouse batch", integer(func(c *config) *int { return &c.BatchSize })},
+		{"HC_PROJECTOR_FLUSH_INTERVAL", "100ms", "longest an event waits before its batch is written", duration(func(c *config) *time.Duration { return &c.FlushInterval })},
+		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},
+		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+		{"HC_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+	}
+}
+
+// loadConfig applies defaults, then the environment, then flags.
+func loadConfig(fs *flag.FlagSet, args []string, env func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	vars := envVars()
+	for _, v := range vars {
+		val := v.def
+		if e := env(v.name); e != "" {
+			val = e
+		}
+		if err := v.set(&c, val); err != nil {
+			return c, fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
+	fs.SetOutput(stderr)
+	flags := map[string]string{"listen": "HC_LISTEN", "kafka-brokers": "HC_KAFKA_BROKERS",
+		"clickhouse-addr": "HC_CLICKHOUSE_ADDR", "clickhouse-database": "HC_CLICKHOUSE_DATABASE"}
+	values := map[string]*string{}
+	for flagName, envName := range flags {
+		values[flagName] = fs.String(flagName, "", "overrides "+envName)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for flagName, envName := range flags {
+		if *values[flagName] == "" {
+			continue
+		}
+		for _, v := range vars {
+			if v.name == envName {
+				if err := v.set(&c, *values[flagName]); err != nil {
+					return c, fmt.Errorf("--%s: %w", flagName, err)
+				}
+			}
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,264 @@
+// Command hcstream runs the roles of the hcstream service (ingest, projector, query) in
+// one process or separately, migrates the stores and manages projects.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // check time zones must resolve on hosts without zoneinfo
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hcstream/hcstream/ingest"
+	"github.com/hcstream/hcstream/projector"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/query"
+	"github.com/hcstream/hcstream/query/status"
+	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: hcstream [all|ingest|projector|query|migrate|version|project create --name NAME] [flags]
+
+Roles (default all):
+  all        ingest + projector + query in one process
+  ingest     ping endpoints only
+  projector  consume events, write ClickHouse
+  query      Management API only
+Commands:
+  migrate                       create Kafka topics and apply ClickHouse migrations
+  project create --name NAME    create a project, print its keys once as JSON
+  version                       print the version
+Flags: --listen, --kafka-brokers, --clickhouse-addr, --clickhouse-database
+Configuration: HC_* environment variables, see README.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program, callable from tests with their own context and environment.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	role := "all"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		role, args = args[0], args[1:]
+	}
+	switch role {
+	case "version":
+		fmt.Fprintln(stdout, "hcstream", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "project":
+		if len(args) == 0 || args[0] != "create" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		args = args[1:]
+	case "all", "ingest", "projector", "query", "migrate":
+	default:
+		fmt.Fprintf(stderr, "hcstream: unknown command %q\n\n%s", role, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("hcstream "+role, flag.ContinueOnError)
+	name := ""
+	if role == "project" {
+		fs.StringVar(&name, "name", "", "project name (required)")
+	}
+	cfg, err := loadConfig(fs, args, env, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "hcstream:", err)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	switch role {
+	case "project":
+		if name == "" {
+			fmt.Fprintln(stderr, "hcstream: project create needs --name")
+			return 2
+		}
+		return createProject(ctx, cfg, name, logger, stdout, stderr)
+	case "migrate":
+		conn, err := openClickHouse(cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "hcstream:", err)
+			return 1
+		}
+		defer conn.Close()
+		if err := migrate(ctx, cfg, conn, logger); err != nil {
+			fmt.Fprintln(stderr, "hcstream: migrate:", err)
+			return 1
+		}
+		return 0
+	}
+	if err := serve(ctx, cfg, role, logger); err != nil {
+		logger.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func openClickHouse(cfg config) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:             []string{cfg.ClickHouseAddr},
+		Protocol:         clickhouse.Native,
+		Auth:             clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
+		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		DialTimeout:      2 * time.Second,
+		ReadTimeout:      30 * time.Second,
+		MaxOpenConns:     16,
+		MaxIdleConns:     8,
+		ConnMaxLifetime:  time.Hour,
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configuring ClickHouse client: %w", err)
+	}
+	return conn, nil
+}
+
+// serve runs the chosen roles until ctx ends, then shuts down in reverse order of start:
+// HTTP first (drains in-flight pings), then the Kafka writer, then the projector.
+func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) error {
+	has := func(r string) bool { return role == "all" || role == r }
+	logger.Info("starting", "role", role, "version", version, "listen", cfg.Listen, "kafka_brokers", cfg.KafkaBrokers,
+		"clickhouse_addr", cfg.ClickHouseAddr, "clickhouse_database", cfg.ClickHouseDatabase, "ping_prefix", cfg.PingPrefix)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	conn, err := openClickHouse(cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	probeClient := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: time.Second, Transport: &kafka.Transport{DialTimeout: time.Second}}
+	var components []status.Component
+	if has("ingest") || has("query") || has("projector") {
+		components = append(components, status.Component{Name: "kafka", Checker: status.CheckerFunc(func(ctx context.Context) error {
+			_, err := probeClient.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{cfg.EventsTopic}})
+			return err
+		})})
+	}
+	if has("query") || has("projector") {
+		components = append(components, status.Component{Name: "clickhouse", Checker: status.CheckerFunc(conn.Ping)})
+	}
+	statusSvc := status.New(status.Config{}, time.Now, components...)
+
+	router := mux.NewRouter()
+	for v := 1; v <= 3; v++ {
+		p := fmt.Sprintf("/api/v%d/status", v)
+		router.Handle(p+"/", statusSvc)
+		router.Handle(p, statusSvc)
+	}
+	router.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	router.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "OK") })
+
+	g, gctx := errgroup.WithContext(ctx)
+	// Topics and tables are created in the background and retried, so the process serves
+	// its status endpoint (503) while Kafka or ClickHouse is still unreachable.
+	ready := make(chan struct{})
+	g.Go(func() error {
+		for {
+			err := migrate(gctx, cfg, conn, logger)
+			if err == nil {
+				close(ready)
+				return nil
+			}
+			logger.Warn("waiting for Kafka and ClickHouse", "err", err)
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-time.After(2 * time.Second):
+			}
+		}
+	})
+	afterReady := func(f func() error) {
+		g.Go(func() error {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-ready:
+				return f()
+			}
+		})
+	}
+
+	var pingWriter *kafka.Writer
+	if has("ingest") {
+		registry := ingest.NewRegistry(cfg.KafkaBrokers, cfg.RegistryTopic, logger)
+		afterReady(func() error { return registry.Run(gctx) })
+		pingWriter = ingest.NewKafkaWriter(cfg.KafkaBrokers, cfg.EventsTopic, 0)
+		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
+			logger, reg, registry, ingest.NewKafkaPublisher(pingWriter), time.Now)
+		router.PathPrefix(cfg.PingPrefix).Handler(in.Handler(cfg.PingPrefix))
+	}
+	if has("query") {
+		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait},
+			logger, store.NewClickHouse(conn, cfg.ClickHouseDatabase), query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
+		api.Register(router)
+	}
+	if has("projector") {
+		registryWriter := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.RegistryTopic, RequiredAcks: kafka.RequireAll,
+			BatchTimeout: time.Millisecond, Transport: &kafka.Transport{DialTimeout: 2 * time.Second}}
+		defer registryWriter.Close()
+		writer := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
+		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic},
+			GroupID: cfg.ProjectorGroup, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval}, logger, reg, writer, writer, registryWriter)
+		if err != nil {
+			return err
+		}
+		afterReady(func() error { return proj.Run(gctx) })
+	}
+
+	listener, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	server := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	g.Go(func() error {
+		logger.Info("listening", "addr", listener.Addr().String())
+		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.ShutdownTimeout)
+		defer cancel()
+		logger.Info("shutting down")
+		err := server.Shutdown(shutdownCtx)
+		if pingWriter != nil {
+			// Every acknowledged ping was already written; Close flushes nothing new but
+			// releases the broker connections cleanly.
+			err = errors.Join(err, pingWriter.Close())
+		}
+		return err
+	})
+	return g.Wait()
+}

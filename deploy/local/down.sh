@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Stop the local hcstream stack (Kafka, then ClickHouse). Data is kept in $HC_LOCAL_DIR.
+set -euo pipefail
+
+# shellcheck source=deploy/local/env.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
+
+rc=0
+"$HC_LOCAL_SCRIPT_DIR/kafka.sh" down || rc=1
+"$HC_LOCAL_SCRIPT_DIR/clickhouse.sh" down || rc=1
+exit "$rc"

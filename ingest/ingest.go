@@ -1,0 +1,359 @@
+// Package ingest serves Healthchecks-compatible ping URLs: it turns each request into a
+// PingReceived event and answers 200 only after Kafka acknowledged it (acks=all).
+//
+// It owns the ping HTTP contract and the check registry; it must not import ClickHouse
+// or the projector.
+package ingest
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/ingest/pingurl"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// Config configures ping ingestion. Zero values mean the documented defaults.
+type Config struct {
+	// BodyLimit is how many body bytes are kept, as Healthchecks' PING_BODY_LIMIT.
+	// Default 10000.
+	BodyLimit int
+	// PublishTimeout bounds the wait for Kafka's acknowledgement; past it the ping is
+	// answered 503. Default 2s.
+	PublishTimeout time.Duration
+	// LookupTimeout bounds the wait for the registry to catch up before an unknown check
+	// is answered 404. Default 1s.
+	LookupTimeout time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are
+	// believed. Default none.
+	TrustedProxies []netip.Prefix
+}
+
+// maxRequestBody is Django's DATA_UPLOAD_MAX_MEMORY_SIZE: a larger body is a 400.
+const maxRequestBody = 2621440
+
+// maxUserAgent is how much of User-Agent is stored, as Healthchecks.
+const maxUserAgent = 200
+
+func (c *Config) setDefaults() {
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = 10000
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 2 * time.Second
+	}
+	if c.LookupTimeout <= 0 {
+		c.LookupTimeout = time.Second
+	}
+}
+
+// Publisher appends records to the events topic and returns once they are acknowledged.
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Lookup resolves ping URLs to checks.
+type Lookup interface {
+	Check(id schemas.ID) (project schemas.ID, ok bool)
+	Slug(pingKey, slug string) (project schemas.ID, projectOK bool, checks []schemas.ID)
+	Sync(ctx context.Context) error
+}
+
+// Ingest is the ping HTTP handler.
+type Ingest struct {
+	cfg       Config
+	log       *slog.Logger
+	metrics   *metrics
+	lookup    Lookup
+	publisher Publisher
+	now       func() time.Time
+}
+
+// New returns the ping handler. now is the event clock (time.Now in production).
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, lookup Lookup, publisher Publisher, now func() time.Time) *Ingest {
+	cfg.setDefaults()
+	return &Ingest{cfg: cfg, log: logger.With("component", "ingest"), metrics: newMetrics(reg), lookup: lookup, publisher: publisher, now: now}
+}
+
+// Handler serves ping URLs below prefix (for example "/ping/", or "/" at the root).
+func (in *Ingest) Handler(prefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := strings.TrimPrefix(r.URL.Path, prefix)
+		code := in.serve(w, r, path)
+		in.metrics.pings.WithLabelValues(strconv.Itoa(code)).Inc()
+	})
+}
+
+func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int {
+	req, problem := pingurl.Parse(path, r.URL.RawQuery)
+	switch problem {
+	case pingurl.NoRoute:
+		return notFoundPage(w)
+	case pingurl.UppercaseSlug:
+		return plain(w, http.StatusBadRequest, "invalid url format", false)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), in.cfg.PublishTimeout)
+	defer cancel()
+
+	var events []schemas.Event
+	at := in.now().UTC().Truncate(time.Microsecond)
+	created := false
+	if req.BySlug {
+		project, checkID, status := in.resolveSlug(ctx, req)
+		switch status {
+		case http.StatusOK:
+		case http.StatusCreated:
+			if req.ExitStatusTooLarge || req.RunIDInvalid {
+				// Healthchecks creates the check and then answers 400; hcstream rejects
+				// the URL first and creates nothing.
+				return in.badRequest(w, req)
+			}
+			created = true
+			events = append(events, autoProvision(project, checkID, req.Slug, at))
+		case http.StatusNotFound:
+			return plain(w, http.StatusNotFound, "not found", false)
+		case http.StatusConflict:
+			return plain(w, http.StatusConflict, "ambiguous slug", false)
+		default:
+			return unavailable(w)
+		}
+		req.CheckID = checkID
+		events = append(events, in.pingEvent(project, req, r, at))
+	} else {
+		project, status := in.resolveCheck(ctx, req.CheckID)
+		switch status {
+		case http.StatusOK:
+		case http.StatusNotFound:
+			return plain(w, http.StatusNotFound, "not found", true)
+		default:
+			return unavailable(w)
+		}
+		if req.ExitStatusTooLarge || req.RunIDInvalid {
+			return in.badRequest(w, req)
+		}
+		events = append(events, in.pingEvent(project, req, r, at))
+	}
+
+	body, err := readBody(r, in.cfg.BodyLimit)
+	if err != nil {
+		return plain(w, http.StatusBadRequest, "request body too large", false)
+	}
+	ping := events[len(events)-1]
+	p := ping.Body.(schemas.PingReceived)
+	p.Body = body
+	ping.Body = p
+	events[len(events)-1] = ping
+
+	msgs := make([]kafka.Message, len(events))
+	for i, ev := range events {
+		if msgs[i], err = kafkarec.Message(ev); err != nil {
+			in.log.Error("encoding ping", "check_id", ev.CheckID, "err", err)
+			return plain(w, http.StatusInternalServerError, "internal error", false)
+		}
+	}
+	in.metrics.inflight.Inc()
+	start := time.Now()
+	err = in.publisher.Publish(ctx, msgs...)
+	in.metrics.inflight.Dec()
+	if err != nil {
+		in.log.Warn("publishing ping", "check_id", req.CheckID, "err", err)
+		return unavailable(w)
+	}
+	in.metrics.publishSeconds.Observe(time.Since(start).Seconds())
+	setPingHeaders(w, in.cfg.BodyLimit)
+	if created {
+		return plain(w, http.StatusCreated, "Created", true)
+	}
+	return plain(w, http.StatusOK, "OK", true)
+}
+
+func (in *Ingest) badRequest(w http.ResponseWriter, req pingurl.Request) int {
+	if req.ExitStatusTooLarge {
+		return plain(w, http.StatusBadRequest, "invalid url format", true)
+	}
+	return plain(w, http.StatusBadRequest, "invalid uuid format", true)
+}
+
+// resolveCheck answers 200 with the check's project, 404, or 503 when the registry
+// cannot tell.
+func (in *Ingest) resolveCheck(ctx context.Context, id schemas.ID) (schemas.ID, int) {
+	if project, ok := in.lookup.Check(id); ok {
+		return project, http.StatusOK
+	}
+	if err := in.sync(ctx); err != nil {
+		return schemas.ID{}, http.StatusServiceUnavailable
+	}
+	if project, ok := in.lookup.Check(id); ok {
+		return project, http.StatusOK
+	}
+	return schemas.ID{}, http.StatusNotFound
+}
+
+// resolveSlug answers 200 (found), 201 (to be created), 404, 409 or 503.
+func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project, check schemas.ID, status int) {
+	project, ok, checks := in.lookup.Slug(req.PingKey, req.Slug)
+	if !ok || len(checks) == 0 {
+		if err := in.sync(ctx); err != nil {
+			return project, check, http.StatusServiceUnavailable
+		}
+		project, ok, checks = in.lookup.Slug(req.PingKey, req.Slug)
+	}
+	switch {
+	case len(checks) == 1:
+		return project, checks[0], http.StatusOK
+	case len(checks) > 1:
+		return project, check, http.StatusConflict
+	case ok && req.Create:
+		return project, slugCheckID(project, req.Slug), http.StatusCreated
+	}
+	return project, check, http.StatusNotFound
+}
+
+func (in *Ingest) sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, in.cfg.LookupTimeout)
+	defer cancel()
+	err := in.lookup.Sync(ctx)
+	if err != nil {
+		in.log.Warn("syncing check registry", "err", err)
+	}
+	return err
+}
+
+// slugCheckID derives the ID of an auto-provisioned check from its project and slug
+// (a name-based UUID), so concurrent first pings of one slug create the same check.
+func slugCheckID(project schemas.ID, slug string) schemas.ID {
+	h := sha1.New()
+	h.Write(project[:])
+	h.Write([]byte(slug))
+	var id schemas.ID
+	copy(id[:], h.Sum(nil))
+	id[6] = (id[6] & 0x0f) | 0x50
+	id[8] = (id[8] & 0x3f) | 0x80
+	return id
+}
+
+func autoProvision(project, check schemas.ID, slug string, at time.Time) schemas.Event {
+	return schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: check, At: at, Body: schemas.CheckCreated{Config: schemas.CheckConfig{
+		Name: slug, Slug: slug, Timeout: 24 * time.Hour, Grace: time.Hour, Schedule: "* * * * *", TZ: "UTC",
+	}}}
+}
+
+func (in *Ingest) pingEvent(project schemas.ID, req pingurl.Request, r *http.Request, at time.Time) schemas.Event {
+	remote, scheme := in.clientAddr(r)
+	ua := r.UserAgent()
+	if utf8.RuneCountInString(ua) > maxUserAgent {
+		ua = string([]rune(ua)[:maxUserAgent])
+	}
+	return schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: req.CheckID, At: at, Body: schemas.PingReceived{
+		Kind: req.Kind, ExitStatus: req.ExitStatus, RunID: req.RunID, HasRunID: req.HasRunID,
+		Method: r.Method, Scheme: scheme, RemoteAddr: remote, UserAgent: ua,
+	}}
+}
+
+// clientAddr returns the client address and scheme, believing forwarding headers only
+// from trusted proxies.
+func (in *Ingest) clientAddr(r *http.Request) (addr, scheme string) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	scheme = "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !in.trusted(peer.Unmap()) {
+		return host, scheme
+	}
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first, _, _ := strings.Cut(xff, ",")
+		host = strings.TrimSpace(first)
+		if ap, err := netip.ParseAddrPort(host); err == nil {
+			host = ap.Addr().String()
+		}
+	}
+	if proto := r.Header.Get("X-Forwarded-Proto"); proto != "" {
+		scheme = proto
+	}
+	return host, scheme
+}
+
+func (in *Ingest) trusted(addr netip.Addr) bool {
+	for _, p := range in.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// readBody reads the whole body (up to Django's 2.5 MiB cap, or the limit if larger) and
+// keeps the first limit bytes.
+func readBody(r *http.Request, limit int) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	maxBody := int64(max(maxRequestBody, limit))
+	if r.ContentLength > maxBody {
+		return nil, errBodyTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading ping body: %w", err)
+	}
+	if int64(len(body)) > maxBody {
+		return nil, errBodyTooLarge
+	}
+	if len(body) > limit {
+		body = body[:limit]
+	}
+	if len(body) == 0 {
+		return nil, nil
+	}
+	return body, nil
+}
+
+func setPingHeaders(w http.ResponseWriter, bodyLimit int) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Ping-Body-Limit", strconv.Itoa(bodyLimit))
+}
+
+func plain(w http.ResponseWriter, code int, body string, noCache bool) int {
+	if noCache {
+		w.Header().Set("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private")
+		w.Header().Set("Expires", time.Now().UTC().Format(http.TimeFormat))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, body)
+	return code
+}
+
+func unavailable(w http.ResponseWriter) int {
+	w.Header().Set("Retry-After", "1")
+	return plain(w, http.StatusServiceUnavailable, "service unavailable", true)
+}
+
+func notFoundPage(w http.ResponseWriter) int {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = io.WriteString(w, "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n")
+	return http.StatusNotFound
+}

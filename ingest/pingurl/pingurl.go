@@ -1,0 +1,139 @@
+// Package pingurl parses Healthchecks ping URLs: the path below the ping prefix and the
+// query string, into what the ping asks for. It is pure: it knows no checks and does no
+// I/O, so every Healthchecks routing rule is tested here without a server.
+package pingurl
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// Request is a parsed ping URL.
+type Request struct {
+	// CheckID is set for the UUID form.
+	CheckID schemas.ID
+	// PingKey and Slug are set for the slug form.
+	PingKey string
+	Slug    string
+	BySlug  bool
+
+	Kind       schemas.PingKind
+	ExitStatus uint8
+	// ExitStatusTooLarge is an exit status above 255: Healthchecks answers 400 after it
+	// found the check, so the caller reports it only then.
+	ExitStatusTooLarge bool
+
+	RunID    schemas.ID
+	HasRunID bool
+	// RunIDInvalid is a rid parameter that is present but not a UUID (400, after lookup).
+	RunIDInvalid bool
+
+	// Create is create=1 on a slug URL: provision the check when it does not exist.
+	Create bool
+}
+
+// Problem is a URL that Healthchecks rejects before looking anything up.
+type Problem int
+
+// Problems, each with its Healthchecks status and body.
+const (
+	// NoRoute: the path matches no ping route (404, a "Not Found" page).
+	NoRoute Problem = iota + 1
+	// UppercaseSlug: a slug with uppercase letters (400 "invalid url format").
+	UppercaseSlug
+)
+
+var (
+	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	slugPattern = regexp.MustCompile(`^[-a-zA-Z0-9_]+$`)
+	ridPattern  = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+// Parse reads path (below the ping prefix, without a leading slash) and the raw query.
+func Parse(path, rawQuery string) (Request, Problem) {
+	segments := strings.Split(path, "/")
+	var req Request
+	if uuidPattern.MatchString(segments[0]) {
+		switch {
+		case len(segments) == 1, len(segments) == 2 && segments[1] == "":
+			return withQuery(uuidForm(req, segments[0]), rawQuery), 0
+		case len(segments) == 2 && setAction(&req, segments[1]):
+			return withQuery(uuidForm(req, segments[0]), rawQuery), 0
+		}
+		// Anything else falls through to the slug routes, as Django's route order does.
+	}
+	if len(segments) < 2 || len(segments) > 3 || !slugPattern.MatchString(segments[0]) || !slugPattern.MatchString(segments[1]) {
+		return Request{}, NoRoute
+	}
+	if len(segments) == 3 && !setAction(&req, segments[2]) {
+		return Request{}, NoRoute
+	}
+	if segments[1] != strings.ToLower(segments[1]) {
+		return Request{}, UppercaseSlug
+	}
+	req.PingKey, req.Slug, req.BySlug = segments[0], segments[1], true
+	req = withQuery(req, rawQuery)
+	return req, 0
+}
+
+func uuidForm(req Request, id string) Request {
+	req.CheckID, _ = schemas.ParseID(id)
+	return req
+}
+
+// setAction reads the last path segment: start, fail, log or an exit status.
+func setAction(req *Request, segment string) bool {
+	switch segment {
+	case "start":
+		req.Kind = schemas.PingStart
+	case "fail":
+		req.Kind = schemas.PingFail
+	case "log":
+		req.Kind = schemas.PingLog
+	default:
+		if segment == "" || strings.Trim(segment, "0123456789") != "" {
+			return false
+		}
+		req.Kind = schemas.PingExitStatus
+		// Leading zeros are allowed (Django's <int>); anything with more than three
+		// significant digits is certainly above 255.
+		digits := strings.TrimLeft(segment, "0")
+		status := 0
+		if len(digits) > 3 {
+			status = 256
+		} else {
+			for _, d := range digits {
+				status = status*10 + int(d-'0')
+			}
+		}
+		if status > 255 {
+			req.ExitStatusTooLarge = true
+		} else {
+			req.ExitStatus = uint8(status)
+		}
+	}
+	return true
+}
+
+func withQuery(req Request, rawQuery string) Request {
+	query, _ := url.ParseQuery(rawQuery)
+	if values, ok := query["rid"]; ok {
+		// Django's request.GET["rid"] is the last value.
+		rid := values[len(values)-1]
+		if !ridPattern.MatchString(rid) {
+			req.RunIDInvalid = true
+		} else {
+			req.RunID, _ = schemas.ParseID(strings.ToLower(rid))
+			req.HasRunID = true
+		}
+	}
+	if req.BySlug {
+		if values, ok := query["create"]; ok && values[len(values)-1] == "1" {
+			req.Create = true
+		}
+	}
+	return req
+}

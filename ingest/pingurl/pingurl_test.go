@@ -1,0 +1,84 @@
+package pingurl
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+const id = "2d6a9c2e-4f1b-4a8d-8c3e-7b6a5d4c3b2a"
+
+func TestParse(t *testing.T) {
+	checkID, _ := schemas.ParseID(id)
+	rid, _ := schemas.ParseID("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+	tests := []struct {
+		path, query string
+		want        Request
+		problem     Problem
+	}{
+		{path: id, want: Request{CheckID: checkID}},
+		{path: id + "/", want: Request{CheckID: checkID}},
+		{path: id + "/start", want: Request{CheckID: checkID, Kind: schemas.PingStart}},
+		{path: id + "/fail", want: Request{CheckID: checkID, Kind: schemas.PingFail}},
+		{path: id + "/log", want: Request{CheckID: checkID, Kind: schemas.PingLog}},
+		{path: id + "/0", want: Request{CheckID: checkID, Kind: schemas.PingExitStatus}},
+		{path: id + "/007", want: Request{CheckID: checkID, Kind: schemas.PingExitStatus, ExitStatus: 7}},
+		{path: id + "/255", want: Request{CheckID: checkID, Kind: schemas.PingExitStatus, ExitStatus: 255}},
+		{path: id + "/256", want: Request{CheckID: checkID, Kind: schemas.PingExitStatus, ExitStatusTooLarge: true}},
+		{path: id + "/99999999999999999999999", want: Request{CheckID: checkID, Kind: schemas.PingExitStatus, ExitStatusTooLarge: true}},
+		{path: id, query: "rid=9A8B7C6D-5E4F-4A3B-8C2D-1E0F9A8B7C6D", want: Request{CheckID: checkID, RunID: rid, HasRunID: true}},
+		{path: id, query: "rid=", want: Request{CheckID: checkID, RunIDInvalid: true}},
+		{path: id, query: "rid=nope", want: Request{CheckID: checkID, RunIDInvalid: true}},
+		{path: id, query: "create=1", want: Request{CheckID: checkID}},
+		// Unknown actions after a UUID fall through to the slug form (then 404 not found).
+		{path: id + "/foo", want: Request{PingKey: id, Slug: "foo", BySlug: true}},
+		{path: id + "/-1", want: Request{PingKey: id, Slug: "-1", BySlug: true}},
+		{path: "key123/backup", want: Request{PingKey: "key123", Slug: "backup", BySlug: true}},
+		{path: "key123/backup/fail", query: "create=1", want: Request{PingKey: "key123", Slug: "backup", BySlug: true, Kind: schemas.PingFail, Create: true}},
+		{path: "key123/backup/3", query: "create=true", want: Request{PingKey: "key123", Slug: "backup", BySlug: true, Kind: schemas.PingExitStatus, ExitStatus: 3}},
+		{path: "key123/Backup", problem: UppercaseSlug},
+		{path: "key123/backup/", problem: NoRoute},
+		{path: "key123/backup/nope", problem: NoRoute},
+		{path: strings.ToUpper(id), problem: NoRoute},
+		{path: "07c2f54898504b27af5d6c9dc157ec02/", problem: NoRoute},
+		{path: "not-uuid/", problem: NoRoute},
+		{path: "", problem: NoRoute},
+		{path: "a/b/c/d", problem: NoRoute},
+		{path: "a b/c", problem: NoRoute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+"?"+tt.query, func(t *testing.T) {
+			got, problem := Parse(tt.path, tt.query)
+			if problem != tt.problem {
+				t.Fatalf("problem = %d, want %d", problem, tt.problem)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{id, id + "/start", id + "/256", "k/s/fail", "k/S", id + "/foo"} {
+		f.Add(seed, "rid="+id+"&create=1")
+	}
+	f.Fuzz(func(t *testing.T, path, query string) {
+		req, problem := Parse(path, query)
+		if problem != 0 {
+			return
+		}
+		if req.BySlug && !req.CheckID.IsZero() {
+			t.Fatalf("a request is either by UUID or by slug: %+v", req)
+		}
+		if req.HasRunID && req.RunIDInvalid {
+			t.Fatalf("rid both valid and invalid: %+v", req)
+		}
+		if req.Kind > schemas.PingExitStatus {
+			t.Fatalf("kind %d", req.Kind)
+		}
+	})
+}

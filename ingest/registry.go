@@ -1,0 +1,200 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// Registry knows which checks exist and which check a (ping key, slug) names. It is
+// rebuilt from the compacted registry topic, which the projector keeps current, so
+// ingest depends on Kafka alone.
+type Registry struct {
+	brokers []string
+	topic   string
+	log     *slog.Logger
+	client  *kafka.Client
+
+	mu       sync.RWMutex
+	checks   map[schemas.ID]registeredCheck
+	pingKeys map[string]schemas.ID
+	slugs    map[slugKey][]schemas.ID
+	applied  int64 // next offset to read
+	progress chan struct{}
+	caughtUp bool
+}
+
+type registeredCheck struct {
+	project schemas.ID
+	slug    string
+}
+
+type slugKey struct {
+	project schemas.ID
+	slug    string
+}
+
+// NewRegistry returns an empty registry that Run fills.
+func NewRegistry(brokers []string, topic string, logger *slog.Logger) *Registry {
+	return &Registry{
+		brokers: brokers, topic: topic, log: logger.With("component", "registry"),
+		client:   &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}},
+		checks:   map[schemas.ID]registeredCheck{},
+		pingKeys: map[string]schemas.ID{},
+		slugs:    map[slugKey][]schemas.ID{},
+		progress: make(chan struct{}),
+	}
+}
+
+// Run tails the registry topic from its beginning until ctx ends.
+func (r *Registry) Run(ctx context.Context) error {
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: r.brokers, Topic: r.topic, Partition: 0, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 50 * time.Millisecond,
+	})
+	defer reader.Close()
+	if err := reader.SetOffset(kafka.FirstOffset); err != nil {
+		return fmt.Errorf("seeking registry topic: %w", err)
+	}
+	for {
+		msg, err := reader.FetchMessage(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			r.log.Warn("reading registry topic", "err", err)
+			continue
+		}
+		r.apply(msg)
+	}
+}
+
+func (r *Registry) apply(msg kafka.Message) {
+	ev, err := kafkarec.Event(msg)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.log.Error("skipping registry record", "offset", msg.Offset, "err", err)
+	} else {
+		r.applyEvent(ev)
+	}
+	r.applied = msg.Offset + 1
+	close(r.progress)
+	r.progress = make(chan struct{})
+}
+
+func (r *Registry) applyEvent(ev schemas.Event) {
+	switch body := ev.Body.(type) {
+	case schemas.ProjectCreated:
+		r.pingKeys[body.PingKey] = ev.ProjectID
+	case schemas.CheckCreated:
+		r.putCheck(ev.CheckID, ev.ProjectID, body.Config.Slug)
+	case schemas.CheckUpdated:
+		r.putCheck(ev.CheckID, ev.ProjectID, body.Config.Slug)
+	case schemas.CheckDeleted:
+		r.removeCheck(ev.CheckID)
+	}
+}
+
+func (r *Registry) putCheck(id, project schemas.ID, slug string) {
+	r.removeCheck(id)
+	r.checks[id] = registeredCheck{project: project, slug: slug}
+	if slug != "" {
+		k := slugKey{project, slug}
+		r.slugs[k] = append(r.slugs[k], id)
+	}
+}
+
+func (r *Registry) removeCheck(id schemas.ID) {
+	old, ok := r.checks[id]
+	if !ok {
+		return
+	}
+	delete(r.checks, id)
+	k := slugKey{old.project, old.slug}
+	ids := r.slugs[k][:0:0]
+	for _, other := range r.slugs[k] {
+		if other != id {
+			ids = append(ids, other)
+		}
+	}
+	if len(ids) == 0 {
+		delete(r.slugs, k)
+	} else {
+		r.slugs[k] = ids
+	}
+}
+
+// Check returns the project of a registered check.
+func (r *Registry) Check(id schemas.ID) (project schemas.ID, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.checks[id]
+	return c.project, ok
+}
+
+// Slug returns the project of a ping key and the checks with that slug in it.
+func (r *Registry) Slug(pingKey, slug string) (project schemas.ID, projectOK bool, checks []schemas.ID) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	project, projectOK = r.pingKeys[pingKey]
+	if !projectOK {
+		return project, false, nil
+	}
+	return project, true, append([]schemas.ID(nil), r.slugs[slugKey{project, slug}]...)
+}
+
+// ErrRegistryUnavailable means the registry could not confirm it has read everything
+// written so far (Kafka is unreachable).
+var ErrRegistryUnavailable = errors.New("check registry unavailable")
+
+// Sync waits until every record written to the registry topic before the call has been
+// applied. A miss after Sync is a real miss; it is the read-your-writes barrier that
+// makes a just-created check pingable.
+func (r *Registry) Sync(ctx context.Context) error {
+	resp, err := r.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{r.topic: {kafka.LastOffsetOf(0)}},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: listing registry offsets: %v", ErrRegistryUnavailable, err)
+	}
+	parts := resp.Topics[r.topic]
+	if len(parts) != 1 || parts[0].Error != nil {
+		return fmt.Errorf("%w: listing registry offsets: %v", ErrRegistryUnavailable, parts)
+	}
+	end := parts[0].LastOffset
+	for {
+		r.mu.RLock()
+		applied, progress := r.applied, r.progress
+		r.mu.RUnlock()
+		if applied >= end {
+			r.markCaughtUp()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: applied %d of %d records: %v", ErrRegistryUnavailable, applied, end, ctx.Err())
+		case <-progress:
+		}
+	}
+}
+
+func (r *Registry) markCaughtUp() {
+	r.mu.Lock()
+	r.caughtUp = true
+	r.mu.Unlock()
+}
+
+// Ready reports whether the registry has caught up with the topic at least once.
+func (r *Registry) Ready() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.caughtUp
+}

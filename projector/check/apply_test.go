@@ -1,0 +1,330 @@
+package check
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+var (
+	t0      = time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
+	checkID = schemas.ID{1}
+	project = schemas.ID{2}
+	ridA    = schemas.ID{0xa}
+	ridB    = schemas.ID{0xb}
+)
+
+// step is one event of a scenario timeline, at t0 + offset.
+type step struct {
+	at   time.Duration
+	body schemas.Body
+}
+
+func at(d time.Duration, b schemas.Body) step { return step{d, b} }
+
+func ping(kind schemas.PingKind) schemas.PingReceived {
+	return schemas.PingReceived{Kind: kind, Method: "GET", Scheme: "http"}
+}
+
+func withRID(p schemas.PingReceived, rid schemas.ID) schemas.PingReceived {
+	p.RunID, p.HasRunID = rid, true
+	return p
+}
+
+func defaultConfig() schemas.CheckConfig {
+	return schemas.CheckConfig{Timeout: time.Hour, Grace: 10 * time.Minute, TZ: "UTC", Schedule: "* * * * *"}
+}
+
+func fold(steps []step) (State, []Effect) {
+	var s State
+	var all []Effect
+	for _, st := range steps {
+		var effects []Effect
+		s, effects = Apply(s, schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: checkID, At: t0.Add(st.at), Body: st.body})
+		all = append(all, effects...)
+	}
+	return s, all
+}
+
+func flipped(d time.Duration, seq uint64, from, to schemas.Status, reason string) Flipped {
+	return Flipped{At: t0.Add(d), Change: schemas.StatusChanged{FlipSeq: seq, Old: from, New: to, Reason: reason}}
+}
+
+func TestApplyScenarios(t *testing.T) {
+	created := at(0, schemas.CheckCreated{Config: defaultConfig()})
+	postOnly := defaultConfig()
+	postOnly.Methods = "POST"
+	manual := defaultConfig()
+	manual.ManualResume = true
+	keywords := defaultConfig()
+	keywords.FilterHTTPBody = true
+	keywords.SuccessKeywords = " SUCCESS , done"
+	keywords.FailureKeywords = "ERROR,"
+	keywords.StartKeywords = "begin"
+	bodyPing := func(kind schemas.PingKind, body string) schemas.PingReceived {
+		p := ping(kind)
+		p.Body = []byte(body)
+		return p
+	}
+	defaultFail := keywords
+	defaultFail.FilterDefaultFail = true
+
+	tests := []struct {
+		name        string
+		steps       []step
+		wantStatus  schemas.Status
+		wantEffects []Effect
+		check       func(t *testing.T, s State)
+	}{
+		{
+			// A new check's first success flips new → up with an empty reason.
+			name:        "first success",
+			steps:       []step{created, at(time.Minute, ping(schemas.PingSuccess))},
+			wantStatus:  schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindSuccess}, flipped(time.Minute, 1, schemas.StatusNew, schemas.StatusUp, "")},
+			check: func(t *testing.T, s State) {
+				if !s.LastPing.Equal(t0.Add(time.Minute)) || s.NPings != 1 {
+					t.Errorf("last_ping %v n_pings %d", s.LastPing, s.NPings)
+				}
+			},
+		},
+		{
+			// A second success while up records the ping and does not flip.
+			name:        "repeated success",
+			steps:       []step{created, at(1, ping(schemas.PingSuccess)), at(2, ping(schemas.PingSuccess))},
+			wantStatus:  schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""), PingRecorded{N: 2}},
+		},
+		{
+			// /fail flips to down with reason "fail".
+			name:        "fail",
+			steps:       []step{created, at(1, ping(schemas.PingFail))},
+			wantStatus:  schemas.StatusDown,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindFail}, flipped(1, 1, schemas.StatusNew, schemas.StatusDown, "fail")},
+		},
+		{
+			// Exit status 0 is a success, 1..255 a failure.
+			name: "exit statuses",
+			steps: []step{created,
+				at(1, schemas.PingReceived{Kind: schemas.PingExitStatus, ExitStatus: 0}),
+				at(2, schemas.PingReceived{Kind: schemas.PingExitStatus, ExitStatus: 255})},
+			wantStatus: schemas.StatusDown,
+			wantEffects: []Effect{
+				PingRecorded{N: 1, Kind: KindSuccess}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				PingRecorded{N: 2, Kind: KindFail}, flipped(2, 2, schemas.StatusUp, schemas.StatusDown, "fail"),
+			},
+		},
+		{
+			// Start and log never change the stored status, but count as pings.
+			name:        "start and log",
+			steps:       []step{created, at(1, ping(schemas.PingStart)), at(2, ping(schemas.PingLog))},
+			wantStatus:  schemas.StatusNew,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindStart}, PingRecorded{N: 2, Kind: KindLog}},
+			check: func(t *testing.T, s State) {
+				if !s.LastStart.Equal(t0.Add(1)) || !s.LastPing.IsZero() {
+					t.Errorf("last_start %v last_ping %v", s.LastStart, s.LastPing)
+				}
+			},
+		},
+		{
+			// A success with the start's rid measures the run and clears the start.
+			name:       "start then success, same rid",
+			steps:      []step{created, at(0, withRID(ping(schemas.PingStart), ridA)), at(90*time.Second, withRID(ping(schemas.PingSuccess), ridA))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindStart},
+				PingRecorded{N: 2, Kind: KindSuccess, Duration: 90 * time.Second, HasDuration: true},
+				flipped(90*time.Second, 1, schemas.StatusNew, schemas.StatusUp, "")},
+			check: func(t *testing.T, s State) {
+				if s.LastDuration != 90*time.Second || !s.LastStart.IsZero() {
+					t.Errorf("last_duration %v last_start %v", s.LastDuration, s.LastStart)
+				}
+			},
+		},
+		{
+			// A success carrying another rid leaves the current run open.
+			name:       "success with a different rid keeps the run",
+			steps:      []step{created, at(0, withRID(ping(schemas.PingStart), ridA)), at(time.Second, withRID(ping(schemas.PingSuccess), ridB))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindStart}, PingRecorded{N: 2, Kind: KindSuccess},
+				flipped(time.Second, 1, schemas.StatusNew, schemas.StatusUp, "")},
+			check: func(t *testing.T, s State) {
+				if !s.LastStart.Equal(t0) || s.LastDuration != 0 {
+					t.Errorf("last_start %v last_duration %v", s.LastStart, s.LastDuration)
+				}
+			},
+		},
+		{
+			// A success without rid ends a rid run without a duration.
+			name:       "success without rid clears a rid run",
+			steps:      []step{created, at(0, withRID(ping(schemas.PingStart), ridA)), at(time.Second, ping(schemas.PingSuccess))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindStart}, PingRecorded{N: 2, Kind: KindSuccess},
+				flipped(time.Second, 1, schemas.StatusNew, schemas.StatusUp, "")},
+			check: func(t *testing.T, s State) {
+				if !s.LastStart.IsZero() {
+					t.Errorf("last_start %v, want cleared", s.LastStart)
+				}
+			},
+		},
+		{
+			// Interleaved runs: each finish pairs with its own rid's start.
+			name: "interleaved rids",
+			steps: []step{created,
+				at(0, withRID(ping(schemas.PingStart), ridA)), at(time.Second, withRID(ping(schemas.PingStart), ridB)),
+				at(5*time.Second, withRID(ping(schemas.PingSuccess), ridA))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindStart}, PingRecorded{N: 2, Kind: KindStart},
+				PingRecorded{N: 3, Kind: KindSuccess, Duration: 5 * time.Second, HasDuration: true},
+				flipped(5*time.Second, 1, schemas.StatusNew, schemas.StatusUp, "")},
+		},
+		{
+			// methods=POST records other methods as ignored and changes nothing.
+			name:        "methods POST ignores GET",
+			steps:       []step{at(0, schemas.CheckCreated{Config: postOnly}), at(1, ping(schemas.PingFail))},
+			wantStatus:  schemas.StatusNew,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindIgnored}},
+		},
+		{
+			// Keywords override the URL: failure first, then success, then start.
+			name: "keyword filters",
+			steps: []step{at(0, schemas.CheckCreated{Config: keywords}),
+				at(1, bodyPing(schemas.PingFail, "all done")),
+				at(2, bodyPing(schemas.PingSuccess, "ERROR: done")),
+				at(3, bodyPing(schemas.PingSuccess, "begin")),
+				at(4, bodyPing(schemas.PingSuccess, "nothing"))},
+			wantStatus: schemas.StatusDown,
+			wantEffects: []Effect{
+				PingRecorded{N: 1, Kind: KindSuccess}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				PingRecorded{N: 2, Kind: KindFail}, flipped(2, 2, schemas.StatusUp, schemas.StatusDown, "fail"),
+				PingRecorded{N: 3, Kind: KindStart},
+				PingRecorded{N: 4, Kind: KindIgnored},
+			},
+		},
+		{
+			// With filter_default_fail, an unmatched body (even an empty one) is a failure.
+			name:        "default fail",
+			steps:       []step{at(0, schemas.CheckCreated{Config: defaultFail}), at(1, bodyPing(schemas.PingSuccess, "\xff\xfe"))},
+			wantStatus:  schemas.StatusDown,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindFail}, flipped(1, 1, schemas.StatusNew, schemas.StatusDown, "fail")},
+		},
+		{
+			// Pause flips to paused; a success then resumes to up without manual_resume.
+			name:       "pause then success",
+			steps:      []step{created, at(1, ping(schemas.PingSuccess)), at(2, schemas.CheckPaused{}), at(3, schemas.CheckPaused{}), at(4, ping(schemas.PingSuccess))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				flipped(2, 2, schemas.StatusUp, schemas.StatusPaused, ""),
+				PingRecorded{N: 2}, flipped(4, 3, schemas.StatusPaused, schemas.StatusUp, "")},
+		},
+		{
+			// manual_resume: every ping of a paused check is ignored until the API resumes it.
+			name: "manual resume",
+			steps: []step{at(0, schemas.CheckCreated{Config: manual}), at(1, schemas.CheckPaused{}),
+				at(2, ping(schemas.PingFail)), at(3, ping(schemas.PingStart)), at(4, schemas.CheckResumed{}), at(5, ping(schemas.PingSuccess))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{flipped(1, 1, schemas.StatusNew, schemas.StatusPaused, ""),
+				PingRecorded{N: 1, Kind: KindIgnored}, PingRecorded{N: 2, Kind: KindIgnored},
+				flipped(4, 2, schemas.StatusPaused, schemas.StatusNew, ""),
+				PingRecorded{N: 3}, flipped(5, 3, schemas.StatusNew, schemas.StatusUp, "")},
+		},
+		{
+			// Resume of a check that is not paused changes nothing.
+			name:       "resume when not paused",
+			steps:      []step{created, at(1, schemas.CheckResumed{})},
+			wantStatus: schemas.StatusNew,
+		},
+		{
+			// After delete, nothing applies; a duplicate create keeps the first config.
+			name:       "deleted and duplicate create",
+			steps:      []step{created, at(1, schemas.CheckCreated{Config: postOnly}), at(2, schemas.CheckDeleted{}), at(3, ping(schemas.PingSuccess))},
+			wantStatus: schemas.StatusNew,
+			check: func(t *testing.T, s State) {
+				if !s.Deleted || s.Config.Methods != "" || s.NPings != 0 {
+					t.Errorf("deleted %v methods %q n_pings %d", s.Deleted, s.Config.Methods, s.NPings)
+				}
+			},
+		},
+		{
+			// A ping for a check that was never created is dropped.
+			name:  "unknown check",
+			steps: []step{at(0, ping(schemas.PingSuccess))},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, effects := fold(tt.steps)
+			if s.Status != tt.wantStatus {
+				t.Errorf("status = %s, want %s", s.Status, tt.wantStatus)
+			}
+			if diff := cmp.Diff(tt.wantEffects, effects); diff != "" {
+				t.Errorf("effects (-want +got):\n%s", diff)
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+			}
+		})
+	}
+}
+
+func TestStatusAt(t *testing.T) {
+	up := State{Exists: true, Status: schemas.StatusUp, LastPing: t0, Config: defaultConfig()}
+	running := up
+	running.LastStart = t0.Add(30 * time.Minute)
+	newRunning := State{Exists: true, Status: schemas.StatusNew, LastStart: t0, Config: defaultConfig()}
+	tests := []struct {
+		name        string
+		s           State
+		now         time.Duration
+		withStarted bool
+		want        string
+	}{
+		{"up before timeout", up, 59 * time.Minute, false, "up"},
+		{"grace exactly at timeout", up, time.Hour, false, "grace"},
+		{"down exactly at timeout + grace", up, 70 * time.Minute, false, "down"},
+		{"new stays new", State{Exists: true, Config: defaultConfig()}, 1000 * time.Hour, false, "new"},
+		{"paused stays paused", State{Exists: true, Status: schemas.StatusPaused, Config: defaultConfig()}, 1000 * time.Hour, false, "paused"},
+		{"v1 started within grace", running, 35 * time.Minute, true, "started"},
+		{"v3 running shows underlying status", running, 35 * time.Minute, false, "up"},
+		{"run overran its grace is down", running, 40 * time.Minute, false, "down"},
+		{"new check overrunning start is down", newRunning, 10 * time.Minute, true, "down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := StatusAt(tt.s, t0.Add(tt.now), tt.withStarted); got != tt.want {
+				t.Errorf("StatusAt = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNextPingAndAlertAfter(t *testing.T) {
+	up := State{Exists: true, Status: schemas.StatusUp, LastPing: t0, Config: defaultConfig()}
+	running := up
+	running.LastStart = t0.Add(5 * time.Minute)
+	down := running
+	down.Status = schemas.StatusDown
+	tests := []struct {
+		name      string
+		s         State
+		wantNext  time.Duration
+		wantAlert time.Duration
+		wantOK    bool
+	}{
+		{"up: last ping + timeout", up, time.Hour, 70 * time.Minute, true},
+		{"running: the start", running, 5 * time.Minute, 15 * time.Minute, true},
+		{"down: never", down, 0, 0, false},
+		{"new: never", State{Exists: true, Config: defaultConfig()}, 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next, ok := NextPing(tt.s)
+			alert, _ := AlertAfter(tt.s)
+			if ok != tt.wantOK || (ok && (!next.Equal(t0.Add(tt.wantNext)) || !alert.Equal(t0.Add(tt.wantAlert)))) {
+				t.Errorf("NextPing = %v %v, AlertAfter = %v; want +%v +%v %v", next, ok, alert, tt.wantNext, tt.wantAlert, tt.wantOK)
+			}
+		})
+	}
+}

@@ -1,0 +1,108 @@
+package check
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// eventsFromBytes turns fuzz input into a timeline: each byte picks an event and a gap.
+func eventsFromBytes(data []byte, cfg schemas.CheckConfig) []schemas.Event {
+	events := []schemas.Event{{CheckID: checkID, ProjectID: project, At: t0, Body: schemas.CheckCreated{Config: cfg}}}
+	now := t0
+	for _, b := range data {
+		now = now.Add(time.Duration(b>>4) * 7 * time.Minute)
+		var body schemas.Body
+		switch b & 0x0f {
+		case 0, 1, 2:
+			body = ping(schemas.PingSuccess)
+		case 3:
+			body = ping(schemas.PingFail)
+		case 4:
+			body = ping(schemas.PingStart)
+		case 5:
+			body = withRID(ping(schemas.PingStart), ridA)
+		case 6:
+			body = withRID(ping(schemas.PingSuccess), ridA)
+		case 7:
+			body = ping(schemas.PingLog)
+		case 8:
+			body = schemas.PingReceived{Kind: schemas.PingExitStatus, ExitStatus: b}
+		case 9:
+			body = schemas.CheckPaused{}
+		case 10:
+			body = schemas.CheckResumed{}
+		case 11:
+			c := cfg
+			c.ManualResume = !c.ManualResume
+			body = schemas.CheckUpdated{Config: c}
+		case 12:
+			body = withRID(ping(schemas.PingFail), ridB)
+		default:
+			body = ping(schemas.PingSuccess)
+		}
+		events = append(events, schemas.Event{CheckID: checkID, ProjectID: project, At: now, Body: body})
+	}
+	return events
+}
+
+func FuzzApply(f *testing.F) {
+	f.Add([]byte{0x10, 0x23, 0x34, 0x45, 0x56})
+	f.Add([]byte{0x09, 0x13, 0x0a, 0x00, 0xf4, 0x06})
+	f.Add([]byte{0x0b, 0x09, 0x03, 0x05, 0x0c, 0x08})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		events := eventsFromBytes(data, defaultConfig())
+		var s State
+		var prevPings, prevFlips uint64
+		var flips int
+		for _, ev := range events {
+			var effects []Effect
+			s, effects = Apply(s, ev)
+			if s.Status > schemas.StatusPaused {
+				t.Fatalf("invalid status %d", s.Status)
+			}
+			if s.NPings < prevPings || s.FlipSeq < prevFlips {
+				t.Fatalf("counters went backwards: n_pings %d→%d flip_seq %d→%d", prevPings, s.NPings, prevFlips, s.FlipSeq)
+			}
+			for _, e := range effects {
+				if f, ok := e.(Flipped); ok {
+					flips++
+					if f.Change.Old == f.Change.New {
+						t.Fatalf("flip to the same status %s", f.Change.New)
+					}
+				}
+			}
+			if len(s.OpenRuns) > maxOpenRuns {
+				t.Fatalf("%d open runs", len(s.OpenRuns))
+			}
+			prevPings, prevFlips = s.NPings, s.FlipSeq
+		}
+		if uint64(flips) != s.FlipSeq {
+			t.Fatalf("%d flips emitted, flip_seq %d", flips, s.FlipSeq)
+		}
+		// Folding in two chunks equals folding at once: the basis of snapshots and replay.
+		half := len(events) / 2
+		var a State
+		for _, ev := range events[:half] {
+			a, _ = Apply(a, ev)
+		}
+		snapshot := a
+		for _, ev := range events[half:] {
+			snapshot, _ = Apply(snapshot, ev)
+		}
+		if snapshot.NPings != s.NPings || snapshot.Status != s.Status || snapshot.FlipSeq != s.FlipSeq || !snapshot.LastPing.Equal(s.LastPing) {
+			t.Fatalf("chunked fold differs")
+		}
+	})
+}
+
+func BenchmarkApplyPing(b *testing.B) {
+	s, _ := Apply(State{}, schemas.Event{CheckID: checkID, ProjectID: project, At: t0, Body: schemas.CheckCreated{Config: defaultConfig()}})
+	ev := schemas.Event{CheckID: checkID, ProjectID: project, At: t0, Body: ping(schemas.PingSuccess)}
+	b.ReportAllocs()
+	for b.Loop() {
+		ev.At = ev.At.Add(time.Second)
+		s, _ = Apply(s, ev)
+	}
+}

@@ -1,0 +1,87 @@
+package check
+
+import (
+	"time"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// maxOpenRuns bounds how many concurrent runs (distinct rids) a check remembers for
+// pairing start and finish pings into durations.
+const maxOpenRuns = 8
+
+// maxRunDuration is Healthchecks' MAX_DURATION: a start older than this is not paired.
+const maxRunDuration = 72 * time.Hour
+
+// State is everything the projector knows about one check. The zero value is a check
+// that does not exist yet.
+type State struct {
+	ProjectID schemas.ID
+	CheckID   schemas.ID
+	Exists    bool
+	Deleted   bool
+	Config    schemas.CheckConfig
+	Created   time.Time
+
+	// Status is the stored status: new, up, down or paused.
+	Status schemas.Status
+	// LastPing is the time of the last success or fail; zero when none.
+	LastPing time.Time
+	// LastStart is the start of the run in progress; zero when none.
+	LastStart         time.Time
+	LastStartRunID    schemas.ID
+	LastStartHasRunID bool
+	// LastDuration is the duration of the last completed run; zero when unknown.
+	LastDuration time.Duration
+	// NPings counts every recorded ping, ignored and log pings included.
+	NPings uint64
+	// FlipSeq numbers this check's flips; the same log gives the same numbers.
+	FlipSeq uint64
+	// OpenRuns are the most recent starts per rid, for the durations of ping rows.
+	OpenRuns []Run
+}
+
+// Run is a started run waiting for its success or fail ping.
+type Run struct {
+	RunID    schemas.ID
+	HasRunID bool
+	Started  time.Time
+}
+
+// Kind is what a ping meant once the check's configuration was applied.
+type Kind uint8
+
+// Recorded ping kinds, as Healthchecks' Ping.kind (success is its null).
+const (
+	KindSuccess Kind = 0
+	KindStart   Kind = 1
+	KindFail    Kind = 2
+	KindLog     Kind = 3
+	KindIgnored Kind = 4
+)
+
+var kindNames = [...]string{"success", "start", "fail", "log", "ign"}
+
+// String returns the ClickHouse enum and API name of the kind.
+func (k Kind) String() string { return kindNames[k] }
+
+// Effect is an output of the fold for the shell to make durable.
+type Effect interface{ isEffect() }
+
+// PingRecorded says a ping becomes history row number N of its check.
+type PingRecorded struct {
+	N    uint64
+	Kind Kind
+	// Duration is the time since the matching start, when HasDuration.
+	Duration    time.Duration
+	HasDuration bool
+}
+
+// Flipped says the stored status changed at At.
+type Flipped struct {
+	At     time.Time
+	Change schemas.StatusChanged
+}
+
+func (PingRecorded) isEffect() {}
+func (Flipped) isEffect()      {}

@@ -1,0 +1,77 @@
+package check
+
+import (
+	"time"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// Computed statuses beyond the stored ones.
+const (
+	// Grace is Healthchecks' "late": past the expected time, within the grace period.
+	Grace = "grace"
+	// Started is shown by API v1 while a run is in progress.
+	Started = "started"
+)
+
+// StatusAt is Healthchecks' get_status: the status shown at now. withStarted selects
+// API v1's "started" while a run is within its grace time.
+func StatusAt(s State, now time.Time, withStarted bool) string {
+	if !s.LastStart.IsZero() {
+		if !now.Before(s.LastStart.Add(s.Config.Grace)) {
+			return schemas.StatusDown.String()
+		}
+		if withStarted {
+			return Started
+		}
+	}
+	if s.Status != schemas.StatusUp {
+		return s.Status.String()
+	}
+	graceStart, ok := scheduleGraceStart(s)
+	switch {
+	case !ok:
+		return schemas.StatusUp.String()
+	case !now.Before(graceStart.Add(s.Config.Grace)):
+		return schemas.StatusDown.String()
+	case !now.Before(graceStart):
+		return Grace
+	}
+	return schemas.StatusUp.String()
+}
+
+// NextPing is Healthchecks' get_grace_start(with_started=True), shown as next_ping:
+// when the check is next expected, or false when it is not expected at all.
+func NextPing(s State) (time.Time, bool) {
+	graceStart, ok := scheduleGraceStart(s)
+	if !s.LastStart.IsZero() && s.Status != schemas.StatusDown {
+		if !ok || s.LastStart.Before(graceStart) {
+			return s.LastStart, true
+		}
+	}
+	return graceStart, ok
+}
+
+// AlertAfter is Healthchecks' going_down_after: when the check goes down if nothing
+// arrives, or false for never.
+func AlertAfter(s State) (time.Time, bool) {
+	graceStart, ok := NextPing(s)
+	if !ok {
+		return time.Time{}, false
+	}
+	return graceStart.Add(s.Config.Grace), true
+}
+
+// scheduleGraceStart is when an up check becomes late by its schedule, ignoring runs.
+func scheduleGraceStart(s State) (time.Time, bool) {
+	if s.Status != schemas.StatusUp || s.LastPing.IsZero() {
+		return time.Time{}, false
+	}
+	switch s.Config.Kind {
+	case schemas.KindSimple:
+		return s.LastPing.Add(s.Config.Timeout), true
+	}
+	// Cron and OnCalendar schedules are computed by projector/schedule (issue C); until
+	// then such a check is never late by schedule, only by an overrunning start.
+	return time.Time{}, false
+}

@@ -1,0 +1,243 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// ClickHouse writes batches with one INSERT per table. Idempotence comes from the tables:
+// ReplacingMergeTree keyed by event ID (pings), flip seq (flips) and versioned by Kafka
+// offset (checks, projects), because insert deduplication does nothing on non-replicated
+// tables.
+type ClickHouse struct {
+	conn     driver.Conn
+	database string
+}
+
+// NewClickHouse returns a writer into database, which must already be migrated.
+func NewClickHouse(conn driver.Conn, database string) *ClickHouse {
+	return &ClickHouse{conn: conn, database: database}
+}
+
+// Write sends the batch; checks go last so a check row is never ahead of its pings.
+func (c *ClickHouse) Write(ctx context.Context, b Batch) error {
+	if err := c.writePings(ctx, b.Pings); err != nil {
+		return fmt.Errorf("writing %d pings: %w", len(b.Pings), err)
+	}
+	if err := c.writeFlips(ctx, b.Flips); err != nil {
+		return fmt.Errorf("writing %d flips: %w", len(b.Flips), err)
+	}
+	if err := c.writeProjects(ctx, b.Projects); err != nil {
+		return fmt.Errorf("writing %d projects: %w", len(b.Projects), err)
+	}
+	if err := c.writeChecks(ctx, b.Checks); err != nil {
+		return fmt.Errorf("writing %d check states: %w", len(b.Checks), err)
+	}
+	return nil
+}
+
+func (c *ClickHouse) send(ctx context.Context, insert string, n int, appendRow func(batch driver.Batch, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	batch, err := c.conn.PrepareBatch(ctx, insert)
+	if err != nil {
+		return err
+	}
+	defer batch.Abort() //nolint:errcheck // after Send, Abort is a no-op that reports "already sent"
+	for i := range n {
+		if err := appendRow(batch, i); err != nil {
+			return err
+		}
+	}
+	return batch.Send()
+}
+
+func (c *ClickHouse) writePings(ctx context.Context, pings []Ping) error {
+	insert := "INSERT INTO " + c.database + ".pings (project_id, check_id, event_id, n, ts, received_us, kind, exit_status, rid, duration_us, scheme, remote_addr, method, ua, body)"
+	return c.send(ctx, insert, len(pings), func(batch driver.Batch, i int) error {
+		p := pings[i]
+		exitStatus := int16(-1)
+		if p.Ping.Kind == schemas.PingExitStatus {
+			exitStatus = int16(p.Ping.ExitStatus)
+		}
+		rid := ""
+		if p.Ping.HasRunID {
+			rid = p.Ping.RunID.String()
+		}
+		duration := int64(-1)
+		if p.Recorded.HasDuration {
+			duration = p.Recorded.Duration.Microseconds()
+		}
+		return batch.Append(uuid.UUID(p.ProjectID), uuid.UUID(p.CheckID), uuid.UUID(p.EventID), p.Recorded.N,
+			p.At.UTC(), p.At.UnixMicro(), p.Recorded.Kind.String(), exitStatus, rid, duration,
+			p.Ping.Scheme, p.Ping.RemoteAddr, p.Ping.Method, p.Ping.UserAgent, string(p.Ping.Body))
+	})
+}
+
+func (c *ClickHouse) writeFlips(ctx context.Context, flips []Flip) error {
+	insert := "INSERT INTO " + c.database + ".flips (project_id, check_id, flip_seq, ts, at_us, old_status, new_status, reason)"
+	return c.send(ctx, insert, len(flips), func(batch driver.Batch, i int) error {
+		f := flips[i]
+		ch := f.Flipped.Change
+		return batch.Append(uuid.UUID(f.ProjectID), uuid.UUID(f.CheckID), ch.FlipSeq, f.Flipped.At.UTC(), f.Flipped.At.UnixMicro(),
+			ch.Old.String(), ch.New.String(), ch.Reason)
+	})
+}
+
+func (c *ClickHouse) writeProjects(ctx context.Context, projects []Project) error {
+	insert := "INSERT INTO " + c.database + ".projects (project_id, name, api_key_hash, api_key_readonly_hash, ping_key, created_us, version)"
+	return c.send(ctx, insert, len(projects), func(batch driver.Batch, i int) error {
+		p := projects[i]
+		return batch.Append(uuid.UUID(p.ProjectID), p.Body.Name, p.Body.APIKeyHash, p.Body.APIKeyReadonlyHash, p.Body.PingKey, p.Created.UnixMicro(), p.Version)
+	})
+}
+
+// CheckColumns is the column list of the checks table in the order ScanCheck reads it.
+const CheckColumns = "project_id, check_id, partition, version, deleted, name, slug, tags, description, kind, timeout, grace, schedule, tz, " +
+	"manual_resume, methods, start_kw, success_kw, failure_kw, filter_subject, filter_body, filter_http_body, filter_default_fail, channels, " +
+	"status, created_us, last_ping_us, last_start_us, last_start_rid, last_duration_us, n_pings, flip_seq, open_runs_rid, open_runs_us"
+
+func (c *ClickHouse) writeChecks(ctx context.Context, rows []CheckRow) error {
+	insert := "INSERT INTO " + c.database + ".checks (" + CheckColumns + ")"
+	return c.send(ctx, insert, len(rows), func(batch driver.Batch, i int) error {
+		r := rows[i]
+		s := r.State
+		cfg := s.Config
+		rid := ""
+		if s.LastStartHasRunID {
+			rid = s.LastStartRunID.String()
+		}
+		runRIDs := make([]string, len(s.OpenRuns))
+		runTimes := make([]int64, len(s.OpenRuns))
+		for j, run := range s.OpenRuns {
+			runRIDs[j] = "-"
+			if run.HasRunID {
+				runRIDs[j] = run.RunID.String()
+			}
+			runTimes[j] = run.Started.UnixMicro()
+		}
+		channels := cfg.Channels
+		if channels == nil {
+			channels = []string{}
+		}
+		return batch.Append(uuid.UUID(s.ProjectID), uuid.UUID(s.CheckID), uint32(r.Partition), r.Version, flag(s.Deleted),
+			cfg.Name, cfg.Slug, cfg.Tags, cfg.Desc, cfg.Kind.String(), uint32(cfg.Timeout/time.Second), uint32(cfg.Grace/time.Second),
+			cfg.Schedule, cfg.TZ, flag(cfg.ManualResume), cfg.Methods, cfg.StartKeywords, cfg.SuccessKeywords, cfg.FailureKeywords,
+			flag(cfg.FilterSubject), flag(cfg.FilterBody), flag(cfg.FilterHTTPBody), flag(cfg.FilterDefaultFail), channels,
+			s.Status.String(), micros(s.Created), micros(s.LastPing), micros(s.LastStart), rid, s.LastDuration.Microseconds(),
+			s.NPings, s.FlipSeq, runRIDs, runTimes)
+	})
+}
+
+// ScanCheck reads one row selected with CheckColumns.
+func ScanCheck(rows driver.Rows) (CheckRow, error) {
+	var (
+		projectID, checkID                                          uuid.UUID
+		partition, timeout, grace                                   uint32
+		version, nPings, flipSeq                                    uint64
+		deleted, manualResume, fSubject, fBody, fHTTPBody, fDefault uint8
+		kind, status, lastStartRID                                  string
+		created, lastPing, lastStart, lastDuration                  int64
+		channels, runRIDs                                           []string
+		runTimes                                                    []int64
+		cfg                                                         schemas.CheckConfig
+	)
+	err := rows.Scan(&projectID, &checkID, &partition, &version, &deleted, &cfg.Name, &cfg.Slug, &cfg.Tags, &cfg.Desc, &kind,
+		&timeout, &grace, &cfg.Schedule, &cfg.TZ, &manualResume, &cfg.Methods, &cfg.StartKeywords, &cfg.SuccessKeywords,
+		&cfg.FailureKeywords, &fSubject, &fBody, &fHTTPBody, &fDefault, &channels, &status, &created, &lastPing, &lastStart,
+		&lastStartRID, &lastDuration, &nPings, &flipSeq, &runRIDs, &runTimes)
+	if err != nil {
+		return CheckRow{}, fmt.Errorf("scanning check row: %w", err)
+	}
+	cfg.Kind = parseKind(kind)
+	cfg.Timeout, cfg.Grace = time.Duration(timeout)*time.Second, time.Duration(grace)*time.Second
+	cfg.ManualResume, cfg.FilterSubject, cfg.FilterBody = manualResume == 1, fSubject == 1, fBody == 1
+	cfg.FilterHTTPBody, cfg.FilterDefaultFail = fHTTPBody == 1, fDefault == 1
+	if len(channels) > 0 {
+		cfg.Channels = channels
+	}
+	s := check.State{
+		ProjectID: schemas.ID(projectID), CheckID: schemas.ID(checkID), Exists: true, Deleted: deleted == 1,
+		Config: cfg, Created: fromMicros(created), Status: parseStatus(status), LastPing: fromMicros(lastPing),
+		LastStart: fromMicros(lastStart), LastDuration: time.Duration(lastDuration) * time.Microsecond,
+		NPings: nPings, FlipSeq: flipSeq,
+	}
+	if lastStartRID != "" {
+		s.LastStartRunID, err = schemas.ParseID(lastStartRID)
+		s.LastStartHasRunID = err == nil
+	}
+	for j := range min(len(runRIDs), len(runTimes)) {
+		run := check.Run{Started: fromMicros(runTimes[j])}
+		if id, err := schemas.ParseID(runRIDs[j]); err == nil {
+			run.RunID, run.HasRunID = id, true
+		}
+		s.OpenRuns = append(s.OpenRuns, run)
+	}
+	return CheckRow{Partition: int(partition), Version: version, State: s}, nil
+}
+
+// LoadPartition returns the latest state of every check the projector wrote for a
+// partition: the starting point before replaying that partition from its committed offset.
+func (c *ClickHouse) LoadPartition(ctx context.Context, partition int) ([]CheckRow, error) {
+	rows, err := c.conn.Query(ctx, "SELECT "+CheckColumns+" FROM "+c.database+".checks FINAL WHERE partition = ?", uint32(partition))
+	if err != nil {
+		return nil, fmt.Errorf("loading check states of partition %d: %w", partition, err)
+	}
+	defer rows.Close()
+	var out []CheckRow
+	for rows.Next() {
+		row, err := ScanCheck(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+func flag(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+func parseKind(s string) schemas.ScheduleKind {
+	for k := schemas.KindSimple; k <= schemas.KindOnCalendar; k++ {
+		if k.String() == s {
+			return k
+		}
+	}
+	return schemas.KindSimple
+}
+
+func parseStatus(s string) schemas.Status {
+	for st := schemas.StatusNew; st <= schemas.StatusPaused; st++ {
+		if st.String() == s {
+			return st
+		}
+	}
+	return schemas.StatusNew
+}

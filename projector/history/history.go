@@ -1,0 +1,64 @@
+// Package history makes the projector's output durable: ping rows, flips, project rows
+// and the current state of every check, written in batches that are idempotent when a
+// batch is sent again after a crash or a redelivery.
+//
+// The Writer port has a ClickHouse adapter and an in-memory fake that pass one contract
+// test; nothing here decides check semantics (that is projector/check).
+package history
+
+import (
+	"context"
+	"time"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// Writer makes a batch durable. Write returns only when every row is stored, and writing
+// the same batch again leaves the same visible rows.
+type Writer interface {
+	Write(ctx context.Context, b Batch) error
+}
+
+// Batch is everything one projector step produced.
+type Batch struct {
+	Pings    []Ping
+	Flips    []Flip
+	Projects []Project
+	Checks   []CheckRow
+}
+
+// Len is the number of rows in the batch.
+func (b Batch) Len() int { return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) }
+
+// Ping is one recorded ping.
+type Ping struct {
+	ProjectID schemas.ID
+	CheckID   schemas.ID
+	EventID   schemas.ID
+	At        time.Time
+	Ping      schemas.PingReceived
+	Recorded  check.PingRecorded
+}
+
+// Flip is one status change.
+type Flip struct {
+	ProjectID schemas.ID
+	CheckID   schemas.ID
+	Flipped   check.Flipped
+}
+
+// Project is a project as created.
+type Project struct {
+	ProjectID schemas.ID
+	Created   time.Time
+	Version   uint64
+	Body      schemas.ProjectCreated
+}
+
+// CheckRow is a check's state after the event at Version (a Kafka offset) in Partition.
+type CheckRow struct {
+	Partition int
+	Version   uint64
+	State     check.State
+}

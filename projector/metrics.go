@@ -1,0 +1,45 @@
+package projector
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	events        *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
+	batchRows     prometheus.Histogram
+	flushDuration *prometheus.HistogramVec
+	flushRetries  prometheus.Counter
+	partitions    prometheus.Gauge
+	lag           *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hcstream_projector_events_total", Help: "Events folded, by type.",
+		}, []string{"event_type"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hcstream_projector_events_skipped_total", Help: "Records not folded, by reason (already_applied, corrupt).",
+		}, []string{"reason"}),
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hcstream_projector_batch_rows", Help: "Rows per history batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+		}),
+		flushDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hcstream_projector_flush_duration_seconds", Help: "Time to make one batch durable, by outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"outcome"}),
+		flushRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hcstream_projector_flush_retries_total", Help: "Failed attempts to make a batch durable (retried).",
+		}),
+		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hcstream_projector_partitions", Help: "Partitions currently assigned to this projector.",
+		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hcstream_projector_lag_records", Help: "Records between the last fetched offset and the partition end.",
+		}, []string{"partition"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.lag)
+	}
+	return m
+}

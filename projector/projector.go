@@ -1,0 +1,360 @@
+// Package projector consumes the event log partition by partition, folds each check's
+// events with projector/check, and makes the results durable through projector/history
+// before committing offsets.
+//
+// Each assigned partition is owned by one goroutine with its own check states, so the
+// fold needs no locks. Kafka appears only here and in the registry publisher.
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// Config configures a Projector. The zero value of every optional field means the
+// documented default.
+type Config struct {
+	// Brokers are the Kafka bootstrap addresses. Required.
+	Brokers []string
+	// Topics names the topics; zero fields take kafkarec.DefaultTopics.
+	Topics kafkarec.Topics
+	// GroupID is the consumer group shared by all projector instances. Default
+	// "hcstream-projector".
+	GroupID string
+	// BatchSize is the most events folded before a flush. Default 5000.
+	BatchSize int
+	// FlushInterval is the longest an event waits before its batch is flushed. Default 100ms.
+	FlushInterval time.Duration
+	// RetryBackoff is the first pause after a failed flush, doubled up to 5 s. Default 200ms.
+	RetryBackoff time.Duration
+}
+
+func (c *Config) setDefaults() {
+	defaults := kafkarec.DefaultTopics()
+	if c.Topics.Events == "" {
+		c.Topics.Events = defaults.Events
+	}
+	if c.Topics.Registry == "" {
+		c.Topics.Registry = defaults.Registry
+	}
+	if c.GroupID == "" {
+		c.GroupID = "hcstream-projector"
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 5000
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 100 * time.Millisecond
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 200 * time.Millisecond
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("projector: no Kafka brokers configured")
+	}
+	return nil
+}
+
+// StateLoader returns the durable state of a partition's checks.
+type StateLoader interface {
+	LoadPartition(ctx context.Context, partition int) ([]history.CheckRow, error)
+}
+
+// RegistryPublisher makes configuration records visible to ingest.
+type RegistryPublisher interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Projector runs the consume → fold → write → commit loop.
+type Projector struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics
+	writer   history.Writer
+	loader   StateLoader
+	registry RegistryPublisher
+}
+
+// New returns a Projector. registry may be nil when no ingest reads the registry topic.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, writer history.Writer, loader StateLoader, registry RegistryPublisher) (*Projector, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Projector{cfg: cfg, log: logger.With("component", "projector"), metrics: newMetrics(reg),
+		writer: writer, loader: loader, registry: registry}, nil
+}
+
+// Run consumes until ctx ends. Each generation of the consumer group runs one goroutine
+// per assigned partition; a rebalance ends the generation and its goroutines flush and
+// commit before the next one starts.
+func (p *Projector) Run(ctx context.Context) error {
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                p.cfg.GroupID,
+		Brokers:           p.cfg.Brokers,
+		Topics:            []string{p.cfg.Topics.Events},
+		StartOffset:       kafka.FirstOffset,
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		JoinGroupBackoff:  time.Second,
+		Timeout:           5 * time.Second,
+		Logger:            kafka.LoggerFunc(func(string, ...any) {}),
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			p.log.Debug("consumer group", "err", fmt.Sprintf(msg, args...))
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating consumer group: %w", err)
+	}
+	defer group.Close()
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			p.log.Warn("joining consumer group", "err", err)
+			if !sleep(ctx, time.Second) {
+				return nil
+			}
+			continue
+		}
+		assignments := gen.Assignments[p.cfg.Topics.Events]
+		p.log.Info("partitions assigned", "generation", gen.ID, "count", len(assignments))
+		p.metrics.partitions.Set(float64(len(assignments)))
+		for _, a := range assignments {
+			gen.Start(func(ctx context.Context) {
+				p.runPartition(ctx, gen, a.ID, a.Offset)
+			})
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// partitionState is what one partition goroutine owns.
+type partitionState struct {
+	partition int
+	checks    map[schemas.ID]*history.CheckRow
+}
+
+func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) {
+	log := p.log.With("partition", partition)
+	st := &partitionState{partition: partition, checks: map[schemas.ID]*history.CheckRow{}}
+	if !p.retry(ctx, log, "loading check states", func(ctx context.Context) error {
+		rows, err := p.loader.LoadPartition(ctx, partition)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			st.checks[rows[i].State.CheckID] = &rows[i]
+		}
+		return nil
+	}) {
+		return
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   p.cfg.Brokers,
+		Topic:     p.cfg.Topics.Events,
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  16 << 20,
+		MaxWait:   p.cfg.FlushInterval,
+	})
+	defer reader.Close()
+	if err := reader.SetOffset(offset); err != nil {
+		log.Error("seeking partition", "offset", offset, "err", err)
+		return
+	}
+	log.Info("partition started", "offset", offset, "checks", len(st.checks))
+	for ctx.Err() == nil {
+		b, err := p.fetchBatch(ctx, reader, st)
+		if err != nil {
+			log.Error("stopping partition", "err", err)
+			return
+		}
+		if b.empty() {
+			continue
+		}
+		// A flush that ctx cancelled (rebalance, shutdown) still gets a bounded chance to
+		// finish, so what was folded is written and committed once rather than replayed.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		ok := p.flush(flushCtx, log, gen, st, b)
+		cancel()
+		if !ok {
+			return
+		}
+		p.metrics.lag.WithLabelValues(strconv.Itoa(partition)).Set(float64(reader.Stats().Lag))
+	}
+}
+
+// batch is one step's output and the offset to commit once it is durable.
+type batch struct {
+	rows       history.Batch
+	registry   []kafka.Message
+	nextOffset int64
+	touched    map[schemas.ID]bool
+}
+
+func (b *batch) empty() bool { return b.nextOffset == 0 }
+
+func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *partitionState) (*batch, error) {
+	b := &batch{touched: map[schemas.ID]bool{}}
+	var deadline time.Time
+	for n := 0; n < p.cfg.BatchSize; n++ {
+		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			fetchCtx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		msg, err := reader.FetchMessage(fetchCtx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+				break
+			}
+			return nil, fmt.Errorf("fetching: %w", err)
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(p.cfg.FlushInterval)
+		}
+		if err := p.fold(st, b, msg); err != nil {
+			return nil, err
+		}
+		b.nextOffset = msg.Offset + 1
+	}
+	for id := range b.touched {
+		b.rows.Checks = append(b.rows.Checks, *st.checks[id])
+	}
+	return b, nil
+}
+
+// fold applies one record. Records the stored state already includes are skipped, which
+// makes redelivery after a crash or a rebalance harmless.
+func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error {
+	ev, err := kafkarec.Event(msg)
+	switch {
+	case errors.Is(err, schemas.ErrUnknownVersion):
+		return fmt.Errorf("decoding offset %d: %w (upgrade this projector)", msg.Offset, err)
+	case err != nil:
+		p.metrics.skipped.WithLabelValues("corrupt").Inc()
+		p.log.Error("skipping corrupt record", "partition", st.partition, "offset", msg.Offset, "err", err)
+		return nil
+	}
+	version := uint64(msg.Offset) + 1
+	typ := ev.Body.Type()
+	if body, ok := ev.Body.(schemas.ProjectCreated); ok {
+		b.rows.Projects = append(b.rows.Projects, history.Project{ProjectID: ev.ProjectID, Created: ev.At, Version: version, Body: body})
+		b.registry = append(b.registry, registryRecord(msg))
+		p.metrics.events.WithLabelValues(typ.String()).Inc()
+		return nil
+	}
+	row := st.checks[ev.CheckID]
+	if row == nil {
+		row = &history.CheckRow{Partition: st.partition}
+	}
+	if row.Version >= version {
+		p.metrics.skipped.WithLabelValues("already_applied").Inc()
+		return nil
+	}
+	before := row.State
+	state, effects := check.Apply(row.State, ev)
+	if !state.Exists {
+		// An event about a check that never existed here leaves nothing to record.
+		return nil
+	}
+	row.State, row.Version = state, version
+	st.checks[ev.CheckID] = row
+	b.touched[ev.CheckID] = true
+	p.metrics.events.WithLabelValues(typ.String()).Inc()
+	switch typ {
+	case schemas.TypeCheckCreated, schemas.TypeCheckUpdated, schemas.TypeCheckDeleted:
+		if state.Exists && (typ != schemas.TypeCheckCreated || !before.Exists) {
+			b.registry = append(b.registry, registryRecord(msg))
+		}
+	}
+	for _, e := range effects {
+		switch e := e.(type) {
+		case check.PingRecorded:
+			b.rows.Pings = append(b.rows.Pings, history.Ping{ProjectID: state.ProjectID, CheckID: ev.CheckID, EventID: ev.ID,
+				At: ev.At, Ping: ev.Body.(schemas.PingReceived), Recorded: e})
+		case check.Flipped:
+			b.rows.Flips = append(b.rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: ev.CheckID, Flipped: e})
+		}
+	}
+	return nil
+}
+
+func registryRecord(msg kafka.Message) kafka.Message {
+	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: msg.Headers}
+}
+
+// flush makes the batch durable in order: registry records first (so a check visible in
+// ClickHouse is already pingable), then history, then the offset commit. It retries until
+// it succeeds or ctx ends.
+func (p *Projector) flush(ctx context.Context, log *slog.Logger, gen *kafka.Generation, st *partitionState, b *batch) bool {
+	start := time.Now()
+	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
+		if len(b.registry) > 0 && p.registry != nil {
+			if err := p.registry.WriteMessages(ctx, b.registry...); err != nil {
+				return fmt.Errorf("publishing %d registry records: %w", len(b.registry), err)
+			}
+		}
+		return p.writer.Write(ctx, b.rows)
+	})
+	if !ok {
+		p.metrics.flushDuration.WithLabelValues("abandoned").Observe(time.Since(start).Seconds())
+		return false
+	}
+	p.metrics.flushDuration.WithLabelValues("ok").Observe(time.Since(start).Seconds())
+	p.metrics.batchRows.Observe(float64(b.rows.Len()))
+	return p.retry(ctx, log, "committing offset", func(context.Context) error {
+		return gen.CommitOffsets(map[string]map[int]int64{p.cfg.Topics.Events: {st.partition: b.nextOffset}})
+	})
+}
+
+// retry runs op until it succeeds, backing off, and reports false when ctx ended first.
+func (p *Projector) retry(ctx context.Context, log *slog.Logger, what string, op func(context.Context) error) bool {
+	backoff := p.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := op(ctx)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			log.Warn(what+" abandoned", "attempt", attempt, "err", err)
+			return false
+		}
+		p.metrics.flushRetries.Inc()
+		log.Warn(what+" failed, retrying", "attempt", attempt, "err", err, "backoff", backoff)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}

@@ -1,0 +1,383 @@
+// Package query serves the Healthchecks Management API (v1, v2, v3) from the projector's
+// read model, and appends API writes to the event log.
+//
+// It owns HTTP routing, API-key auth and the Healthchecks JSON shapes; check semantics
+// come from projector/check and storage from query/store.
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/query/auth"
+	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// Config configures the API. Zero values mean the defaults.
+type Config struct {
+	// SiteRoot prefixes every URL in responses. Default "http://localhost:8000".
+	SiteRoot string
+	// PingEndpoint prefixes ping_url. Default SiteRoot + "/ping/".
+	PingEndpoint string
+	// WriteWait is how long a write waits for the projector to fold it, so the caller's
+	// next read sees it. Default 5s.
+	WriteWait time.Duration
+	// PingLogLimit is how many pings the pings list returns. Default 100.
+	PingLogLimit int
+}
+
+func (c *Config) setDefaults() {
+	if c.SiteRoot == "" {
+		c.SiteRoot = "http://localhost:8000"
+	}
+	c.SiteRoot = strings.TrimSuffix(c.SiteRoot, "/")
+	if c.PingEndpoint == "" {
+		c.PingEndpoint = c.SiteRoot + "/ping/"
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = 5 * time.Second
+	}
+	if c.PingLogLimit <= 0 {
+		c.PingLogLimit = 100
+	}
+}
+
+// Store is the read model the API needs.
+type Store interface {
+	ProjectByKeyHash(ctx context.Context, hash string) (store.Project, error)
+	Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error)
+	Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error)
+	CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error)
+	CheckVersion(ctx context.Context, project, check schemas.ID) (uint64, error)
+	Pings(ctx context.Context, check schemas.ID, limit int) ([]store.Ping, error)
+}
+
+// Appender appends one event and returns the version its rows will carry.
+type Appender interface {
+	Append(ctx context.Context, ev schemas.Event) (uint64, error)
+}
+
+// API is the Management API handler.
+type API struct {
+	cfg      Config
+	log      *slog.Logger
+	store    Store
+	appender Appender
+	now      func() time.Time
+
+	keysMu sync.Mutex
+	keys   map[string]cachedProject
+}
+
+type cachedProject struct {
+	project store.Project
+	until   time.Time
+}
+
+// New returns the API.
+func New(cfg Config, logger *slog.Logger, st Store, appender Appender, now func() time.Time) *API {
+	cfg.setDefaults()
+	return &API{cfg: cfg, log: logger.With("component", "query"), store: st, appender: appender, now: now, keys: map[string]cachedProject{}}
+}
+
+const uuidRoute = "{id:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}}"
+
+// Register mounts /api/v1/, /api/v2/ and /api/v3/ on r.
+func (a *API) Register(r *mux.Router) {
+	for version := 1; version <= 3; version++ {
+		v := r.PathPrefix("/api/v" + strconv.Itoa(version)).Subrouter()
+		v.Handle("/checks/", a.endpoint(version, map[string]handlerFunc{"GET": a.listChecks, "POST": a.createCheck}))
+		v.Handle("/checks", redirectSlash())
+		v.Handle("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck}))
+		v.Handle("/checks/"+uuidRoute+"/pings/", a.endpoint(version, map[string]handlerFunc{"GET": a.listPings}))
+	}
+}
+
+func redirectSlash() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.URL.Path + "/"
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusMovedPermanently)
+	})
+}
+
+// request is one authenticated API call.
+type request struct {
+	*http.Request
+	version int
+	project store.Project
+	body    map[string]json.RawMessage
+}
+
+type handlerFunc func(w http.ResponseWriter, r *request)
+
+// endpoint applies Healthchecks' CORS decorator, body parsing and authentication, in
+// its order: 204 for OPTIONS, 405, body 400s, then 401.
+func (a *API) endpoint(version int, methods map[string]handlerFunc) http.Handler {
+	allowed := make([]string, 0, len(methods)+1)
+	for _, m := range []string{"GET", "POST", "DELETE"} {
+		if methods[m] != nil {
+			allowed = append(allowed, m)
+		}
+	}
+	allowed = append(allowed, "OPTIONS")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Headers", "X-Api-Key")
+		h.Set("Access-Control-Allow-Methods", strings.Join(allowed, ", "))
+		h.Set("Access-Control-Max-Age", "600")
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		handle := methods[r.Method]
+		if handle == nil {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		req := &request{Request: r, version: version}
+		writes := r.Method == http.MethodPost
+		key, hasHeader := r.Header.Get("X-Api-Key"), r.Header["X-Api-Key"] != nil
+		if writes {
+			raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2621440))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "could not parse request body")
+				return
+			}
+			req.body = map[string]json.RawMessage{}
+			if len(raw) > 0 {
+				var any any
+				if err := json.Unmarshal(raw, &any); err != nil {
+					writeError(w, http.StatusBadRequest, "could not parse request body")
+					return
+				}
+				if err := json.Unmarshal(raw, &req.body); err != nil {
+					writeError(w, http.StatusBadRequest, "json validation error: value is not an object")
+					return
+				}
+			}
+			if !hasHeader {
+				if v, ok := req.body["api_key"]; ok {
+					key = jsonString(v)
+				}
+			}
+		}
+		project, code, msg := a.authenticate(r.Context(), key)
+		if code == http.StatusOK && writes && project.ReadOnly {
+			code, msg = http.StatusUnauthorized, "wrong api key"
+		}
+		if code != http.StatusOK {
+			writeError(w, code, msg)
+			return
+		}
+		req.project = project
+		handle(w, req)
+	})
+}
+
+// jsonString is Python's str() of a JSON value, as Healthchecks reads api_key.
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+func (a *API) authenticate(ctx context.Context, key string) (store.Project, int, string) {
+	if len(key) != auth.KeyLength {
+		return store.Project{}, http.StatusUnauthorized, "missing api key"
+	}
+	hash := auth.Hash(key)
+	a.keysMu.Lock()
+	cached, ok := a.keys[hash]
+	a.keysMu.Unlock()
+	if ok && a.now().Before(cached.until) {
+		return cached.project, http.StatusOK, ""
+	}
+	project, err := a.store.ProjectByKeyHash(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Project{}, http.StatusUnauthorized, "wrong api key"
+	case err != nil:
+		a.log.Error("authenticating", "err", err)
+		return store.Project{}, http.StatusServiceUnavailable, "store unavailable"
+	}
+	a.keysMu.Lock()
+	a.keys[hash] = cachedProject{project: project, until: a.now().Add(time.Minute)}
+	a.keysMu.Unlock()
+	return project, http.StatusOK, ""
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (a *API) storeFailed(w http.ResponseWriter, what string, err error) {
+	a.log.Error(what, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "store unavailable")
+}
+
+func (a *API) apiURL(version int, path string) string {
+	return a.cfg.SiteRoot + "/api/v" + strconv.Itoa(version) + "/" + path
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func (a *API) listChecks(w http.ResponseWriter, r *request) {
+	rows, err := a.store.Checks(r.Context(), r.project.ID)
+	if err != nil {
+		a.storeFailed(w, "listing checks", err)
+		return
+	}
+	query := r.URL.Query()
+	tags, slug := query["tag"], query.Get("slug")
+	now := a.now()
+	out := make([]checkJSON, 0, len(rows))
+	for _, row := range rows {
+		if slug != "" && row.State.Config.Slug != slug || !hasAllTags(row.State.Config.Tags, tags) {
+			continue
+		}
+		out = append(out, a.renderCheck(row.State, r.version, r.project.ReadOnly, now))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"checks": out})
+}
+
+func hasAllTags(tags string, want []string) bool {
+	have := strings.Fields(tags)
+	for _, t := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == t
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// ownCheck loads the check named in the URL, answering 404 or 403 as Healthchecks does.
+func (a *API) ownCheck(w http.ResponseWriter, r *request) (history.CheckRow, bool) {
+	id, _ := schemas.ParseID(mux.Vars(r.Request)["id"])
+	row, err := a.store.Check(r.Context(), r.project.ID, id)
+	if err == nil {
+		return row, true
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		a.storeFailed(w, "reading check", err)
+		return row, false
+	}
+	if _, err := a.store.CheckProject(r.Context(), id); err == nil {
+		w.WriteHeader(http.StatusForbidden)
+		return row, false
+	}
+	notFoundPage(w)
+	return row, false
+}
+
+func notFoundPage(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = io.WriteString(w, "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n")
+}
+
+func (a *API) getCheck(w http.ResponseWriter, r *request) {
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, r.project.ReadOnly, a.now()))
+}
+
+func (a *API) listPings(w http.ResponseWriter, r *request) {
+	if r.project.ReadOnly {
+		writeError(w, http.StatusUnauthorized, "wrong api key")
+		return
+	}
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	pings, err := a.store.Pings(r.Context(), row.State.CheckID, a.cfg.PingLogLimit)
+	if err != nil {
+		a.storeFailed(w, "listing pings", err)
+		return
+	}
+	out := make([]pingJSON, 0, len(pings))
+	for _, p := range pings {
+		out = append(out, a.renderPing(row.State.CheckID, r.version, p))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pings": out})
+}
+
+func (a *API) createCheck(w http.ResponseWriter, r *request) {
+	cfg := defaultCheckConfig()
+	if msg := applySpec(&cfg, r.body, r.version); msg != "" {
+		writeError(w, http.StatusBadRequest, "json validation error: "+msg)
+		return
+	}
+	if msg := resolveChannels(&cfg, r.body); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	ev := schemas.Event{ID: schemas.NewID(), ProjectID: r.project.ID, CheckID: schemas.NewID(),
+		At: a.now().UTC().Truncate(time.Microsecond), Body: schemas.CheckCreated{Config: cfg}}
+	version, err := a.appender.Append(r.Context(), ev)
+	if err != nil {
+		a.log.Error("appending check creation", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "event log unavailable")
+		return
+	}
+	a.waitForProjection(r.Context(), ev, version)
+	state, _ := check.Apply(check.State{}, ev)
+	writeJSON(w, http.StatusCreated, a.renderCheck(state, r.version, false, a.now()))
+}
+
+// waitForProjection polls until the projector has folded the event at version, so the
+// caller's next read sees its write. The event is durable either way; a timeout is
+// logged, not failed.
+func (a *API) waitForProjection(ctx context.Context, ev schemas.Event, version uint64) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.WriteWait)
+	defer cancel()
+	wait := 5 * time.Millisecond
+	for {
+		got, err := a.store.CheckVersion(ctx, ev.ProjectID, ev.CheckID)
+		if err == nil && got >= version {
+			return
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			a.log.Warn("write not yet projected", "check_id", ev.CheckID.String(), "version", version, "err", err)
+			return
+		case <-timer.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}

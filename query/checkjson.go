@@ -1,0 +1,159 @@
+package query
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// checkJSON is Healthchecks' Check.to_dict, keys in its order. Pointer fields are
+// present only for the key type or check kind that has them.
+type checkJSON struct {
+	Name              string  `json:"name"`
+	Slug              string  `json:"slug"`
+	Tags              string  `json:"tags"`
+	Desc              string  `json:"desc"`
+	Grace             int64   `json:"grace"`
+	NPings            uint64  `json:"n_pings"`
+	Status            string  `json:"status"`
+	Started           bool    `json:"started"`
+	LastPing          *string `json:"last_ping"`
+	NextPing          *string `json:"next_ping"`
+	ManualResume      bool    `json:"manual_resume"`
+	Methods           string  `json:"methods"`
+	Subject           string  `json:"subject"`
+	SubjectFail       string  `json:"subject_fail"`
+	StartKw           string  `json:"start_kw"`
+	SuccessKw         string  `json:"success_kw"`
+	FailureKw         string  `json:"failure_kw"`
+	FilterSubject     bool    `json:"filter_subject"`
+	FilterBody        bool    `json:"filter_body"`
+	FilterHTTPBody    bool    `json:"filter_http_body"`
+	FilterDefaultFail bool    `json:"filter_default_fail"`
+	BadgeURL          string  `json:"badge_url"`
+	LastDuration      *int64  `json:"last_duration,omitempty"`
+	UUID              *string `json:"uuid,omitempty"`
+	PingURL           *string `json:"ping_url,omitempty"`
+	UpdateURL         *string `json:"update_url,omitempty"`
+	PauseURL          *string `json:"pause_url,omitempty"`
+	ResumeURL         *string `json:"resume_url,omitempty"`
+	Channels          *string `json:"channels,omitempty"`
+	UniqueKey         *string `json:"unique_key,omitempty"`
+	Timeout           *int64  `json:"timeout,omitempty"`
+	Schedule          *string `json:"schedule,omitempty"`
+	TZ                *string `json:"tz,omitempty"`
+}
+
+// isoSeconds is Healthchecks' check timestamp format: microseconds stripped, +00:00.
+func isoSeconds(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05") + "+00:00"
+	return &s
+}
+
+// isoMicros is Python's isoformat(): microseconds only when non-zero.
+func isoMicros(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02T15:04:05") + "+00:00"
+	}
+	return t.Format("2006-01-02T15:04:05.000000") + "+00:00"
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// badgeKey derives a check's public badge key from its UUID one-way, so the badge URL
+// reveals nothing that could ping the check.
+func badgeKey(id schemas.ID) string {
+	h := sha1.Sum(append([]byte("hcstream-badge:"), id[:]...))
+	var key schemas.ID
+	copy(key[:], h[:])
+	key[6] = (key[6] & 0x0f) | 0x50
+	key[8] = (key[8] & 0x3f) | 0x80
+	return key.String()
+}
+
+// uniqueKey is Healthchecks' read-only identifier: sha1 of the first 16 hex digits.
+func uniqueKey(id schemas.ID) string {
+	hexID := strings.ReplaceAll(id.String(), "-", "")
+	sum := sha1.Sum([]byte(hexID[:16]))
+	return hex.EncodeToString(sum[:])
+}
+
+func (a *API) renderCheck(s check.State, version int, readOnly bool, now time.Time) checkJSON {
+	cfg := s.Config
+	out := checkJSON{
+		Name: cfg.Name, Slug: cfg.Slug, Tags: cfg.Tags, Desc: cfg.Desc, Grace: int64(cfg.Grace / time.Second),
+		NPings: s.NPings, Status: check.StatusAt(s, now, version == 1), Started: !s.LastStart.IsZero(),
+		LastPing: isoSeconds(s.LastPing), ManualResume: cfg.ManualResume, Methods: cfg.Methods,
+		StartKw: cfg.StartKeywords, SuccessKw: cfg.SuccessKeywords, FailureKw: cfg.FailureKeywords,
+		FilterSubject: cfg.FilterSubject, FilterBody: cfg.FilterBody, FilterHTTPBody: cfg.FilterHTTPBody,
+		FilterDefaultFail: cfg.FilterDefaultFail,
+		BadgeURL:          a.cfg.SiteRoot + "/b/2/" + badgeKey(s.CheckID) + ".svg",
+	}
+	if next, ok := check.NextPing(s); ok {
+		out.NextPing = isoSeconds(next)
+	}
+	if cfg.FilterSubject {
+		out.Subject, out.SubjectFail = cfg.SuccessKeywords, cfg.FailureKeywords
+	}
+	if secs := int64(s.LastDuration / time.Second); s.LastDuration > 0 {
+		out.LastDuration = &secs
+	}
+	if readOnly {
+		out.UniqueKey = ptr(uniqueKey(s.CheckID))
+	} else {
+		id := s.CheckID.String()
+		update := a.apiURL(version, "checks/"+id)
+		channels := append([]string(nil), cfg.Channels...)
+		sort.Strings(channels)
+		out.UUID, out.PingURL, out.UpdateURL = &id, ptr(a.cfg.PingEndpoint+id), &update
+		out.PauseURL, out.ResumeURL, out.Channels = ptr(update+"/pause"), ptr(update+"/resume"), ptr(strings.Join(channels, ","))
+	}
+	if cfg.Kind == schemas.KindSimple {
+		out.Timeout = ptr(int64(cfg.Timeout / time.Second))
+	} else {
+		out.Schedule, out.TZ = ptr(cfg.Schedule), ptr(cfg.TZ)
+	}
+	return out
+}
+
+// pingJSON is one entry of the pings list; duration follows body_url when present.
+type pingJSON struct {
+	Type       string   `json:"type"`
+	Date       string   `json:"date"`
+	N          uint64   `json:"n"`
+	Scheme     string   `json:"scheme"`
+	RemoteAddr *string  `json:"remote_addr"`
+	Method     string   `json:"method"`
+	UA         string   `json:"ua"`
+	RID        *string  `json:"rid"`
+	BodyURL    *string  `json:"body_url"`
+	Duration   *float64 `json:"duration,omitempty"`
+}
+
+func (a *API) renderPing(checkID schemas.ID, version int, p store.Ping) pingJSON {
+	out := pingJSON{Type: p.Kind, Date: isoMicros(p.At), N: p.N, Scheme: p.Scheme, Method: p.Method, UA: p.UserAgent}
+	if p.RemoteAddr != "" {
+		out.RemoteAddr = ptr(p.RemoteAddr)
+	}
+	if p.RunID != "" {
+		out.RID = ptr(p.RunID)
+	}
+	if p.HasBody {
+		out.BodyURL = ptr(a.apiURL(version, "checks/"+checkID.String()+"/pings/"+itoa(p.N)+"/body"))
+	}
+	if p.HasDuration && (p.Kind == "success" || p.Kind == "fail") {
+		out.Duration = ptr(math.Round(p.Duration.Seconds()*100) / 100)
+	}
+	return out
+}

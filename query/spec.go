@@ -1,0 +1,249 @@
+package query
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+func defaultCheckConfig() schemas.CheckConfig {
+	return schemas.CheckConfig{Timeout: 24 * time.Hour, Grace: time.Hour, Schedule: "* * * * *", TZ: "UTC"}
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9-_]*$`)
+
+// applySpec validates a create/update body in Healthchecks' field order, reporting only
+// the first problem, and applies the fields present. It returns "" when the body is valid.
+func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, version int) string {
+	str := func(field string, maxLen int, dst *string) string {
+		raw, ok := body[field]
+		if !ok {
+			return ""
+		}
+		var s string
+		if isNull(raw) || json.Unmarshal(raw, &s) != nil {
+			return field + " is not a string"
+		}
+		if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
+			return field + " is too long"
+		}
+		*dst = s
+		return ""
+	}
+	boolean := func(field string, dst *bool) string {
+		raw, ok := body[field]
+		if !ok {
+			return ""
+		}
+		if isNull(raw) || json.Unmarshal(raw, dst) != nil {
+			return field + " is not a boolean"
+		}
+		return ""
+	}
+	seconds := func(field string, dst *time.Duration) string {
+		raw, ok := body[field]
+		if !ok {
+			return ""
+		}
+		var n int64
+		switch t := bytes.TrimSpace(raw); {
+		case string(t) == "true":
+			n = 1
+		case string(t) == "false":
+			n = 0
+		case bytes.ContainsAny(t, ".eE") || json.Unmarshal(t, &n) != nil:
+			return field + " is not a number"
+		}
+		if n < 60 {
+			return field + " is too small"
+		}
+		if n > 31536000 {
+			return field + " is too large"
+		}
+		*dst = time.Duration(n) * time.Second
+		return ""
+	}
+	var channels, failureKw, desc, startKw, successKw, subject, subjectFail, name, slug, tags, schedule, tz, methods string
+	var filterSubject, filterBody, filterHTTPBody, filterDefaultFail, manualResume bool
+	var grace, timeout time.Duration
+	checks := []func() string{
+		func() string { return str("channels", 0, &channels) },
+		func() string { return str("desc", 0, &desc) },
+		func() string { return str("failure_kw", 200, &failureKw) },
+		func() string { return boolean("filter_subject", &filterSubject) },
+		func() string { return boolean("filter_body", &filterBody) },
+		func() string { return boolean("filter_http_body", &filterHTTPBody) },
+		func() string { return boolean("filter_default_fail", &filterDefaultFail) },
+		func() string { return seconds("grace", &grace) },
+		func() string { return boolean("manual_resume", &manualResume) },
+		func() string {
+			raw, ok := body["methods"]
+			if !ok {
+				return ""
+			}
+			if json.Unmarshal(raw, &methods) != nil || isNull(raw) || (methods != "" && methods != "POST") {
+				return "methods has unexpected value"
+			}
+			return ""
+		},
+		func() string { return str("name", 100, &name) },
+		func() string {
+			if msg := str("schedule", 100, &schedule); msg != "" {
+				return msg
+			}
+			if _, ok := body["schedule"]; ok && strings.TrimSpace(schedule) == "" {
+				return "schedule is not a valid cron or OnCalendar expression"
+			}
+			return ""
+		},
+		func() string {
+			if msg := str("slug", 100, &slug); msg != "" {
+				return msg
+			}
+			if !slugPattern.MatchString(slug) {
+				return "slug does not match pattern"
+			}
+			return ""
+		},
+		func() string { return str("start_kw", 200, &startKw) },
+		func() string { return str("subject", 200, &subject) },
+		func() string { return str("subject_fail", 200, &subjectFail) },
+		func() string { return str("success_kw", 200, &successKw) },
+		func() string { return str("tags", 0, &tags) },
+		func() string { return seconds("timeout", &timeout) },
+		func() string {
+			if msg := str("tz", 0, &tz); msg != "" {
+				return msg
+			}
+			if _, ok := body["tz"]; ok {
+				if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
+					return "tz is not a valid timezone"
+				}
+			}
+			return ""
+		},
+		func() string {
+			raw, ok := body["unique"]
+			if !ok {
+				return ""
+			}
+			var items []json.RawMessage
+			if json.Unmarshal(raw, &items) != nil || isNull(raw) {
+				return "unique is not an array"
+			}
+			for _, item := range items {
+				var s string
+				if json.Unmarshal(item, &s) != nil || !strings.Contains(" name slug tags timeout grace ", " "+s+" ") {
+					return "an item in 'unique' has unexpected value"
+				}
+			}
+			return ""
+		},
+	}
+	for _, check := range checks {
+		if msg := check(); msg != "" {
+			return msg
+		}
+	}
+	has := func(field string) bool { _, ok := body[field]; return ok }
+	if has("name") {
+		cfg.Name = name
+		if version < 3 {
+			cfg.Slug = slugify(name)
+		}
+	}
+	switch {
+	case has("schedule"):
+		cfg.Kind, cfg.Schedule = scheduleKind(schedule), schedule
+	case has("timeout"):
+		cfg.Kind, cfg.Timeout = schemas.KindSimple, timeout
+	}
+	if has("subject") {
+		cfg.SuccessKeywords = subject
+		cfg.FilterSubject = cfg.SuccessKeywords != "" || cfg.FailureKeywords != ""
+	}
+	if has("subject_fail") {
+		cfg.FailureKeywords = subjectFail
+		cfg.FilterSubject = cfg.SuccessKeywords != "" || cfg.FailureKeywords != ""
+	}
+	assign := []struct {
+		field string
+		apply func()
+	}{
+		{"slug", func() { cfg.Slug = slug }},
+		{"tags", func() { cfg.Tags = tags }},
+		{"desc", func() { cfg.Desc = desc }},
+		{"manual_resume", func() { cfg.ManualResume = manualResume }},
+		{"methods", func() { cfg.Methods = methods }},
+		{"tz", func() { cfg.TZ = tz }},
+		{"start_kw", func() { cfg.StartKeywords = startKw }},
+		{"success_kw", func() { cfg.SuccessKeywords = successKw }},
+		{"failure_kw", func() { cfg.FailureKeywords = failureKw }},
+		{"filter_subject", func() { cfg.FilterSubject = filterSubject }},
+		{"filter_body", func() { cfg.FilterBody = filterBody }},
+		{"filter_http_body", func() { cfg.FilterHTTPBody = filterHTTPBody }},
+		{"filter_default_fail", func() { cfg.FilterDefaultFail = filterDefaultFail }},
+		{"grace", func() { cfg.Grace = grace }},
+	}
+	for _, a := range assign {
+		if has(a.field) {
+			a.apply()
+		}
+	}
+	return ""
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// scheduleKind is Healthchecks' detection: one line of exactly five fields is cron.
+func scheduleKind(schedule string) schemas.ScheduleKind {
+	trimmed := strings.TrimSpace(schedule)
+	if !strings.Contains(trimmed, "\n") && len(strings.Fields(trimmed)) == 5 {
+		return schemas.KindCron
+	}
+	return schemas.KindOnCalendar
+}
+
+var (
+	slugDrop   = regexp.MustCompile(`[^\w\s-]`)
+	slugSpaces = regexp.MustCompile(`[-\s]+`)
+)
+
+// slugify is Django's slugify for ASCII input (v1/v2 derive the slug from the name).
+func slugify(name string) string {
+	var ascii strings.Builder
+	for _, r := range name {
+		if r < utf8.RuneSelf {
+			ascii.WriteRune(r)
+		}
+	}
+	s := strings.ToLower(slugDrop.ReplaceAllString(ascii.String(), ""))
+	return strings.Trim(slugSpaces.ReplaceAllString(s, "-"), "-_")
+}
+
+// resolveChannels applies the channels field. hcstream has no channels yet, so only
+// "" and "*" (both meaning none) resolve; any identifier is unknown.
+func resolveChannels(cfg *schemas.CheckConfig, body map[string]json.RawMessage) string {
+	raw, ok := body["channels"]
+	if !ok {
+		return ""
+	}
+	var spec string
+	_ = json.Unmarshal(raw, &spec)
+	if spec == "" || spec == "*" {
+		cfg.Channels = nil
+		return ""
+	}
+	for item := range strings.SplitSeq(spec, ",") {
+		if item == "" {
+			return "empty channel identifier"
+		}
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	return "invalid channel identifier: " + first
+}

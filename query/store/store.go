@@ -1,0 +1,172 @@
+// Package store reads the projector's ClickHouse tables for the query API: projects by
+// API key, check states and ping history.
+//
+// It only reads; the tables are written by projector/history, whose row codec it reuses
+// so the two can never disagree on a column.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// ErrNotFound is returned for a missing project or check.
+var ErrNotFound = errors.New("not found")
+
+// ClickHouse is the read model in ClickHouse.
+type ClickHouse struct {
+	conn     driver.Conn
+	database string
+}
+
+// NewClickHouse reads from database.
+func NewClickHouse(conn driver.Conn, database string) *ClickHouse {
+	return &ClickHouse{conn: conn, database: database}
+}
+
+// Project is what the API needs to know about a project.
+type Project struct {
+	ID       schemas.ID
+	Name     string
+	ReadOnly bool
+	PingKey  string
+}
+
+// ProjectByKeyHash finds the project whose read-write or read-only key hashes to hash.
+func (c *ClickHouse) ProjectByKeyHash(ctx context.Context, hash string) (Project, error) {
+	rows, err := c.conn.Query(ctx, "SELECT project_id, name, ping_key, api_key_readonly_hash = ? FROM "+c.database+
+		".projects FINAL WHERE api_key_hash = ? OR api_key_readonly_hash = ? LIMIT 1", hash, hash, hash)
+	if err != nil {
+		return Project{}, fmt.Errorf("finding project by key: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Project{}, err
+		}
+		return Project{}, ErrNotFound
+	}
+	var id uuid.UUID
+	var p Project
+	var readOnly uint8
+	if err := rows.Scan(&id, &p.Name, &p.PingKey, &readOnly); err != nil {
+		return Project{}, fmt.Errorf("scanning project: %w", err)
+	}
+	p.ID, p.ReadOnly = schemas.ID(id), readOnly == 1
+	return p, nil
+}
+
+// ProjectVersion returns the version of a project row, 0 when absent.
+func (c *ClickHouse) ProjectVersion(ctx context.Context, project schemas.ID) (uint64, error) {
+	var v uint64
+	err := c.conn.QueryRow(ctx, "SELECT max(version) FROM "+c.database+".projects WHERE project_id = ?", uuid.UUID(project)).Scan(&v)
+	return v, err
+}
+
+// Checks returns the project's checks that are not deleted, ordered by creation.
+func (c *ClickHouse) Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
+	return c.checks(ctx, "project_id = ?", uuid.UUID(project))
+}
+
+// Check returns one check of a project.
+func (c *ClickHouse) Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error) {
+	rows, err := c.checks(ctx, "project_id = ? AND check_id = ?", uuid.UUID(project), uuid.UUID(check))
+	if err != nil {
+		return history.CheckRow{}, err
+	}
+	if len(rows) == 0 {
+		return history.CheckRow{}, ErrNotFound
+	}
+	return rows[0], nil
+}
+
+// CheckProject returns the project owning a check, to tell 403 from 404.
+func (c *ClickHouse) CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error) {
+	rows, err := c.checks(ctx, "check_id = ?", uuid.UUID(check))
+	if err != nil {
+		return schemas.ID{}, err
+	}
+	if len(rows) == 0 {
+		return schemas.ID{}, ErrNotFound
+	}
+	return rows[0].State.ProjectID, nil
+}
+
+// CheckVersion returns the version of a check's latest row, deleted or not, 0 when absent.
+func (c *ClickHouse) CheckVersion(ctx context.Context, project, check schemas.ID) (uint64, error) {
+	var v uint64
+	err := c.conn.QueryRow(ctx, "SELECT max(version) FROM "+c.database+".checks WHERE project_id = ? AND check_id = ?",
+		uuid.UUID(project), uuid.UUID(check)).Scan(&v)
+	return v, err
+}
+
+func (c *ClickHouse) checks(ctx context.Context, where string, args ...any) ([]history.CheckRow, error) {
+	rows, err := c.conn.Query(ctx, "SELECT "+history.CheckColumns+" FROM "+c.database+".checks FINAL WHERE "+where+
+		" AND deleted = 0 ORDER BY created_us, check_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading checks: %w", err)
+	}
+	defer rows.Close()
+	var out []history.CheckRow
+	for rows.Next() {
+		row, err := history.ScanCheck(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+// Ping is one row of a check's ping history.
+type Ping struct {
+	N          uint64
+	At         time.Time
+	Kind       string
+	Scheme     string
+	RemoteAddr string
+	Method     string
+	UserAgent  string
+	RunID      string
+	Duration   time.Duration
+	HasBody    bool
+	// HasDuration is false when the ping was not paired with a start.
+	HasDuration bool
+}
+
+// Pings returns the newest limit pings of a check, newest first.
+func (c *ClickHouse) Pings(ctx context.Context, check schemas.ID, limit int) ([]Ping, error) {
+	rows, err := c.conn.Query(ctx, "SELECT n, received_us, kind, scheme, remote_addr, method, ua, rid, duration_us, length(body) > 0 FROM "+
+		c.database+".pings FINAL WHERE check_id = ? ORDER BY n DESC LIMIT ?", uuid.UUID(check), limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading pings: %w", err)
+	}
+	defer rows.Close()
+	var out []Ping
+	for rows.Next() {
+		var p Ping
+		var at, duration int64
+		var hasBody uint8
+		if err := rows.Scan(&p.N, &at, &p.Kind, &p.Scheme, &p.RemoteAddr, &p.Method, &p.UserAgent, &p.RunID, &duration, &hasBody); err != nil {
+			return nil, fmt.Errorf("scanning ping: %w", err)
+		}
+		p.At = time.UnixMicro(at).UTC()
+		p.HasBody = hasBody == 1
+		if duration >= 0 {
+			p.Duration, p.HasDuration = time.Duration(duration)*time.Microsecond, true
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Ping checks that ClickHouse answers a query.
+func (c *ClickHouse) Ping(ctx context.Context) error { return c.conn.Ping(ctx) }

@@ -1,0 +1,144 @@
+// Package clickhouse holds hcstream's ClickHouse schema as numbered, append-only
+// migrations (migrations/NNN_name.sql) and the migrator that applies them.
+//
+// Every statement must run on ClickHouse 18.16 and on current releases. A shipped
+// migration is never edited: a change is a new file.
+package clickhouse
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migration is one numbered file of statements.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+}
+
+var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidDatabase reports whether name is usable unquoted in every statement.
+func ValidDatabase(name string) error {
+	if !databaseName.MatchString(name) {
+		return fmt.Errorf("clickhouse database %q: use letters, digits and underscores only", name)
+	}
+	return nil
+}
+
+// Migrations returns every migration in order, with {db} replaced by database.
+func Migrations(database string) ([]Migration, error) {
+	if err := ValidDatabase(database); err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []Migration
+	for _, path := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(path, "migrations/"), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration file %s: want NNN_name.sql", path)
+		}
+		raw, err := migrationFiles.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: version, Name: name, Statements: splitStatements(strings.ReplaceAll(string(raw), "{db}", database))})
+	}
+	return out, nil
+}
+
+// splitStatements cuts a file at semicolons that end a line and drops comment lines:
+// ClickHouse accepts one statement per query.
+func splitStatements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for line := range strings.Lines(sql) {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		if strings.HasSuffix(trimmed, ";") {
+			if stmt := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"); stmt != "" {
+				out = append(out, stmt)
+			}
+			cur.Reset()
+		}
+	}
+	if stmt := strings.TrimSpace(cur.String()); stmt != "" {
+		out = append(out, stmt)
+	}
+	return out
+}
+
+// Migrate creates the database and applies every migration not yet recorded in
+// schema_migrations. Statements are idempotent (IF NOT EXISTS), so a migration
+// interrupted before it was recorded is simply applied again.
+func Migrate(ctx context.Context, conn driver.Conn, database string) (applied []int, err error) {
+	migrations, err := Migrations(database)
+	if err != nil {
+		return nil, err
+	}
+	for _, stmt := range []string{
+		"CREATE DATABASE IF NOT EXISTS " + database,
+		"CREATE TABLE IF NOT EXISTS " + database + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY version",
+	} {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("preparing database %s: %w", database, err)
+		}
+	}
+	done, err := appliedVersions(ctx, conn, database)
+	if err != nil {
+		return nil, fmt.Errorf("reading applied migrations: %w", err)
+	}
+	for _, m := range migrations {
+		if done[m.Version] {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return applied, fmt.Errorf("applying migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		if err := conn.Exec(ctx, "INSERT INTO "+database+".schema_migrations (version, name, applied_at) SELECT ?, ?, now()", m.Version, m.Name); err != nil {
+			return applied, fmt.Errorf("recording migration %03d_%s: %w", m.Version, m.Name, err)
+		}
+		applied = append(applied, m.Version)
+	}
+	return applied, nil
+}
+
+func appliedVersions(ctx context.Context, conn driver.Conn, database string) (map[int]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+database+".schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	done := map[int]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		done[int(v)] = true
+	}
+	return done, rows.Err()
+}

@@ -1,0 +1,92 @@
+// Package kafkarec maps schemas.Event to and from Kafka records: topic names, the record
+// key (the check or project ID), the hc-type and hc-v headers, and the partitioner.
+//
+// It is the only place besides the roles' runners that sees a kafka.Message.
+package kafkarec
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// Header names on every record.
+const (
+	HeaderType    = "hc-type"
+	HeaderVersion = "hc-v"
+)
+
+// Topics names the topics hcstream uses.
+type Topics struct {
+	// Events carries every write, keyed by check (project events by project). Default
+	// "hcstream.events".
+	Events string
+	// Registry is a compacted, single-partition topic with the latest configuration record
+	// of every check and project, written by the projector and read by ingest. Default
+	// "hcstream.registry".
+	Registry string
+}
+
+// DefaultTopics returns the default topic names.
+func DefaultTopics() Topics {
+	return Topics{Events: "hcstream.events", Registry: "hcstream.registry"}
+}
+
+// Balancer is the partitioner for every keyed hcstream topic. Murmur2 is what Java
+// clients use by default, so any other producer of these topics agrees on where a
+// check lives.
+func Balancer() kafka.Balancer { return &kafka.Murmur2Balancer{} }
+
+// Partition returns the partition Balancer picks for key among n partitions.
+func Partition(key []byte, n int) int {
+	partitions := make([]int, n)
+	for i := range partitions {
+		partitions[i] = i
+	}
+	return Balancer().Balance(kafka.Message{Key: key}, partitions...)
+}
+
+// Key returns the record key of an event.
+func Key(ev schemas.Event) []byte { return []byte(ev.Key().String()) }
+
+// Message encodes ev as a record. The topic is left to the writer.
+func Message(ev schemas.Event) (kafka.Message, error) {
+	value, err := schemas.Encode(ev)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	t := ev.Body.Type()
+	return kafka.Message{
+		Key:   Key(ev),
+		Value: value,
+		Headers: []kafka.Header{
+			{Key: HeaderType, Value: []byte(t.String())},
+			{Key: HeaderVersion, Value: []byte(strconv.Itoa(int(schemas.CurrentVersion(t))))},
+		},
+	}, nil
+}
+
+// Event decodes a record. The value is authoritative; headers that contradict it mark
+// the record corrupt. A record without hc-v is read as version 1.
+func Event(m kafka.Message) (schemas.Event, error) {
+	t, v, err := schemas.Peek(m.Value)
+	if err != nil {
+		return schemas.Event{}, err
+	}
+	for _, h := range m.Headers {
+		switch h.Key {
+		case HeaderType:
+			if string(h.Value) != t.String() {
+				return schemas.Event{}, fmt.Errorf("header %s=%q but value is %s: %w", HeaderType, h.Value, t, schemas.ErrCorrupt)
+			}
+		case HeaderVersion:
+			if string(h.Value) != strconv.Itoa(int(v)) {
+				return schemas.Event{}, fmt.Errorf("header %s=%q but value is v%d: %w", HeaderVersion, h.Value, v, schemas.ErrCorrupt)
+			}
+		}
+	}
+	return schemas.Decode(m.Value)
+}

@@ -1,0 +1,57 @@
+package kafkarec
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+func TestMessageRoundTrip(t *testing.T) {
+	ev := schemas.Event{ID: schemas.NewID(), ProjectID: schemas.NewID(), CheckID: schemas.NewID(),
+		At: time.Date(2026, 3, 1, 0, 0, 0, 5, time.UTC), Body: schemas.PingReceived{Kind: schemas.PingFail, Method: "POST"}}
+	m, err := Message(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Key) != ev.CheckID.String() {
+		t.Errorf("key %q, want the check ID", m.Key)
+	}
+	got, err := Event(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ev, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	m.Headers = nil
+	if _, err := Event(m); err != nil {
+		t.Errorf("a record without headers must still decode: %v", err)
+	}
+	m.Headers = []kafka.Header{{Key: HeaderType, Value: []byte("CheckDeleted")}}
+	if _, err := Event(m); !errors.Is(err, schemas.ErrCorrupt) {
+		t.Errorf("contradicting header: err = %v, want ErrCorrupt", err)
+	}
+}
+
+// The partition of a key must match Java clients' default partitioner (murmur2), so
+// these values are pinned: a change here moves every check to another partition.
+func TestPartitionIsJavaCompatible(t *testing.T) {
+	tests := []struct {
+		key  string
+		n    int
+		want int
+	}{
+		{"check-1", 12, 10},
+		{"z", 12, 2},
+	}
+	for _, tt := range tests {
+		if got := Partition([]byte(tt.key), tt.n); got != tt.want {
+			t.Errorf("Partition(%q, %d) = %d, want %d", tt.key, tt.n, got, tt.want)
+		}
+	}
+}
