@@ -118,7 +118,7 @@ func (r *Registry) removeCheck(id schemas.ID) {
 		return
 	}
 	delete(r.checks, id)
-	k := slugKey{old.project, old.slug}
+	k := slugKey(old)
 	ids := r.slugs[k][:0:0]
 	for _, other := range r.slugs[k] {
 		if other != id {

@@ -1,0 +1,68 @@
+# hcstream: `make run` starts the local stack and the service; `make test` runs every
+# test against real Kafka and ClickHouse. Both install what they need on a fresh machine.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+LOCAL_DIR ?= $(or $(HC_LOCAL_DIR),$(CURDIR)/.local)
+TEST_ENV := . $(LOCAL_DIR)/test.env
+STATICCHECK_VERSION := v0.8.2
+GOBIN := $(shell $(GO) env GOPATH)/bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all run test up down status build lint unit integration test-fault fuzz bench clean
+
+all: build
+
+## run: start Kafka and ClickHouse on loopback, build, and run `hcstream all` on 127.0.0.1:8000
+run: up build
+	@echo "hcstream: create a project in another shell with: bin/hcstream project create --name demo"
+	./bin/hcstream all
+
+## test: lint, unit tests, integration tests, then fault tests (which stop and start the stack)
+test: up lint unit integration test-fault
+
+up:
+	bash deploy/local/up.sh
+
+down:
+	bash deploy/local/down.sh
+
+status:
+	bash deploy/local/status.sh
+
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/hcstream ./cmd/hcstream
+
+$(GOBIN)/staticcheck:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(GOBIN)/staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/staticcheck -tags integration ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+integration:
+	$(TEST_ENV) && $(GO) test -race -count=1 -tags integration -skip '^TestFault' ./...
+
+test-fault:
+	$(TEST_ENV) && $(GO) test -race -count=1 -tags integration -run '^TestFault' -p 1 ./...
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schemas
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./projector/check
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/pingurl
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./schemas ./projector/check
+
+clean:
+	rm -rf bin

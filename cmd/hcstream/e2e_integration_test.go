@@ -1,0 +1,231 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/deploy/testenv"
+)
+
+// stack is one in-process hcstream on isolated topics and database.
+type stack struct {
+	base string
+	env  map[string]string
+	done chan int
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// isolatedEnv returns settings that point one test at its own topics, group and database.
+func isolatedEnv(t *testing.T) map[string]string {
+	t.Helper()
+	name := testenv.UniqueName(t)
+	env := map[string]string{
+		"HC_LISTEN":               freeAddr(t),
+		"HC_KAFKA_BROKERS":        strings.Join(testenv.KafkaBrokers(t), ","),
+		"HC_KAFKA_TOPIC_EVENTS":   name + "_events",
+		"HC_KAFKA_TOPIC_REGISTRY": name + "_registry",
+		"HC_KAFKA_PARTITIONS":     "3",
+		"HC_PROJECTOR_GROUP":      name,
+		"HC_CLICKHOUSE_ADDR":      testenv.ClickHouseAddr(t),
+		"HC_CLICKHOUSE_DATABASE":  name,
+		"HC_LOG_LEVEL":            "warn",
+	}
+	env["HC_SITE_ROOT"] = "http://" + env["HC_LISTEN"]
+	testenv.DeleteTopicsAfter(t, env["HC_KAFKA_TOPIC_EVENTS"], env["HC_KAFKA_TOPIC_REGISTRY"])
+	conn := testenv.ClickHouseConn(t)
+	t.Cleanup(func() { testenv.DropDatabase(t, conn, env["HC_CLICKHOUSE_DATABASE"]) })
+	return env
+}
+
+// startStack runs `hcstream all` in-process until the test ends, and waits for 200 on
+// the status endpoint.
+func startStack(t *testing.T, env map[string]string) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stack{base: "http://" + env["HC_LISTEN"], env: env, done: make(chan int, 1)}
+	go func() {
+		s.done <- run(ctx, []string{"all"}, func(k string) string { return env[k] }, io.Discard, testWriter{t})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-s.done:
+			if code != 0 {
+				t.Errorf("hcstream exited with %d after shutdown", code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("hcstream did not shut down within 30s")
+		}
+	})
+	testenv.Eventually(t, 60*time.Second, "status endpoint never answered 200", func() bool {
+		resp, err := http.Get(s.base + "/api/v3/status/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// createProject runs `hcstream project create` against the stack's settings.
+func (s *stack) createProject(t *testing.T) map[string]string {
+	t.Helper()
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"project", "create", "--name", "e2e"}, func(k string) string { return s.env[k] }, &out, testWriter{t})
+	if code != 0 {
+		t.Fatalf("project create exited %d", code)
+	}
+	var keys map[string]string
+	if err := json.Unmarshal(out.Bytes(), &keys); err != nil {
+		t.Fatalf("project create printed %q: %v", out.String(), err)
+	}
+	for _, k := range []string{"project_id", "api_key", "api_key_readonly", "ping_key"} {
+		if keys[k] == "" {
+			t.Fatalf("project create output lacks %s: %s", k, out.String())
+		}
+	}
+	return keys
+}
+
+type response struct {
+	code   int
+	body   string
+	header http.Header
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+		t.Fatalf("response %d %q is not JSON: %v", r.code, r.body, err)
+	}
+	return v
+}
+
+func do(t *testing.T, method, url, key, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("X-Api-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{code: resp.StatusCode, body: string(b), header: resp.Header}
+}
+
+// The slice of issue A: a check created through the API is listed at once and pingable
+// at once; a ping is acknowledged, folded, stored once in ClickHouse and listed.
+func TestSliceCreateCheckPingAndRead(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, isolatedEnv(t))
+	keys := s.createProject(t)
+	key := keys["api_key"]
+
+	created := do(t, "POST", s.base+"/api/v3/checks/", key, `{"name": "Backups", "tags": "prod db", "timeout": 3600, "grace": 300}`)
+	if created.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.code, created.body)
+	}
+	check := created.json(t)
+	id, _ := check["uuid"].(string)
+	if check["status"] != "new" || check["timeout"] != 3600.0 || check["grace"] != 300.0 || check["ping_url"] != s.base+"/ping/"+id {
+		t.Errorf("created check: %s", created.body)
+	}
+	// Key order is Healthchecks' to_dict order.
+	if !strings.HasPrefix(created.body, `{"name":"Backups","slug":"","tags":"prod db","desc":"","grace":300,"n_pings":0,"status":"new"`) {
+		t.Errorf("key order: %s", created.body)
+	}
+
+	list := do(t, "GET", s.base+"/api/v3/checks/", key, "")
+	if list.code != 200 || !strings.Contains(list.body, id) {
+		t.Fatalf("the caller's next read must see its write: %d %s", list.code, list.body)
+	}
+
+	ping := do(t, "GET", s.base+"/ping/"+id, "", "")
+	if ping.code != 200 || ping.body != "OK" || ping.header.Get("Access-Control-Allow-Origin") != "*" || ping.header.Get("Ping-Body-Limit") != "10000" {
+		t.Fatalf("ping right after create: %d %q %v", ping.code, ping.body, ping.header)
+	}
+	if got := do(t, "POST", s.base+"/ping/"+id+"/fail?rid=9A8B7C6D-5E4F-4A3B-8C2D-1E0F9A8B7C6D", "", "disk full"); got.code != 200 {
+		t.Fatalf("fail ping: %d %s", got.code, got.body)
+	}
+	if got := do(t, "GET", s.base+"/ping/00000000-0000-4000-8000-000000000000", "", ""); got.code != 404 || got.body != "not found" {
+		t.Errorf("unknown check: %d %q", got.code, got.body)
+	}
+
+	var one map[string]any
+	testenv.Eventually(t, 10*time.Second, "the pings never reached the check state", func() bool {
+		one = do(t, "GET", s.base+"/api/v3/checks/"+id, key, "").json(t)
+		return one["n_pings"] == 2.0
+	})
+	if one["status"] != "down" || one["last_ping"] == nil {
+		t.Errorf("after success then fail: %v", one)
+	}
+	pings := do(t, "GET", s.base+"/api/v3/checks/"+id+"/pings/", key, "")
+	var list2 struct {
+		Pings []map[string]any `json:"pings"`
+	}
+	if err := json.Unmarshal([]byte(pings.body), &list2); err != nil || len(list2.Pings) != 2 {
+		t.Fatalf("pings: %d %s", pings.code, pings.body)
+	}
+	if p := list2.Pings[0]; p["type"] != "fail" || p["n"] != 2.0 || p["rid"] != "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" || p["method"] != "POST" || p["body_url"] == nil {
+		t.Errorf("newest ping: %v", p)
+	}
+	if p := list2.Pings[1]; p["type"] != "success" || p["n"] != 1.0 || p["body_url"] != nil {
+		t.Errorf("oldest ping: %v", p)
+	}
+
+	// The read-only key sees the check without secrets and may not list pings.
+	ro := do(t, "GET", s.base+"/api/v3/checks/", keys["api_key_readonly"], "")
+	if ro.code != 200 || strings.Contains(ro.body, id) || !strings.Contains(ro.body, "unique_key") {
+		t.Errorf("read-only list: %d %s", ro.code, ro.body)
+	}
+	if got := do(t, "GET", s.base+"/api/v3/checks/"+id+"/pings/", keys["api_key_readonly"], ""); got.code != 401 {
+		t.Errorf("read-only pings: %d %s", got.code, got.body)
+	}
+	if got := do(t, "GET", s.base+"/api/v3/checks/", "", ""); got.code != 401 || got.body != "{\"error\":\"missing api key\"}\n" {
+		t.Errorf("no key: %d %q", got.code, got.body)
+	}
+
+	// Exactly one row per ping in ClickHouse, even before merges.
+	conn := testenv.ClickHouseConn(t)
+	var rows uint64
+	if err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT count() FROM %s.pings", s.env["HC_CLICKHOUSE_DATABASE"])).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2 {
+		t.Errorf("%d ping rows in ClickHouse, want 2", rows)
+	}
+}

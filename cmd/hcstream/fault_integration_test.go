@@ -1,0 +1,100 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/deploy/testenv"
+)
+
+// localStack runs a deploy/local script action, for tests that stop and start the shared
+// stack. Such tests are named TestFault… and run alone (make test-fault).
+func localStack(t *testing.T, script, action string) {
+	t.Helper()
+	out, err := exec.Command("bash", "../../deploy/local/"+script, action).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", script, action, err, out)
+	}
+}
+
+func statusOf(t *testing.T, base string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v3/status/")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The process boots while ClickHouse is down and reports it, becomes ready when it
+// appears, reports it again when it stops, and recovers when it restarts. Pings are
+// accepted throughout: ingest depends on Kafka alone.
+func TestFaultStatusFollowsClickHouse(t *testing.T) {
+	env := isolatedEnv(t)
+	localStack(t, "clickhouse.sh", "down")
+	t.Cleanup(func() { localStack(t, "clickhouse.sh", "up") })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"all"}, func(k string) string { return env[k] }, io.Discard, testWriter{t})
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	}()
+	base := "http://" + env["HC_LISTEN"]
+
+	var code int
+	var body string
+	testenv.Eventually(t, 20*time.Second, "no 503 naming clickhouse while it is down", func() bool {
+		code, body = statusOf(t, base)
+		return code == http.StatusServiceUnavailable
+	})
+	if !strings.Contains(body, "clickhouse") || strings.Contains(body, "kafka:") {
+		t.Errorf("status while ClickHouse is down: %d %q", code, body)
+	}
+
+	localStack(t, "clickhouse.sh", "up")
+	testenv.Eventually(t, 60*time.Second, "status did not turn 200 after ClickHouse started", func() bool {
+		code, _ = statusOf(t, base)
+		return code == http.StatusOK
+	})
+	s := &stack{base: base, env: env}
+	keys := s.createProject(t)
+	created := do(t, "POST", base+"/api/v3/checks/", keys["api_key"], `{"name": "fault"}`)
+	if created.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.code, created.body)
+	}
+	id := created.json(t)["uuid"].(string)
+
+	localStack(t, "clickhouse.sh", "down")
+	testenv.Eventually(t, 20*time.Second, "status did not turn 503 after ClickHouse stopped", func() bool {
+		code, body = statusOf(t, base)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "clickhouse")
+	})
+	if got := do(t, "GET", base+"/ping/"+id, "", ""); got.code != 200 {
+		t.Errorf("ping while ClickHouse is down: %d %q (ingest needs only Kafka)", got.code, got.body)
+	}
+
+	localStack(t, "clickhouse.sh", "up")
+	testenv.Eventually(t, 60*time.Second, "status did not recover after ClickHouse restarted", func() bool {
+		code, _ = statusOf(t, base)
+		return code == http.StatusOK
+	})
+	// The ping accepted during the outage reaches the store once ClickHouse is back.
+	testenv.Eventually(t, 60*time.Second, "the ping accepted during the outage was not projected", func() bool {
+		return do(t, "GET", base+"/api/v3/checks/"+id, keys["api_key"], "").json(t)["n_pings"] == 1.0
+	})
+}

@@ -1,0 +1,163 @@
+// Package testenv gives integration tests isolated resources on the local stack that
+// deploy/local/up.sh starts: a unique Kafka topic and a unique, migrated ClickHouse
+// database per test, removed afterwards.
+//
+// A test that asks for the stack when HC_TEST_KAFKA or HC_TEST_CLICKHOUSE is unset, or
+// when the stack does not answer, fails: a skipped integration test cannot fail. Only
+// tests import this package.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
+)
+
+func setting(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: start the stack with `make up` (deploy/local/up.sh) and `source .local/test.env`, or run `make test`", name)
+	}
+	return v
+}
+
+// KafkaBrokers returns the test broker addresses.
+func KafkaBrokers(t testing.TB) []string {
+	t.Helper()
+	return strings.Split(setting(t, "HC_TEST_KAFKA"), ",")
+}
+
+// ClickHouseAddr returns the test ClickHouse native address.
+func ClickHouseAddr(t testing.TB) string {
+	t.Helper()
+	return setting(t, "HC_TEST_CLICKHOUSE")
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+
+// UniqueName returns a name derived from the test's name with a random suffix, usable as
+// a topic, consumer group or database name.
+func UniqueName(t testing.TB) string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	base := strings.ToLower(unsafeChars.ReplaceAllString(t.Name(), "_"))
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	return "t_" + base + "_" + hex.EncodeToString(b[:])
+}
+
+// Topic creates a unique topic with the given partitions and deletes it after the test.
+func Topic(t testing.TB, partitions int, configs ...kafka.ConfigEntry) string {
+	t.Helper()
+	brokers := KafkaBrokers(t)
+	topic := UniqueName(t)
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+		{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: configs},
+	}})
+	if err != nil {
+		t.Fatalf("creating topic %s on %v (is the stack up?): %v", topic, brokers, err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		t.Fatalf("creating topic %s: %v", topic, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
+	})
+	return topic
+}
+
+// ClickHouseConn opens a connection pool to the test server.
+func ClickHouseConn(t testing.TB) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{ClickHouseAddr(t)}, Protocol: clickhouse.Native,
+		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		DialTimeout: 2 * time.Second, ReadTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("opening ClickHouse: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := conn.Ping(ctx); err != nil {
+		t.Fatalf("ClickHouse at %s does not answer (is the stack up?): %v", ClickHouseAddr(t), err)
+	}
+	return conn
+}
+
+// ClickHouse creates a unique database with every migration applied and drops it after
+// the test. It returns the connection and the database name.
+func ClickHouse(t testing.TB) (driver.Conn, string) {
+	t.Helper()
+	conn := ClickHouseConn(t)
+	database := UniqueName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := chschema.Migrate(ctx, conn, database); err != nil {
+		t.Fatalf("migrating %s: %v", database, err)
+	}
+	t.Cleanup(func() { DropDatabase(t, conn, database) })
+	return conn, database
+}
+
+// DropDatabase removes a test database, retrying while the server restarts.
+func DropDatabase(t testing.TB, conn driver.Conn, database string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database)
+		if err == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if err != nil {
+				t.Logf("dropping %s: %v", database, err)
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Eventually polls cond until it holds or the timeout passes, then fails with msg.
+func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, msg)
+		}
+		time.Sleep(20 * time.Millisecond) //nolint:forbidigo // polling interval of a deadline-bounded wait
+	}
+}
+
+// DeleteTopicsAfter deletes topics that the code under test created, after the test.
+func DeleteTopicsAfter(t testing.TB, topics ...string) {
+	t.Helper()
+	brokers := KafkaBrokers(t)
+	t.Cleanup(func() {
+		client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	})
+}

@@ -1,0 +1,71 @@
+package history
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// readBack is what the contract needs to observe a Writer's visible rows.
+type readBack struct {
+	counts func(t *testing.T) (pings, flips, projects, checks int)
+	check  func(t *testing.T, id schemas.ID) (CheckRow, bool)
+}
+
+// runWriterContract is the behaviour every Writer must have; the in-memory fake runs it
+// in unit tests and the ClickHouse adapter under the integration tag.
+func runWriterContract(t *testing.T, w Writer, rb readBack) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC)
+	project, checkID := schemas.NewID(), schemas.NewID()
+	state := check.State{ProjectID: project, CheckID: checkID, Exists: true, Status: schemas.StatusUp, LastPing: at, NPings: 2, FlipSeq: 1,
+		Config:   schemas.CheckConfig{Name: "db backup", Timeout: time.Hour, Grace: time.Minute, TZ: "UTC", Channels: []string{"a"}},
+		OpenRuns: []check.Run{{HasRunID: true, RunID: schemas.NewID(), Started: at}}, Created: at}
+	batch := Batch{
+		Pings: []Ping{
+			{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at, Ping: schemas.PingReceived{Kind: schemas.PingStart, Method: "GET"}, Recorded: check.PingRecorded{N: 1, Kind: check.KindStart}},
+			{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at.Add(time.Second), Ping: schemas.PingReceived{Kind: schemas.PingExitStatus, Body: []byte("ok")},
+				Recorded: check.PingRecorded{N: 2, Kind: check.KindSuccess, Duration: time.Second, HasDuration: true}},
+		},
+		Flips:    []Flip{{ProjectID: project, CheckID: checkID, Flipped: check.Flipped{At: at, Change: schemas.StatusChanged{FlipSeq: 1, Old: schemas.StatusNew, New: schemas.StatusUp}}}},
+		Projects: []Project{{ProjectID: project, Created: at, Version: 1, Body: schemas.ProjectCreated{Name: "p", APIKeyHash: "h1", PingKey: "k"}}},
+		Checks:   []CheckRow{{Partition: 3, Version: 7, State: state}},
+	}
+	if err := w.Write(ctx, batch); err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	// The same batch again, as after a crash between write and commit: nothing doubles.
+	if err := w.Write(ctx, batch); err != nil {
+		t.Fatalf("repeated write: %v", err)
+	}
+	if p, f, pr, c := rb.counts(t); p != 2 || f != 1 || pr != 1 || c != 1 {
+		t.Errorf("after a repeated batch: %d pings %d flips %d projects %d checks, want 2 1 1 1", p, f, pr, c)
+	}
+	// An older version of a check never wins over a newer one.
+	older := state
+	older.NPings = 1
+	if err := w.Write(ctx, Batch{Checks: []CheckRow{{Partition: 3, Version: 5, State: older}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := rb.check(t, checkID)
+	if !ok || got.Version != 7 || got.State.NPings != 2 || got.Partition != 3 {
+		t.Errorf("latest check row = %+v %v, want version 7 with 2 pings", got, ok)
+	}
+	if !got.State.LastPing.Equal(at) || len(got.State.OpenRuns) != 1 || got.State.Config.Channels[0] != "a" {
+		t.Errorf("check state did not round-trip: %+v", got.State)
+	}
+	if err := w.Write(ctx, Batch{}); err != nil {
+		t.Errorf("an empty batch must be a no-op: %v", err)
+	}
+}
+
+func TestMemoryWriterContract(t *testing.T) {
+	m := NewMemory()
+	runWriterContract(t, m, readBack{
+		counts: func(*testing.T) (int, int, int, int) { return m.Counts() },
+		check:  func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
+	})
+}

@@ -1,0 +1,64 @@
+//go:build integration
+
+package clickhouse_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hcstream/hcstream/deploy/testenv"
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
+)
+
+// Every migration runs on the stack's ClickHouse (18.16 in CI), is idempotent, and yields
+// exactly the pinned columns.
+func TestMigrationsOnRealServer(t *testing.T) {
+	t.Parallel()
+	conn, database := testenv.ClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var version string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ClickHouse %s", version)
+
+	again, err := chschema.Migrate(ctx, conn, database)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if len(again) != 0 {
+		t.Errorf("second run applied %v, want nothing", again)
+	}
+
+	want := map[string]string{
+		"projects": "project_id UUID, name String, api_key_hash String, api_key_readonly_hash String, ping_key String, created_us Int64, version UInt64",
+		"pings": "project_id UUID, check_id UUID, event_id UUID, n UInt64, ts DateTime, received_us Int64, " +
+			"kind Enum8('success' = 0, 'start' = 1, 'fail' = 2, 'log' = 3, 'ign' = 4), exit_status Int16, rid String, duration_us Int64, " +
+			"scheme String, remote_addr String, method String, ua String, body String",
+		"flips": "project_id UUID, check_id UUID, flip_seq UInt64, ts DateTime, at_us Int64, " +
+			"old_status Enum8('new' = 0, 'up' = 1, 'down' = 2, 'paused' = 3), new_status Enum8('new' = 0, 'up' = 1, 'down' = 2, 'paused' = 3), reason String",
+	}
+	for table, columns := range want {
+		rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", database, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var name, typ string
+			if err := rows.Scan(&name, &typ); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, name+" "+typ)
+		}
+		rows.Close()
+		if diff := cmp.Diff(columns, strings.Join(got, ", ")); diff != "" {
+			t.Errorf("%s columns (-want +got):\n%s", table, diff)
+		}
+	}
+}
