@@ -214,11 +214,13 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 		project, ok, checks = in.lookup.Slug(req.PingKey, req.Slug)
 	}
 	switch {
+	case !ok:
+		return project, check, http.StatusNotFound
 	case len(checks) == 1:
 		return project, checks[0], http.StatusOK
 	case len(checks) > 1:
 		return project, check, http.StatusConflict
-	case ok && req.Create:
+	case req.Create:
 		return project, slugCheckID(project, req.Slug), http.StatusCreated
 	}
 	return project, check, http.StatusNotFound

@@ -1,0 +1,215 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+type fakeLookup struct {
+	checks   map[schemas.ID]schemas.ID
+	pingKeys map[string]schemas.ID
+	slugs    map[string][]schemas.ID
+	syncErr  error
+	syncs    int
+}
+
+func (f *fakeLookup) Check(id schemas.ID) (schemas.ID, bool) { p, ok := f.checks[id]; return p, ok }
+func (f *fakeLookup) Slug(key, slug string) (schemas.ID, bool, []schemas.ID) {
+	p, ok := f.pingKeys[key]
+	if !ok {
+		return p, false, nil
+	}
+	return p, true, f.slugs[slug]
+}
+func (f *fakeLookup) Sync(context.Context) error { f.syncs++; return f.syncErr }
+
+type fakePublisher struct {
+	mu   sync.Mutex
+	msgs []kafka.Message
+	err  error
+}
+
+func (f *fakePublisher) Publish(_ context.Context, msgs ...kafka.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.msgs = append(f.msgs, msgs...)
+	return nil
+}
+
+func (f *fakePublisher) events(t *testing.T) []schemas.Event {
+	t.Helper()
+	var out []schemas.Event
+	for _, m := range f.msgs {
+		ev, err := kafkarec.Event(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+var (
+	project = schemas.ID{0xa}
+	checkID = schemas.ID{0x1, 0x2}
+	dupA    = schemas.ID{0xd, 1}
+	dupB    = schemas.ID{0xd, 2}
+	now     = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
+)
+
+func newTestIngest(pub *fakePublisher, lookup *fakeLookup) http.Handler {
+	in := New(Config{BodyLimit: 20, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), nil, lookup, pub, func() time.Time { return now })
+	return in.Handler("/ping/")
+}
+
+func defaultLookup() *fakeLookup {
+	return &fakeLookup{
+		checks:   map[schemas.ID]schemas.ID{checkID: project},
+		pingKeys: map[string]schemas.ID{"pk": project},
+		slugs:    map[string][]schemas.ID{"backup": {checkID}, "dup": {dupA, dupB}},
+	}
+}
+
+// The Healthchecks ping response catalogue.
+func TestPingResponses(t *testing.T) {
+	id := checkID.String()
+	tests := []struct {
+		name, method, target, body string
+		wantCode                   int
+		wantBody                   string
+		wantNoCache, wantCORS      bool
+		wantEvents                 int
+	}{
+		{"success", "GET", "/ping/" + id, "", 200, "OK", true, true, 1},
+		{"trailing slash", "GET", "/ping/" + id + "/", "", 200, "OK", true, true, 1},
+		{"HEAD", "HEAD", "/ping/" + id + "/start", "", 200, "", true, true, 1},
+		{"OPTIONS is a ping", "OPTIONS", "/ping/" + id + "/log", "", 200, "OK", true, true, 1},
+		{"exit status", "POST", "/ping/" + id + "/3", "", 200, "OK", true, true, 1},
+		{"unknown uuid", "GET", "/ping/" + schemas.ID{9}.String(), "", 404, "not found", true, false, 0},
+		{"malformed", "GET", "/ping/not-a-uuid/", "", 404, "", false, false, 0},
+		{"exit status too large", "GET", "/ping/" + id + "/256", "", 400, "invalid url format", true, false, 0},
+		{"empty rid", "GET", "/ping/" + id + "?rid=", "", 400, "invalid uuid format", true, false, 0},
+		{"bad rid", "GET", "/ping/" + id + "?rid=abc", "", 400, "invalid uuid format", true, false, 0},
+		{"uppercase slug", "GET", "/ping/pk/Backup", "", 400, "invalid url format", false, false, 0},
+		{"slug", "GET", "/ping/pk/backup/fail", "", 200, "OK", true, true, 1},
+		{"unknown slug", "GET", "/ping/pk/nope", "", 404, "not found", false, false, 0},
+		{"unknown ping key", "GET", "/ping/zz/backup?create=1", "", 404, "not found", false, false, 0},
+		{"ambiguous slug", "GET", "/ping/pk/dup?create=1", "", 409, "ambiguous slug", false, false, 0},
+		{"auto-provision", "GET", "/ping/pk/new-job?create=1", "", 201, "Created", true, true, 2},
+		{"auto-provision with bad exit status", "GET", "/ping/pk/new-job/300?create=1", "", 400, "invalid url format", true, false, 0},
+		{"uuid then unknown action is a slug", "GET", "/ping/" + id + "/foo", "", 404, "not found", false, false, 0},
+		{"body too large", "POST", "/ping/" + id, strings.Repeat("x", 2621441), 400, "request body too large", false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pub := &fakePublisher{}
+			rec := httptest.NewRecorder()
+			newTestIngest(pub, defaultLookup()).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body)))
+			if rec.Code != tt.wantCode || (tt.wantBody != "" && rec.Body.String() != tt.wantBody) {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
+			}
+			if got := rec.Header().Get("Cache-Control") != ""; got != tt.wantNoCache {
+				t.Errorf("no-cache header present = %v, want %v", got, tt.wantNoCache)
+			}
+			if got := rec.Header().Get("Access-Control-Allow-Origin") == "*"; got != tt.wantCORS {
+				t.Errorf("CORS header present = %v, want %v", got, tt.wantCORS)
+			}
+			if len(pub.msgs) != tt.wantEvents {
+				t.Errorf("%d records published, want %d", len(pub.msgs), tt.wantEvents)
+			}
+		})
+	}
+}
+
+func TestPingRecordsRequestFacts(t *testing.T) {
+	pub := &fakePublisher{}
+	h := newTestIngest(pub, defaultLookup())
+	req := httptest.NewRequest("POST", "/ping/"+checkID.String()+"/0?rid=9A8B7C6D-5E4F-4A3B-8C2D-1E0F9A8B7C6D", strings.NewReader("0123456789abcdefghijKLMNOP"))
+	req.RemoteAddr = "10.1.2.3:5555"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9, 10.1.2.3")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("User-Agent", strings.Repeat("é", 250))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Header().Get("Ping-Body-Limit") != "20" {
+		t.Fatalf("%d %v", rec.Code, rec.Header())
+	}
+	ev := pub.events(t)[0]
+	p := ev.Body.(schemas.PingReceived)
+	if ev.CheckID != checkID || ev.ProjectID != project || !ev.At.Equal(now.Truncate(time.Microsecond)) {
+		t.Errorf("envelope %+v", ev)
+	}
+	if p.Kind != schemas.PingExitStatus || p.ExitStatus != 0 || !p.HasRunID || p.RunID.String() != "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" {
+		t.Errorf("ping %+v", p)
+	}
+	if string(p.Body) != "0123456789abcdefghij" || p.RemoteAddr != "203.0.113.9" || p.Scheme != "https" || p.Method != "POST" {
+		t.Errorf("facts: body %q addr %q scheme %q", p.Body, p.RemoteAddr, p.Scheme)
+	}
+	if n := len([]rune(p.UserAgent)); n != 200 {
+		t.Errorf("user agent kept %d characters, want 200", n)
+	}
+
+	// An untrusted peer's forwarding headers are ignored.
+	req = httptest.NewRequest("GET", "/ping/"+checkID.String(), nil)
+	req.RemoteAddr = "192.0.2.1:1"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if p := pub.events(t)[1].Body.(schemas.PingReceived); p.RemoteAddr != "192.0.2.1" || p.Scheme != "http" {
+		t.Errorf("untrusted proxy: addr %q scheme %q", p.RemoteAddr, p.Scheme)
+	}
+}
+
+func TestAutoProvisionIsDeterministic(t *testing.T) {
+	var ids []schemas.ID
+	for range 2 {
+		pub := &fakePublisher{}
+		newTestIngest(pub, defaultLookup()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ping/pk/nightly?create=1", nil))
+		evs := pub.events(t)
+		created, ok := evs[0].Body.(schemas.CheckCreated)
+		if !ok || created.Config.Name != "nightly" || created.Config.Slug != "nightly" || created.Config.Timeout != 24*time.Hour {
+			t.Fatalf("first event %+v", evs[0])
+		}
+		if evs[1].CheckID != evs[0].CheckID {
+			t.Fatal("the ping must target the created check")
+		}
+		ids = append(ids, evs[0].CheckID)
+	}
+	if ids[0] != ids[1] {
+		t.Error("concurrent first pings of one slug must derive the same check ID")
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	// Kafka refuses: never 200, always a prompt 503.
+	rec := httptest.NewRecorder()
+	newTestIngest(&fakePublisher{err: errors.New("broker down")}, defaultLookup()).ServeHTTP(rec, httptest.NewRequest("GET", "/ping/"+checkID.String(), nil))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("publisher down: %d %v", rec.Code, rec.Header())
+	}
+	// The registry cannot confirm a miss: 503, not a false 404.
+	lookup := defaultLookup()
+	lookup.syncErr = ErrRegistryUnavailable
+	rec = httptest.NewRecorder()
+	newTestIngest(&fakePublisher{}, lookup).ServeHTTP(rec, httptest.NewRequest("GET", "/ping/"+schemas.ID{7}.String(), nil))
+	if rec.Code != 503 || lookup.syncs != 1 {
+		t.Errorf("registry unavailable: %d after %d syncs", rec.Code, lookup.syncs)
+	}
+}
