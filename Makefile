@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schemas
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./projector/check
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/pingurl
+	$(GO) test -run '^$$' -fuzz '^FuzzCreateCheck$$' -fuzztime $(FUZZTIME) ./query
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schemas ./projector/check

@@ -56,7 +56,7 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 			n = 1
 		case string(t) == "false":
 			n = 0
-		case bytes.ContainsAny(t, ".eE") || json.Unmarshal(t, &n) != nil:
+		case isNull(t) || bytes.ContainsAny(t, ".eE") || json.Unmarshal(t, &n) != nil:
 			return field + " is not a number"
 		}
 		if n < 60 {

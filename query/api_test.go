@@ -1,0 +1,241 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/query/auth"
+	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// fakeLog is an event log whose "projector" folds every appended event at once.
+type fakeLog struct {
+	mu       sync.Mutex
+	projects map[string]store.Project
+	checks   map[schemas.ID]history.CheckRow
+	offset   uint64
+}
+
+func (f *fakeLog) Append(_ context.Context, ev schemas.Event) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.offset++
+	row := f.checks[ev.CheckID]
+	row.State, _ = check.Apply(row.State, ev)
+	row.Version = f.offset
+	f.checks[ev.CheckID] = row
+	return f.offset, nil
+}
+
+func (f *fakeLog) ProjectByKeyHash(_ context.Context, hash string) (store.Project, error) {
+	if p, ok := f.projects[hash]; ok {
+		return p, nil
+	}
+	return store.Project{}, store.ErrNotFound
+}
+
+func (f *fakeLog) Checks(_ context.Context, project schemas.ID) ([]history.CheckRow, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []history.CheckRow
+	for _, r := range f.checks {
+		if r.State.ProjectID == project && !r.State.Deleted {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeLog) Check(ctx context.Context, project, id schemas.ID) (history.CheckRow, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.checks[id]; ok && r.State.ProjectID == project {
+		return r, nil
+	}
+	return history.CheckRow{}, store.ErrNotFound
+}
+
+func (f *fakeLog) CheckProject(_ context.Context, id schemas.ID) (schemas.ID, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.checks[id]; ok {
+		return r.State.ProjectID, nil
+	}
+	return schemas.ID{}, store.ErrNotFound
+}
+
+func (f *fakeLog) CheckVersion(_ context.Context, _, id schemas.ID) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.checks[id].Version, nil
+}
+
+func (f *fakeLog) Pings(context.Context, schemas.ID, int) ([]store.Ping, error) { return nil, nil }
+
+const (
+	rwKey    = "hcw_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	roKey    = "hcr_bbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	otherKey = "hcw_cccccccccccccccccccccccccccc"
+)
+
+var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func newTestAPI(t testing.TB) (*mux.Router, *fakeLog) {
+	t.Helper()
+	project, other := schemas.ID{1}, schemas.ID{2}
+	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{
+		auth.Hash(rwKey):    {ID: project},
+		auth.Hash(roKey):    {ID: project, ReadOnly: true},
+		auth.Hash(otherKey): {ID: other},
+	}}
+	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), log, log, func() time.Time { return testNow })
+	r := mux.NewRouter()
+	api.Register(r)
+	return r, log
+}
+
+func call(r http.Handler, method, target, key, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("X-Api-Key", key)
+	}
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestCreateValidation(t *testing.T) {
+	r, _ := newTestAPI(t)
+	tests := []struct {
+		body, want string
+	}{
+		{`{"timeout": 59}`, "json validation error: timeout is too small"},
+		{`{"timeout": 31536001}`, "json validation error: timeout is too large"},
+		{`{"timeout": 3600.0}`, "json validation error: timeout is not a number"},
+		{`{"timeout": "3600"}`, "json validation error: timeout is not a number"},
+		{`{"timeout": true}`, "json validation error: timeout is too small"},
+		{`{"grace": null}`, "json validation error: grace is not a number"},
+		{`{"name": 5}`, "json validation error: name is not a string"},
+		{`{"name": "` + strings.Repeat("n", 101) + `"}`, "json validation error: name is too long"},
+		{`{"slug": "Bad Slug"}`, "json validation error: slug does not match pattern"},
+		{`{"methods": "GET"}`, "json validation error: methods has unexpected value"},
+		{`{"manual_resume": 1}`, "json validation error: manual_resume is not a boolean"},
+		{`{"tz": "Mars/Olympus"}`, "json validation error: tz is not a valid timezone"},
+		{`{"unique": ["color"]}`, "json validation error: an item in 'unique' has unexpected value"},
+		{`{"unique": "name"}`, "json validation error: unique is not an array"},
+		// Field declaration order decides which error is reported.
+		{`{"timeout": 1, "grace": 1, "name": 1}`, "json validation error: grace is too small"},
+		{`{"channels": "a,,b"}`, "empty channel identifier"},
+		{`{"channels": "pager"}`, "invalid channel identifier: pager"},
+		{`not json`, "could not parse request body"},
+		{`[1, 2]`, "json validation error: value is not an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			rec := call(r, "POST", "/api/v3/checks/", rwKey, tt.body)
+			var got map[string]string
+			_ = json.Unmarshal(rec.Body.Bytes(), &got)
+			if rec.Code != 400 || got["error"] != tt.want {
+				t.Errorf("got %d %s, want 400 %q", rec.Code, rec.Body.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestCreateAndReadShapes(t *testing.T) {
+	r, _ := newTestAPI(t)
+	rec := call(r, "POST", "/api/v1/checks/", "", `{"api_key": "`+rwKey+`", "name": "Nightly DB Backup!", "schedule": "0 3 * * *", "tz": "Europe/Riga", "grace": 120}`)
+	if rec.Code != 201 {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body.String())
+	}
+	var created map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &created)
+	id := created["uuid"].(string)
+	wantKeys := []string{"name", "slug", "tags", "desc", "grace", "n_pings", "status", "started", "last_ping", "next_ping", "manual_resume",
+		"methods", "subject", "subject_fail", "start_kw", "success_kw", "failure_kw", "filter_subject", "filter_body", "filter_http_body",
+		"filter_default_fail", "badge_url", "uuid", "ping_url", "update_url", "pause_url", "resume_url", "channels", "schedule", "tz"}
+	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))
+	_, _ = dec.Token()
+	var gotKeys []string
+	for dec.More() {
+		tok, _ := dec.Token()
+		gotKeys = append(gotKeys, tok.(string))
+		var skip any
+		_ = dec.Decode(&skip)
+	}
+	if strings.Join(gotKeys, ",") != strings.Join(wantKeys, ",") {
+		t.Errorf("keys\n got %v\nwant %v", gotKeys, wantKeys)
+	}
+	if created["slug"] != "nightly-db-backup" || created["update_url"] != "http://hc.example/api/v1/checks/"+id || created["tz"] != "Europe/Riga" {
+		t.Errorf("v1 create: %v", created)
+	}
+
+	if rec := call(r, "GET", "/api/v3/checks/"+id, otherKey, ""); rec.Code != 403 || rec.Body.Len() != 0 {
+		t.Errorf("other project's check: %d %q", rec.Code, rec.Body.String())
+	}
+	if rec := call(r, "GET", "/api/v3/checks/"+schemas.ID{9}.String(), rwKey, ""); rec.Code != 404 {
+		t.Errorf("unknown check: %d", rec.Code)
+	}
+	ro := call(r, "GET", "/api/v3/checks/"+id, roKey, "")
+	if ro.Code != 200 || strings.Contains(ro.Body.String(), `"uuid"`) || !strings.Contains(ro.Body.String(), `"unique_key":"`) {
+		t.Errorf("read-only get: %d %s", ro.Code, ro.Body.String())
+	}
+	if rec := call(r, "POST", "/api/v3/checks/", roKey, `{}`); rec.Code != 401 || !strings.Contains(rec.Body.String(), "wrong api key") {
+		t.Errorf("read-only create: %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := call(r, "GET", "/api/v3/checks/?tag=prod", rwKey, ""); rec.Code != 200 || rec.Body.String() != "{\"checks\":[]}\n" {
+		t.Errorf("tag filter: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestAuthAndCORS(t *testing.T) {
+	r, _ := newTestAPI(t)
+	tests := []struct {
+		method, target, key string
+		wantCode            int
+		wantBody            string
+	}{
+		{"GET", "/api/v3/checks/", "", 401, `{"error":"missing api key"}`},
+		{"GET", "/api/v3/checks/", "short", 401, `{"error":"missing api key"}`},
+		{"GET", "/api/v3/checks/", "hcw_zzzzzzzzzzzzzzzzzzzzzzzzzzzz", 401, `{"error":"wrong api key"}`},
+		{"OPTIONS", "/api/v3/checks/", "", 204, ""},
+		{"DELETE", "/api/v3/checks/", rwKey, 405, ""},
+		{"GET", "/api/v3/checks", rwKey, 301, ""},
+	}
+	for _, tt := range tests {
+		rec := call(r, tt.method, tt.target, tt.key, "")
+		if rec.Code != tt.wantCode || strings.TrimSpace(rec.Body.String()) != tt.wantBody && tt.wantCode != 301 {
+			t.Errorf("%s %s: got %d %q, want %d %q", tt.method, tt.target, rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
+		}
+		if tt.wantCode != 301 && (rec.Header().Get("Access-Control-Allow-Origin") != "*" || rec.Header().Get("Access-Control-Max-Age") != "600") {
+			t.Errorf("%s %s: CORS headers missing: %v", tt.method, tt.target, rec.Header())
+		}
+	}
+}
+
+// FuzzCreateCheck: any body is either created or refused with a 400, never a 500 or a panic.
+func FuzzCreateCheck(f *testing.F) {
+	for _, seed := range []string{`{"name":"a","timeout":60}`, `{"schedule":"0 3 * * *","tz":"UTC"}`, `{"unique":["name"]}`, `[]`, `{"grace":null}`, `{"channels":"*"}`} {
+		f.Add(seed)
+	}
+	r, _ := newTestAPI(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := call(r, "POST", "/api/v3/checks/", rwKey, body)
+		if rec.Code != 201 && rec.Code != 400 {
+			t.Fatalf("body %q: %d %s", body, rec.Code, rec.Body.String())
+		}
+	})
+}
