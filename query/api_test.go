@@ -196,7 +196,7 @@ func TestCreateAndReadShapes(t *testing.T) {
 	if rec := call(r, "POST", "/api/v3/checks/", roKey, `{}`); rec.Code != 401 || !strings.Contains(rec.Body.String(), "wrong api key") {
 		t.Errorf("read-only create: %d %s", rec.Code, rec.Body.String())
 	}
-	if rec := call(r, "GET", "/api/v3/checks/?tag=prod", rwKey, ""); rec.Code != 200 || rec.Body.String() != "{\"checks\":[]}\n" {
+	if rec := call(r, "GET", "/api/v3/checks/?tag=prod", rwKey, ""); rec.Code != 200 || rec.Body.String() != `{"checks":[]}` {
 		t.Errorf("tag filter: %d %s", rec.Code, rec.Body.String())
 	}
 }

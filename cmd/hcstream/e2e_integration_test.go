@@ -215,7 +215,7 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 	if got := do(t, "GET", s.base+"/api/v3/checks/"+id+"/pings/", keys["api_key_readonly"], ""); got.code != 401 {
 		t.Errorf("read-only pings: %d %s", got.code, got.body)
 	}
-	if got := do(t, "GET", s.base+"/api/v3/checks/", "", ""); got.code != 401 || got.body != "{\"error\":\"missing api key\"}\n" {
+	if got := do(t, "GET", s.base+"/api/v3/checks/", "", ""); got.code != 401 || got.body != `{"error":"missing api key"}` {
 		t.Errorf("no key: %d %q", got.code, got.body)
 	}
 

@@ -94,7 +94,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		fmt.Fprintln(stderr, "hcstream:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	level := cfg.LogLevel
+	if role == "project" || role == "migrate" {
+		// One-shot commands print their result; their progress logs would only be noise.
+		level = max(level, slog.LevelWarn)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	switch role {
 	case "project":
 		if name == "" {
