@@ -63,6 +63,7 @@ func (r *Registry) Run(ctx context.Context) error {
 	if err := reader.SetOffset(kafka.FirstOffset); err != nil {
 		return fmt.Errorf("seeking registry topic: %w", err)
 	}
+	go r.catchUp(ctx)
 	for {
 		msg, err := reader.FetchMessage(ctx)
 		if ctx.Err() != nil {
@@ -73,6 +74,23 @@ func (r *Registry) Run(ctx context.Context) error {
 			continue
 		}
 		r.apply(msg)
+	}
+}
+
+// catchUp marks the registry ready once it has read what the topic held at start.
+func (r *Registry) catchUp(ctx context.Context) {
+	for ctx.Err() == nil {
+		syncCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := r.Sync(syncCtx)
+		cancel()
+		if err == nil {
+			r.log.Info("check registry caught up")
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 

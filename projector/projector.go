@@ -193,12 +193,16 @@ func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, par
 		return
 	}
 	log.Info("partition started", "offset", offset, "checks", len(st.checks))
+	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
+	// A revoked partition stops exporting its lag; its new owner reports it.
+	defer p.metrics.lag.DeleteLabelValues(strconv.Itoa(partition))
 	for ctx.Err() == nil {
 		b, err := p.fetchBatch(ctx, reader, st)
 		if err != nil {
 			log.Error("stopping partition", "err", err)
 			return
 		}
+		lag.Set(float64(reader.Stats().Lag))
 		if b.empty() {
 			continue
 		}
@@ -210,7 +214,6 @@ func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, par
 		if !ok {
 			return
 		}
-		p.metrics.lag.WithLabelValues(strconv.Itoa(partition)).Set(float64(reader.Stats().Lag))
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/hcstream/hcstream/query"
 	"github.com/hcstream/hcstream/query/status"
 	"github.com/hcstream/hcstream/query/store"
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
 	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
@@ -172,7 +173,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	if has("query") || has("projector") {
 		components = append(components, status.Component{Name: "clickhouse", Checker: status.CheckerFunc(conn.Ping)})
 	}
-	statusSvc := status.New(status.Config{}, time.Now, components...)
+	statusSvc := status.New(status.Config{}, time.Now)
 
 	router := mux.NewRouter()
 	for v := 1; v <= 3; v++ {
@@ -185,42 +186,46 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 
 	g, gctx := errgroup.WithContext(ctx)
 	// Topics and tables are created in the background and retried, so the process serves
-	// its status endpoint (503) while Kafka or ClickHouse is still unreachable.
-	ready := make(chan struct{})
-	g.Go(func() error {
-		for {
-			err := migrate(gctx, cfg, conn, logger)
-			if err == nil {
-				close(ready)
-				return nil
-			}
-			logger.Warn("waiting for Kafka and ClickHouse", "err", err)
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-time.After(2 * time.Second):
-			}
-		}
-	})
-	afterReady := func(f func() error) {
-		g.Go(func() error {
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-ready:
-				return f()
-			}
+	// its status endpoint (503) while Kafka or ClickHouse is still unreachable. Ingest
+	// waits for Kafka only; the projector waits for both.
+	kafkaReady := bootstrap(gctx, g, logger, "Kafka topics", func(ctx context.Context) error { return createTopics(ctx, cfg) })
+	storeReady := kafkaReady
+	if has("query") || has("projector") {
+		storeReady = bootstrap(gctx, g, logger, "ClickHouse migrations", func(ctx context.Context) error {
+			_, err := chschema.Migrate(ctx, conn, cfg.ClickHouseDatabase)
+			return err
 		})
+	}
+	after := func(ready ...<-chan struct{}) func(f func() error) {
+		return func(f func() error) {
+			g.Go(func() error {
+				for _, r := range ready {
+					select {
+					case <-gctx.Done():
+						return nil
+					case <-r:
+					}
+				}
+				return f()
+			})
+		}
 	}
 
 	var pingWriter *kafka.Writer
+	var pings http.Handler
 	if has("ingest") {
 		registry := ingest.NewRegistry(cfg.KafkaBrokers, cfg.RegistryTopic, logger)
-		afterReady(func() error { return registry.Run(gctx) })
+		after(kafkaReady)(func() error { return registry.Run(gctx) })
+		components = append(components, status.Component{Name: "registry", Checker: status.CheckerFunc(func(context.Context) error {
+			if !registry.Ready() {
+				return errors.New("check registry has not caught up with Kafka yet")
+			}
+			return nil
+		})})
 		pingWriter = ingest.NewKafkaWriter(cfg.KafkaBrokers, cfg.EventsTopic, 0)
 		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
 			logger, reg, registry, ingest.NewKafkaPublisher(pingWriter), time.Now)
-		router.PathPrefix(cfg.PingPrefix).Handler(in.Handler(cfg.PingPrefix))
+		pings = in.Handler(cfg.PingPrefix)
 	}
 	if has("query") {
 		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait},
@@ -237,9 +242,15 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		if err != nil {
 			return err
 		}
-		afterReady(func() error { return proj.Run(gctx) })
+		after(kafkaReady, storeReady)(func() error { return proj.Run(gctx) })
 	}
 
+	statusSvc.SetComponents(components...)
+	if pings != nil {
+		// Registered last: with HC_PING_PATH_PREFIX=/ the ping routes take every path the
+		// API, status and metrics routes did not.
+		router.PathPrefix(cfg.PingPrefix).Handler(pings)
+	}
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
@@ -266,4 +277,27 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		return err
 	})
 	return g.Wait()
+}
+
+// bootstrap retries setup in the background until it succeeds and returns a channel
+// closed then.
+func bootstrap(ctx context.Context, g *errgroup.Group, logger *slog.Logger, what string, setup func(context.Context) error) <-chan struct{} {
+	ready := make(chan struct{})
+	g.Go(func() error {
+		for {
+			err := setup(ctx)
+			if err == nil {
+				logger.Info(what+" ready", "component", "bootstrap")
+				close(ready)
+				return nil
+			}
+			logger.Warn("waiting for "+what, "component", "bootstrap", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(2 * time.Second):
+			}
+		}
+	})
+	return ready
 }

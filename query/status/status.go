@@ -79,6 +79,14 @@ func New(cfg Config, now func() time.Time, components ...Component) *Service {
 	return &Service{cfg: cfg, components: components, now: now}
 }
 
+// SetComponents replaces the probed components; call it before serving.
+func (s *Service) SetComponents(components ...Component) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.components = components
+	s.valid = time.Time{}
+}
+
 // Report returns a report no older than CacheFor; concurrent callers share one round.
 func (s *Service) Report(ctx context.Context) Report {
 	for {
@@ -117,9 +125,12 @@ func (s *Service) probe(ctx context.Context) Report {
 	// shared result; Timeout bounds them.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
-	results := make([]Result, len(s.components))
+	s.mu.Lock()
+	components := s.components
+	s.mu.Unlock()
+	results := make([]Result, len(components))
 	var wg sync.WaitGroup
-	for i, c := range s.components {
+	for i, c := range components {
 		wg.Go(func() {
 			start := time.Now()
 			err := c.Checker.Check(ctx)

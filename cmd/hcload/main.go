@@ -1,0 +1,363 @@
+// Command hcload drives ping load against a running hcstream on this machine and checks
+// that every acknowledged ping is in Kafka. It creates its own checks through the API,
+// sends pings at a fixed rate (latency is measured from each ping's scheduled time, so a
+// stalled server cannot hide its queueing) or as fast as possible, and prints throughput,
+// latency percentiles and the Kafka verification.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+type options struct {
+	baseURL     string
+	apiKey      string
+	checks      int
+	concurrency int
+	rate        int
+	duration    time.Duration
+	warmup      time.Duration
+	mix         string
+	bodyBytes   int
+	brokers     string
+	topic       string
+	jsonOut     bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.baseURL, "url", "http://127.0.0.1:8000", "hcstream base URL (loopback only)")
+	flag.StringVar(&o.apiKey, "api-key", os.Getenv("HC_LOAD_API_KEY"), "read-write API key of the project to load (required)")
+	flag.IntVar(&o.checks, "checks", 1000, "checks to create and ping")
+	flag.IntVar(&o.concurrency, "concurrency", 256, "concurrent connections")
+	flag.IntVar(&o.rate, "rate", 25000, "target pings per second; 0 sends as fast as possible")
+	flag.DurationVar(&o.duration, "duration", 60*time.Second, "measured duration")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "unmeasured warm-up before the measured run")
+	flag.StringVar(&o.mix, "mix", "success=85,start=5,fail=4,exit=4,log=2", "ping kinds by weight: success, start, fail, exit, log")
+	flag.IntVar(&o.bodyBytes, "body", 0, "bytes of body sent with each ping (POST when > 0)")
+	flag.StringVar(&o.brokers, "kafka-brokers", envOr("HC_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, for the verification")
+	flag.StringVar(&o.topic, "topic", envOr("HC_KAFKA_TOPIC_EVENTS", "hcstream.events"), "events topic, for the verification")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "hcload:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// loopbackOnly refuses targets off this machine: load is only ever sent to loopback.
+func loopbackOnly(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	ips, err := net.LookupIP(u.Hostname())
+	if err != nil {
+		return err
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return fmt.Errorf("%s resolves to %s: hcload only targets loopback", u.Hostname(), ip)
+		}
+	}
+	return nil
+}
+
+type kind struct {
+	name   string
+	suffix func(r *rand.Rand) string
+	weight int
+}
+
+func parseMix(mix string) ([]kind, error) {
+	suffixes := map[string]func(*rand.Rand) string{
+		"success": func(*rand.Rand) string { return "" },
+		"start":   func(*rand.Rand) string { return "/start" },
+		"fail":    func(*rand.Rand) string { return "/fail" },
+		"log":     func(*rand.Rand) string { return "/log" },
+		"exit":    func(r *rand.Rand) string { return "/" + strconv.Itoa(r.IntN(4)) },
+	}
+	var kinds []kind
+	for part := range strings.SplitSeq(mix, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		weight, err := strconv.Atoi(w)
+		if !ok || err != nil || weight < 0 || suffixes[name] == nil {
+			return nil, fmt.Errorf("bad -mix item %q", part)
+		}
+		kinds = append(kinds, kind{name, suffixes[name], weight})
+	}
+	return kinds, nil
+}
+
+func pick(kinds []kind, r *rand.Rand) kind {
+	total := 0
+	for _, k := range kinds {
+		total += k.weight
+	}
+	n := r.IntN(max(total, 1))
+	for _, k := range kinds {
+		if n < k.weight {
+			return k
+		}
+		n -= k.weight
+	}
+	return kinds[0]
+}
+
+// result is what one run measured.
+type result struct {
+	Checks        int            `json:"checks"`
+	Concurrency   int            `json:"concurrency"`
+	TargetRate    int            `json:"target_rate"`
+	Seconds       float64        `json:"seconds"`
+	Sent          int64          `json:"sent"`
+	Acknowledged  int64          `json:"acknowledged"`
+	ByStatus      map[string]int `json:"by_status"`
+	Throughput    float64        `json:"acknowledged_per_second"`
+	P50ms         float64        `json:"p50_ms"`
+	P95ms         float64        `json:"p95_ms"`
+	P99ms         float64        `json:"p99_ms"`
+	MaxMs         float64        `json:"max_ms"`
+	KafkaEvents   int64          `json:"kafka_events_during_run"`
+	KafkaVerified bool           `json:"kafka_count_equals_acknowledged"`
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	if o.apiKey == "" {
+		return errors.New("-api-key is required (bin/hcstream project create --name load)")
+	}
+	if err := loopbackOnly(o.baseURL); err != nil {
+		return err
+	}
+	kinds, err := parseMix(o.mix)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: o.concurrency * 2, MaxIdleConnsPerHost: o.concurrency * 2, DisableCompression: true, IdleConnTimeout: time.Minute,
+	}}
+	checks, err := createChecks(ctx, client, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "hcload: %d checks ready; warming up %v\n", len(checks), o.warmup)
+	if o.warmup > 0 {
+		if _, err := drive(ctx, client, o, checks, kinds, o.warmup); err != nil {
+			return err
+		}
+	}
+	brokers := strings.Split(o.brokers, ",")
+	before, err := topicEnd(ctx, brokers, o.topic)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "hcload: measuring for %v at %d pings/s with %d connections\n", o.duration, o.rate, o.concurrency)
+	res, err := drive(ctx, client, o, checks, kinds, o.duration)
+	if err != nil {
+		return err
+	}
+	after, err := topicEnd(ctx, brokers, o.topic)
+	if err != nil {
+		return err
+	}
+	res.KafkaEvents = after - before
+	res.KafkaVerified = res.KafkaEvents == res.Acknowledged
+	if o.jsonOut {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "checks %d, connections %d, target %d/s, measured %.1fs\n", res.Checks, res.Concurrency, res.TargetRate, res.Seconds)
+	fmt.Fprintf(stdout, "sent %d, acknowledged (200) %d, by status %v\n", res.Sent, res.Acknowledged, res.ByStatus)
+	fmt.Fprintf(stdout, "throughput %.0f acknowledged pings/s\n", res.Throughput)
+	fmt.Fprintf(stdout, "latency p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.P50ms, res.P95ms, res.P99ms, res.MaxMs)
+	fmt.Fprintf(stdout, "kafka: %d events appended during the run; equals acknowledged: %v\n", res.KafkaEvents, res.KafkaVerified)
+	if !res.KafkaVerified {
+		return fmt.Errorf("kafka holds %d events for %d acknowledged pings", res.KafkaEvents, res.Acknowledged)
+	}
+	return nil
+}
+
+func createChecks(ctx context.Context, client *http.Client, o options) ([]string, error) {
+	ids := make([]string, o.checks)
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range min(32, o.checks) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= o.checks || ctx.Err() != nil {
+					return
+				}
+				body := fmt.Sprintf(`{"name": "load-%d", "tags": "load", "timeout": 60, "grace": 60}`, i)
+				req, _ := http.NewRequestWithContext(ctx, "POST", o.baseURL+"/api/v3/checks/", strings.NewReader(body))
+				req.Header.Set("X-Api-Key", o.apiKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				var out struct {
+					UUID  string `json:"uuid"`
+					Error string `json:"error"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&out)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					once.Do(func() { firstErr = fmt.Errorf("creating a check: %d %s", resp.StatusCode, out.Error) })
+					return
+				}
+				ids[i] = out.UUID
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return ids, ctx.Err()
+}
+
+// drive sends pings for d and measures them.
+func drive(ctx context.Context, client *http.Client, o options, checks []string, kinds []kind, d time.Duration) (result, error) {
+	res := result{Checks: len(checks), Concurrency: o.concurrency, TargetRate: o.rate, ByStatus: map[string]int{}}
+	start := time.Now().Add(50 * time.Millisecond)
+	deadline := start.Add(d)
+	var interval time.Duration
+	if o.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(o.concurrency) / float64(o.rate))
+	}
+	body := bytes.Repeat([]byte("x"), o.bodyBytes)
+	var mu sync.Mutex
+	var latencies []time.Duration
+	var wg sync.WaitGroup
+	for w := range o.concurrency {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			local := make([]time.Duration, 0, 1<<14)
+			codes := map[string]int{}
+			// Workers are offset so the aggregate schedule is even.
+			scheduled := start.Add(time.Duration(int64(interval) * int64(w) / int64(o.concurrency)))
+			for ctx.Err() == nil {
+				if interval > 0 {
+					if scheduled.After(deadline) {
+						break
+					}
+					if wait := time.Until(scheduled); wait > 0 {
+						time.Sleep(wait)
+					}
+				} else {
+					scheduled = time.Now()
+					if scheduled.After(deadline) {
+						break
+					}
+				}
+				k := pick(kinds, r)
+				target := o.baseURL + "/ping/" + checks[r.IntN(len(checks))] + k.suffix(r)
+				method, reader := "GET", io.Reader(nil)
+				if len(body) > 0 {
+					method, reader = "POST", bytes.NewReader(body)
+				}
+				req, _ := http.NewRequestWithContext(ctx, method, target, reader)
+				req.Header.Set("User-Agent", "hcload")
+				resp, err := client.Do(req)
+				code := "error"
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = strconv.Itoa(resp.StatusCode)
+				}
+				local = append(local, time.Since(scheduled))
+				codes[code]++
+				scheduled = scheduled.Add(interval)
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			for c, n := range codes {
+				res.ByStatus[c] += n
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	if d := deadline.Sub(start).Seconds(); res.Seconds > d {
+		res.Seconds = d
+	}
+	res.Sent = int64(len(latencies))
+	res.Acknowledged = int64(res.ByStatus["200"])
+	res.Throughput = float64(res.Acknowledged) / res.Seconds
+	slices.Sort(latencies)
+	q := func(p float64) float64 {
+		if len(latencies) == 0 {
+			return 0
+		}
+		i := int(p * float64(len(latencies)-1))
+		return float64(latencies[i].Microseconds()) / 1000
+	}
+	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = q(0.50), q(0.95), q(0.99), q(1)
+	return res, ctx.Err()
+}
+
+// topicEnd is the sum of the end offsets of every partition of topic.
+func topicEnd(ctx context.Context, brokers []string, topic string) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("reading metadata: %w", err)
+	}
+	var reqs []kafka.OffsetRequest
+	for _, t := range meta.Topics {
+		for _, p := range t.Partitions {
+			reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+		}
+	}
+	if len(reqs) == 0 {
+		return 0, fmt.Errorf("topic %s has no partitions", topic)
+	}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return 0, fmt.Errorf("listing offsets: %w", err)
+	}
+	var total int64
+	parts := resp.Topics[topic]
+	sort.Slice(parts, func(i, j int) bool { return parts[i].Partition < parts[j].Partition })
+	for _, p := range parts {
+		if p.Error != nil {
+			return 0, fmt.Errorf("offsets of partition %d: %w", p.Partition, p.Error)
+		}
+		total += p.LastOffset
+	}
+	return total, nil
+}
