@@ -34,9 +34,12 @@ type config struct {
 	ProjectorGroup     string
 	BatchSize          int
 	FlushInterval      time.Duration
+	WriteInterval      time.Duration
+	BatchTimeout       time.Duration
 	WriteWait          time.Duration
 	ShutdownTimeout    time.Duration
 	LogLevel           slog.Level
+	Pprof              bool
 }
 
 // envVar documents one setting: its variable, default and meaning (README's table).
@@ -121,8 +124,15 @@ func envVars() []envVar {
 		{"HC_PROJECTOR_GROUP", "hcstream-projector", "Kafka consumer group of the projectors", str(func(c *config) *string { return &c.ProjectorGroup })},
 		{"HC_PROJECTOR_BATCH_SIZE", "5000", "most events folded into one ClickHouse batch", integer(func(c *config) *int { return &c.BatchSize })},
 		{"HC_PROJECTOR_FLUSH_INTERVAL", "100ms", "longest an event waits before its batch is written", duration(func(c *config) *time.Duration { return &c.FlushInterval })},
+		{"HC_PROJECTOR_WRITE_INTERVAL", "200ms", "how often the partitions' batches are merged into one ClickHouse write", duration(func(c *config) *time.Duration { return &c.WriteInterval })},
+		{"HC_INGEST_BATCH_TIMEOUT", "5ms", "how long ingest gathers concurrent pings into one Kafka produce request", duration(func(c *config) *time.Duration { return &c.BatchTimeout })},
 		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+		{"HC_DEBUG_PPROF", "false", "serve Go profiles under /debug/pprof/ (true or false)", func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.Pprof = b
+			return err
+		}},
 		{"HC_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -182,6 +183,11 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		router.Handle(p, statusSvc)
 	}
 	router.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if cfg.Pprof {
+		router.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		router.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		router.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
+	}
 	router.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "OK") })
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -222,7 +228,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			}
 			return nil
 		})})
-		pingWriter = ingest.NewKafkaWriter(cfg.KafkaBrokers, cfg.EventsTopic, 0)
+		pingWriter = ingest.NewKafkaWriter(cfg.KafkaBrokers, cfg.EventsTopic, cfg.BatchTimeout)
 		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
 			logger, reg, registry, ingest.NewKafkaPublisher(pingWriter), time.Now)
 		pings = in.Handler(cfg.PingPrefix)
@@ -236,9 +242,10 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		registryWriter := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.RegistryTopic, RequiredAcks: kafka.RequireAll,
 			BatchTimeout: time.Millisecond, Transport: &kafka.Transport{DialTimeout: 2 * time.Second}}
 		defer registryWriter.Close()
-		writer := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
+		store := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
 		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic},
-			GroupID: cfg.ProjectorGroup, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval}, logger, reg, writer, writer, registryWriter)
+			GroupID: cfg.ProjectorGroup, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval}, logger, reg,
+			history.NewCoalescer(store, cfg.WriteInterval, 0), store, registryWriter)
 		if err != nil {
 			return err
 		}

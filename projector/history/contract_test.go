@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,4 +69,34 @@ func TestMemoryWriterContract(t *testing.T) {
 		counts: func(*testing.T) (int, int, int, int) { return m.Counts() },
 		check:  func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
 	})
+}
+
+func TestCoalescerWriterContract(t *testing.T) {
+	m := NewMemory()
+	runWriterContract(t, NewCoalescer(m, time.Millisecond, 0), readBack{
+		counts: func(*testing.T) (int, int, int, int) { return m.Counts() },
+		check:  func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
+	})
+}
+
+// Concurrent writers share one write per interval, and each learns the outcome.
+func TestCoalescerMergesConcurrentBatches(t *testing.T) {
+	m := NewMemory()
+	c := NewCoalescer(m, 50*time.Millisecond, 0)
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			b := Batch{Pings: []Ping{{CheckID: schemas.ID{byte(i)}, EventID: schemas.NewID()}}}
+			if err := c.Write(context.Background(), b); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if pings, _, _, _ := m.Counts(); pings != 12 {
+		t.Errorf("%d pings written, want 12", pings)
+	}
+	if m.writes > 2 {
+		t.Errorf("%d writes for 12 concurrent batches, want them merged", m.writes)
+	}
 }
