@@ -21,7 +21,6 @@ type Coalescer struct {
 	pending []*coalesced
 	rows    int
 	timer   *time.Timer
-	full    chan struct{}
 }
 
 type coalesced struct {
