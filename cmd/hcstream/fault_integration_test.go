@@ -98,3 +98,54 @@ func TestFaultStatusFollowsClickHouse(t *testing.T) {
 		return do(t, "GET", base+"/api/v3/checks/"+id, keys["api_key"], "").json(t)["n_pings"] == 1.0
 	})
 }
+
+// The process boots while Kafka is down, answers 503 naming it, and becomes ready when
+// the broker starts; pings are refused with 503 (never a false 200) while it is down.
+func TestFaultStatusFollowsKafka(t *testing.T) {
+	env := isolatedEnv(t)
+	localStack(t, "kafka.sh", "down")
+	t.Cleanup(func() { localStack(t, "kafka.sh", "up") })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"all"}, func(k string) string { return env[k] }, io.Discard, testWriter{t}) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	}()
+	base := "http://" + env["HC_LISTEN"]
+
+	var code int
+	var body string
+	testenv.Eventually(t, 20*time.Second, "no 503 naming kafka while it is down", func() bool {
+		code, body = statusOf(t, base)
+		return code == http.StatusServiceUnavailable
+	})
+	if !strings.Contains(body, "kafka:") || strings.Contains(body, "clickhouse:") {
+		t.Errorf("status while Kafka is down: %d %q", code, body)
+	}
+	start := time.Now()
+	if got := do(t, "GET", base+"/ping/00000000-0000-4000-8000-000000000000", "", ""); got.code != http.StatusServiceUnavailable {
+		t.Errorf("ping while Kafka is down: %d %q, want 503", got.code, got.body)
+	}
+	if waited := time.Since(start); waited > 3*time.Second {
+		t.Errorf("a ping waited %v for a down broker; the bound is about 2s", waited)
+	}
+
+	localStack(t, "kafka.sh", "up")
+	testenv.Eventually(t, 90*time.Second, "status did not turn 200 after Kafka started", func() bool {
+		code, _ = statusOf(t, base)
+		return code == http.StatusOK
+	})
+	s := &stack{base: base, env: env}
+	keys := s.createProject(t)
+	created := do(t, "POST", base+"/api/v3/checks/", keys["api_key"], `{"name": "after kafka"}`)
+	if created.code != http.StatusCreated {
+		t.Fatalf("create after Kafka started: %d %s", created.code, created.body)
+	}
+	if got := do(t, "GET", base+"/ping/"+created.json(t)["uuid"].(string), "", ""); got.code != 200 {
+		t.Errorf("ping after Kafka started: %d %q", got.code, got.body)
+	}
+}
