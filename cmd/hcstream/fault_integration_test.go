@@ -108,7 +108,9 @@ func TestFaultStatusFollowsKafka(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"all"}, func(k string) string { return env[k] }, io.Discard, testWriter{t}) }()
+	go func() {
+		done <- run(ctx, []string{"all"}, func(k string) string { return env[k] }, io.Discard, testWriter{t})
+	}()
 	defer func() {
 		cancel()
 		if code := <-done; code != 0 {
