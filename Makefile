@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./projector/check
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/pingurl
 	$(GO) test -run '^$$' -fuzz '^FuzzCreateCheck$$' -fuzztime $(FUZZTIME) ./query
+	$(GO) test -run '^$$' -fuzz '^FuzzPingHandler$$' -fuzztime $(FUZZTIME) ./ingest
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schemas ./projector/check

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -68,7 +69,7 @@ func (f *fakePublisher) events(t *testing.T) []schemas.Event {
 
 var (
 	project = schemas.ID{0xa}
-	checkID = schemas.ID{0x1, 0x2}
+	checkID = schemas.ID{0x2d, 0x6a, 0x9c, 0x2e, 0x4f, 0x1b, 0x4a, 0x8d, 0x8c, 0x3e, 0x7b, 0x6a, 0x5d, 0x4c, 0x3b, 0x2a}
 	dupA    = schemas.ID{0xd, 1}
 	dupB    = schemas.ID{0xd, 2}
 	now     = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
@@ -88,16 +89,20 @@ func defaultLookup() *fakeLookup {
 	}
 }
 
-// The Healthchecks ping response catalogue.
-func TestPingResponses(t *testing.T) {
+// pingCase is one row of the Healthchecks ping response catalogue.
+type pingCase struct {
+	name, method, target, body string
+	wantCode                   int
+	wantBody                   string
+	wantNoCache, wantCORS      bool
+	wantEvents                 int
+}
+
+// pingCatalogue is run against fakes here and against real Kafka under the integration
+// tag, with the same project, checks and slugs (see defaultLookup).
+func pingCatalogue() []pingCase {
 	id := checkID.String()
-	tests := []struct {
-		name, method, target, body string
-		wantCode                   int
-		wantBody                   string
-		wantNoCache, wantCORS      bool
-		wantEvents                 int
-	}{
+	return []pingCase{
 		{"success", "GET", "/ping/" + id, "", 200, "OK", true, true, 1},
 		{"trailing slash", "GET", "/ping/" + id + "/", "", 200, "OK", true, true, 1},
 		{"HEAD", "HEAD", "/ping/" + id + "/start", "", 200, "", true, true, 1},
@@ -117,25 +122,40 @@ func TestPingResponses(t *testing.T) {
 		{"auto-provision with bad exit status", "GET", "/ping/pk/new-job/300?create=1", "", 400, "invalid url format", true, false, 0},
 		{"uuid then unknown action is a slug", "GET", "/ping/" + id + "/foo", "", 404, "not found", false, false, 0},
 		{"body too large", "POST", "/ping/" + id, strings.Repeat("x", 2621441), 400, "request body too large", false, false, 0},
+		{"body cut to the limit", "POST", "/ping/" + id + "/fail", strings.Repeat("y", 100), 200, "OK", true, true, 1},
+		{"valid rid in any case", "GET", "/ping/" + id + "/start?rid=9A8B7C6D-5E4F-4A3B-8C2D-1E0F9A8B7C6D", "", 200, "OK", true, true, 1},
+		{"negative exit status is a slug", "GET", "/ping/" + id + "/-1", "", 404, "not found", false, false, 0},
+		{"uppercase uuid", "GET", "/ping/" + strings.ToUpper(id), "", 404, "", false, false, 0},
+		{"create=1 on a uuid is ignored", "GET", "/ping/" + id + "?create=1", "", 200, "OK", true, true, 1},
+		{"slug with trailing slash", "GET", "/ping/pk/backup/", "", 404, "", false, false, 0},
 	}
-	for _, tt := range tests {
+}
+
+// The Healthchecks ping response catalogue.
+func TestPingResponses(t *testing.T) {
+	for _, tt := range pingCatalogue() {
 		t.Run(tt.name, func(t *testing.T) {
 			pub := &fakePublisher{}
 			rec := httptest.NewRecorder()
 			newTestIngest(pub, defaultLookup()).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body)))
-			if rec.Code != tt.wantCode || (tt.wantBody != "" && rec.Body.String() != tt.wantBody) {
-				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
-			}
-			if got := rec.Header().Get("Cache-Control") != ""; got != tt.wantNoCache {
-				t.Errorf("no-cache header present = %v, want %v", got, tt.wantNoCache)
-			}
-			if got := rec.Header().Get("Access-Control-Allow-Origin") == "*"; got != tt.wantCORS {
-				t.Errorf("CORS header present = %v, want %v", got, tt.wantCORS)
-			}
+			checkPingResponse(t, tt, rec.Code, rec.Body.String(), rec.Header())
 			if len(pub.msgs) != tt.wantEvents {
 				t.Errorf("%d records published, want %d", len(pub.msgs), tt.wantEvents)
 			}
 		})
+	}
+}
+
+func checkPingResponse(t *testing.T, tt pingCase, code int, body string, header http.Header) {
+	t.Helper()
+	if code != tt.wantCode || (tt.wantBody != "" && body != tt.wantBody) {
+		t.Errorf("got %d %q, want %d %q", code, body, tt.wantCode, tt.wantBody)
+	}
+	if got := header.Get("Cache-Control") != ""; got != tt.wantNoCache {
+		t.Errorf("no-cache header present = %v, want %v", got, tt.wantNoCache)
+	}
+	if got := header.Get("Access-Control-Allow-Origin") == "*"; got != tt.wantCORS {
+		t.Errorf("CORS header present = %v, want %v", got, tt.wantCORS)
 	}
 }
 
@@ -212,4 +232,34 @@ func TestUnavailable(t *testing.T) {
 	if rec.Code != 503 || lookup.syncs != 1 {
 		t.Errorf("registry unavailable: %d after %d syncs", rec.Code, lookup.syncs)
 	}
+}
+
+// FuzzPingHandler sends arbitrary URLs, queries and bodies: with Kafka and the registry
+// healthy, the answer is always a Healthchecks status (2xx or a clear 4xx), never a 5xx
+// or a panic.
+func FuzzPingHandler(f *testing.F) {
+	id := checkID.String()
+	for _, seed := range []struct{ method, path, query, body string }{
+		{"GET", id, "", ""}, {"POST", id + "/fail", "rid=" + id, "ERROR"}, {"HEAD", id + "/256", "", ""},
+		{"PUT", "pk/backup/3", "create=1", "x"}, {"GET", "pk/new/start", "create=1&rid=", ""}, {"DELETE", id + "/%2e%2e", "rid=%zz", ""},
+	} {
+		f.Add(seed.method, seed.path, seed.query, []byte(seed.body))
+	}
+	h := newTestIngest(&fakePublisher{}, defaultLookup())
+	f.Fuzz(func(t *testing.T, method, path, query string, body []byte) {
+		req, err := http.NewRequest(method, "http://hc.test/ping/"+path+"?"+query, bytes.NewReader(body))
+		if err != nil {
+			return // not a request a client can send
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 201, 400, 404, 409:
+		default:
+			t.Fatalf("%s /ping/%s?%s: %d %q", method, path, query, rec.Code, rec.Body.String())
+		}
+		if rec.Code >= 400 && rec.Body.Len() == 0 {
+			t.Fatalf("%d without a message", rec.Code)
+		}
+	})
 }

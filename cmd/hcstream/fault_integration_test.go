@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
 // localStack runs a deploy/local script action, for tests that stop and start the shared
@@ -149,5 +152,120 @@ func TestFaultStatusFollowsKafka(t *testing.T) {
 	}
 	if got := do(t, "GET", base+"/ping/"+created.json(t)["uuid"].(string), "", ""); got.code != 200 {
 		t.Errorf("ping after Kafka started: %d %q", got.code, got.body)
+	}
+}
+
+// pingResult is one request of a fault-test load.
+type pingResult struct {
+	rid        string
+	code       int
+	start, end time.Time
+}
+
+// The broker stops under load: while it is down no ping gets 200, each is refused with
+// 503 within the publish bound; after it restarts ingest recovers by itself, and every
+// ping acknowledged at any time is in Kafka.
+func TestFaultBrokerStopDuringLoad(t *testing.T) {
+	env := isolatedEnv(t)
+	env["HC_INGEST_PUBLISH_TIMEOUT"] = "2s"
+	s := startStack(t, env)
+	keys := s.createProject(t)
+	created := do(t, "POST", s.base+"/api/v3/checks/", keys["api_key"], `{"name": "under load"}`)
+	if created.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.code, created.body)
+	}
+	id := created.json(t)["uuid"].(string)
+	t.Cleanup(func() { localStack(t, "kafka.sh", "up") })
+	// A clean stop (SIGTERM), then a crash (SIGKILL) of the broker.
+	for _, stop := range []string{"down", "stop-hard"} {
+		t.Run(stop, func(t *testing.T) { brokerOutageUnderLoad(t, s, env, id, stop) })
+	}
+}
+
+func brokerOutageUnderLoad(t *testing.T, s *stack, env map[string]string, id, stop string) {
+	ctx, stopLoad := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var results []pingResult
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				rid := schemas.NewID().String()
+				start := time.Now()
+				code := 0
+				if resp, err := client.Get(s.base + "/ping/" + id + "?rid=" + rid); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				mu.Lock()
+				results = append(results, pingResult{rid: rid, code: code, start: start, end: time.Now()})
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(2 * time.Second) //nolint:forbidigo // load runs for a while before the fault
+	localStack(t, "kafka.sh", stop)
+	down := time.Now()
+	time.Sleep(6 * time.Second) //nolint:forbidigo // the outage lasts a while under load
+	up := time.Now()
+	localStack(t, "kafka.sh", "up")
+	var recovered time.Time
+	testenv.Eventually(t, 60*time.Second, "ingest did not recover after the broker restarted", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range results {
+			if r.code == 200 && r.start.After(up) {
+				recovered = r.end
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(time.Second) //nolint:forbidigo // some load after recovery
+	stopLoad()
+	wg.Wait()
+	t.Logf("recovered %v after the broker was started", recovered.Sub(up).Round(time.Millisecond))
+
+	acked := map[string]bool{}
+	var during, refused int
+	for _, r := range results {
+		if r.code == 200 {
+			acked[r.rid] = true
+		}
+		if r.start.After(down) && r.end.Before(up) {
+			during++
+			if r.code != http.StatusServiceUnavailable {
+				t.Errorf("ping while the broker was down got %d", r.code)
+			}
+			if took := r.end.Sub(r.start); took > 3*time.Second {
+				t.Errorf("ping while the broker was down took %v, bound 2s", took)
+			}
+			refused++
+		}
+	}
+	if during == 0 {
+		t.Fatal("no ping was sent while the broker was down")
+	}
+	found := map[string]bool{}
+	for _, m := range testenv.ReadAll(t, env["HC_KAFKA_TOPIC_EVENTS"]) {
+		ev, err := kafkarec.Event(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := ev.Body.(schemas.PingReceived); ok && p.HasRunID {
+			found[p.RunID.String()] = true
+		}
+	}
+	lost := 0
+	for rid := range acked {
+		if !found[rid] {
+			lost++
+		}
+	}
+	t.Logf("%d pings sent, %d acknowledged, %d refused with 503 during the outage, %d records in Kafka", len(results), len(acked), refused, len(found))
+	if lost > 0 {
+		t.Errorf("%d acknowledged pings are missing from Kafka", lost)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -160,4 +161,65 @@ func DeleteTopicsAfter(t testing.TB, topics ...string) {
 		defer cancel()
 		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	})
+}
+
+// ReadAll returns every record of every partition of topic, in partition order.
+func ReadAll(t testing.TB, topic string) []kafka.Message {
+	t.Helper()
+	brokers := KafkaBrokers(t)
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(meta.Topics) != 1 {
+		t.Fatalf("reading metadata of %s: %v", topic, err)
+	}
+	var out []kafka.Message
+	for _, p := range meta.Topics[0].Partitions {
+		offsets, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(p.ID)}}})
+		if err != nil {
+			t.Fatalf("listing offsets of %s/%d: %v", topic, p.ID, err)
+		}
+		end := offsets.Topics[topic][0].LastOffset
+		if end == 0 {
+			continue
+		}
+		for offset := int64(0); offset < end; {
+			resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: p.ID, Offset: offset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second})
+			if err == nil {
+				err = resp.Error
+			}
+			if err != nil {
+				t.Fatalf("fetching %s/%d at %d: %v", topic, p.ID, offset, err)
+			}
+			for {
+				r, err := resp.Records.ReadRecord()
+				if err != nil {
+					break
+				}
+				if r.Offset < offset {
+					// A fetch returns whole batches, which may start before offset.
+					continue
+				}
+				m := kafka.Message{Topic: topic, Partition: p.ID, Offset: r.Offset, Time: r.Time, Headers: r.Headers}
+				if m.Key, err = readBytes(r.Key); err == nil {
+					m.Value, err = readBytes(r.Value)
+				}
+				if err != nil {
+					t.Fatalf("reading a record of %s/%d: %v", topic, p.ID, err)
+				}
+				out = append(out, m)
+				offset = r.Offset + 1
+			}
+		}
+	}
+	return out
+}
+
+func readBytes(b kafka.Bytes) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	defer b.Close()
+	return io.ReadAll(b)
 }

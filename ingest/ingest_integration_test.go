@@ -1,0 +1,150 @@
+//go:build integration
+
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// kafkaIngest is ingest on real Kafka: its own events topic and a registry topic seeded
+// with the project and checks of defaultLookup.
+func kafkaIngest(t *testing.T) (base, events string) {
+	t.Helper()
+	brokers := testenv.KafkaBrokers(t)
+	events = testenv.Topic(t, 3)
+	registry := testenv.Topic(t, 1, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
+	seed := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: registry, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	var msgs []kafka.Message
+	for _, ev := range []schemas.Event{
+		{ID: schemas.NewID(), ProjectID: project, Body: schemas.ProjectCreated{Name: "p", PingKey: "pk"}},
+		{ID: schemas.NewID(), ProjectID: project, CheckID: checkID, Body: schemas.CheckCreated{Config: schemas.CheckConfig{Slug: "backup"}}},
+		{ID: schemas.NewID(), ProjectID: project, CheckID: dupA, Body: schemas.CheckCreated{Config: schemas.CheckConfig{Slug: "dup"}}},
+		{ID: schemas.NewID(), ProjectID: project, CheckID: dupB, Body: schemas.CheckCreated{Config: schemas.CheckConfig{Slug: "dup"}}},
+	} {
+		m, err := kafkarec.Message(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := seed.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("seeding the registry: %v", err)
+	}
+	seed.Close()
+
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := NewRegistry(brokers, registry, logger)
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = reg.Run(runCtx) })
+	writer := NewKafkaWriter(brokers, events, 0)
+	in := New(Config{BodyLimit: 20, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, logger, nil, reg, NewKafkaPublisher(writer), time.Now)
+	srv := httptest.NewServer(in.Handler("/ping/"))
+	t.Cleanup(func() {
+		srv.Close()
+		writer.Close()
+		stop()
+		wg.Wait()
+	})
+	testenv.Eventually(t, 20*time.Second, "registry never caught up", reg.Ready)
+	return srv.URL, events
+}
+
+func send(t *testing.T, method, url, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// Every row of the response catalogue against real Kafka; afterwards the topic holds
+// exactly the records of the accepted pings, bodies cut to the limit.
+func TestPingCatalogueOnKafka(t *testing.T) {
+	t.Parallel()
+	base, events := kafkaIngest(t)
+	want := 0
+	for _, tt := range pingCatalogue() {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body, header := send(t, tt.method, base+tt.target, tt.body)
+			checkPingResponse(t, tt, code, body, header)
+		})
+		want += tt.wantEvents
+	}
+	records := testenv.ReadAll(t, events)
+	if len(records) != want {
+		t.Fatalf("%d records in Kafka, want %d (one per accepted ping, plus auto-provisioned checks)", len(records), want)
+	}
+	for _, m := range records {
+		ev, err := kafkarec.Event(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := ev.Body.(schemas.PingReceived); ok && len(p.Body) > 20 {
+			t.Errorf("a body of %d bytes was stored; the limit is 20", len(p.Body))
+		}
+		if string(m.Key) != ev.CheckID.String() {
+			t.Errorf("record key %q is not its check %s", m.Key, ev.CheckID)
+		}
+	}
+}
+
+// Concurrent first pings of one slug with create=1 all succeed and all name the same
+// check, so the projector ends with one check that counts every ping.
+func TestAutoProvisionRaceOnKafka(t *testing.T) {
+	t.Parallel()
+	base, events := kafkaIngest(t)
+	const racers = 20
+	var wg sync.WaitGroup
+	codes := make([]int, racers)
+	for i := range racers {
+		wg.Go(func() { codes[i], _, _ = send(t, "POST", base+"/ping/pk/race-job/start?create=1", "go") })
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != http.StatusCreated {
+			t.Errorf("racer %d got %d", i, code)
+		}
+	}
+	states := map[schemas.ID]check.State{}
+	for _, m := range testenv.ReadAll(t, events) {
+		ev, err := kafkarec.Event(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states[ev.CheckID], _ = check.Apply(states[ev.CheckID], ev)
+	}
+	if len(states) != 1 {
+		t.Fatalf("%d checks created for one slug, want 1", len(states))
+	}
+	for _, s := range states {
+		if s.Config.Slug != "race-job" || s.NPings != racers || s.LastStart.IsZero() {
+			t.Errorf("auto-provisioned check: slug %q n_pings %d", s.Config.Slug, s.NPings)
+		}
+	}
+}
