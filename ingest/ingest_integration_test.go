@@ -55,12 +55,12 @@ func kafkaIngest(t *testing.T) (base, events string) {
 	runCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = reg.Run(runCtx) })
-	writer := NewKafkaWriter(brokers, events, 0)
-	in := New(Config{BodyLimit: 20, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, logger, nil, reg, NewKafkaPublisher(writer), time.Now)
+	producer := NewProducer(brokers, events, 0)
+	in := New(Config{BodyLimit: 20, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, logger, nil, reg, producer, time.Now)
 	srv := httptest.NewServer(in.Handler("/ping/"))
 	t.Cleanup(func() {
 		srv.Close()
-		writer.Close()
+		producer.Close()
 		stop()
 		wg.Wait()
 	})

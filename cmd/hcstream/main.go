@@ -227,7 +227,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		}
 	}
 
-	var pingWriter *kafka.Writer
+	var pingProducer *ingest.Producer
 	var pings http.Handler
 	if has("ingest") {
 		registry := ingest.NewRegistry(cfg.KafkaBrokers, cfg.RegistryTopic, logger)
@@ -238,9 +238,9 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			}
 			return nil
 		})})
-		pingWriter = ingest.NewKafkaWriter(cfg.KafkaBrokers, cfg.EventsTopic, cfg.BatchTimeout)
+		pingProducer = ingest.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.BatchTimeout)
 		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
-			logger, reg, registry, ingest.NewKafkaPublisher(pingWriter), time.Now)
+			logger, reg, registry, pingProducer, time.Now)
 		pings = in.Handler(cfg.PingPrefix)
 	}
 	if has("query") {
@@ -296,10 +296,10 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		defer cancel()
 		logger.Info("shutting down")
 		err := server.Shutdown(shutdownCtx)
-		if pingWriter != nil {
-			// Every acknowledged ping was already written; Close flushes nothing new but
-			// releases the broker connections cleanly.
-			err = errors.Join(err, pingWriter.Close())
+		if pingProducer != nil {
+			// Shutdown waited for every in-flight ping, so nothing acknowledged is
+			// pending; Close sends whatever a timed-out request left behind.
+			err = errors.Join(err, pingProducer.Close())
 		}
 		return err
 	})

@@ -9,7 +9,7 @@
 # package's system service: the server runs from a private config in $HC_LOCAL_DIR/clickhouse:
 #   etc/config.xml, etc/users.xml        copies of /etc/clickhouse-server/*.xml (refreshed each start)
 #   etc/config.d/hcstream.xml            our overrides: paths, ports, listen_host, caches
-#   etc/users.d/hcstream.xml             our overrides: memory caps for the default profile
+#   etc/users.d/hcstream.xml             our overrides: memory caps and thread limits for the default profile
 #   data/                                databases (persist across down/up)
 #   log/                                 clickhouse-server.log, clickhouse-server.err.log, clickhouse.out
 #   clickhouse.pid
@@ -172,6 +172,10 @@ EOF
         <default>
             <max_memory_usage>$HC_LOCAL_CLICKHOUSE_MAX_MEMORY</max_memory_usage>
             <max_memory_usage_for_all_queries>$HC_LOCAL_CLICKHOUSE_MAX_MEMORY</max_memory_usage_for_all_queries>
+            <!-- A dev or CI machine has two cores shared with Kafka, hcstream and the load
+                 tool: merges and queries each get at most $HC_LOCAL_CLICKHOUSE_THREADS threads. -->
+            <background_pool_size>$HC_LOCAL_CLICKHOUSE_THREADS</background_pool_size>
+            <max_threads>$HC_LOCAL_CLICKHOUSE_THREADS</max_threads>
         </default>
     </profiles>
 </yandex>

@@ -1,0 +1,269 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	produceapi "github.com/segmentio/kafka-go/protocol/produce"
+
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// Producer gathers the records of concurrent Publish calls for up to Linger and sends
+// them as one produce request per partition leader, with acks from all in-sync
+// replicas. kafka-go's Writer sends one request per partition per batch, so with twelve
+// partitions a busy ingest made twelve times as many requests as it needed, and the
+// broker's CPU went to request overhead; the Java producer batches per broker the same
+// way this does.
+type Producer struct {
+	client *kafka.Client
+	topic  string
+	linger time.Duration
+	// maxBytes flushes early when this much record data is waiting.
+	maxBytes int
+
+	mu      sync.Mutex
+	pending []*produceCall
+	bytes   int
+	timer   *time.Timer
+	layout  *leaderLayout
+}
+
+type produceCall struct {
+	msgs []kafka.Message
+	done chan error
+}
+
+// leaderLayout is which broker leads each partition, from the last metadata read.
+type leaderLayout struct {
+	partitions int
+	leader     map[int]net.Addr
+	read       time.Time
+}
+
+// layoutTTL bounds how long leadership is trusted without a failure to say otherwise.
+const layoutTTL = 30 * time.Second
+
+// NewProducer returns a producer for topic through its own transport.
+func NewProducer(brokers []string, topic string, linger time.Duration) *Producer {
+	if linger <= 0 {
+		linger = 5 * time.Millisecond
+	}
+	return &Producer{
+		client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
+			Transport: &kafka.Transport{DialTimeout: 2 * time.Second, MetadataTTL: 5 * time.Second}},
+		topic: topic, linger: linger, maxBytes: 4 << 20,
+	}
+}
+
+// Publish returns nil once every record is acknowledged by the partition leaders.
+func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
+	call := &produceCall{msgs: msgs, done: make(chan error, 1)}
+	size := 0
+	for _, m := range msgs {
+		size += len(m.Key) + len(m.Value) + 64
+	}
+	p.mu.Lock()
+	p.pending = append(p.pending, call)
+	p.bytes += size
+	switch {
+	case p.bytes >= p.maxBytes:
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+		go p.flush()
+	case p.timer == nil:
+		p.timer = time.AfterFunc(p.linger, p.flush)
+	}
+	p.mu.Unlock()
+	select {
+	case err := <-call.done:
+		return err
+	case <-ctx.Done():
+		// The request may still be acknowledged; the caller answers 503 and the client
+		// retries, which at worst records the ping twice, never loses it.
+		return ctx.Err()
+	}
+}
+
+func (p *Producer) flush() {
+	p.mu.Lock()
+	calls := p.pending
+	p.pending, p.bytes, p.timer = nil, 0, nil
+	p.mu.Unlock()
+	if len(calls) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
+	defer cancel()
+	errs := p.send(ctx, calls)
+	for i, c := range calls {
+		c.done <- errs[i]
+	}
+}
+
+// send produces every call's records and returns each call's outcome.
+func (p *Producer) send(ctx context.Context, calls []*produceCall) []error {
+	errs := make([]error, len(calls))
+	layout, err := p.currentLayout(ctx)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	// byLeader → partition → records, remembering which calls each partition carries.
+	type partitionBatch struct {
+		records []kafka.Record
+		calls   []int
+	}
+	byLeader := map[string]map[int]*partitionBatch{}
+	for i, c := range calls {
+		for _, m := range c.msgs {
+			partition := kafkarec.Partition(m.Key, layout.partitions)
+			addr := layout.leader[partition]
+			if addr == nil {
+				errs[i] = fmt.Errorf("partition %d of %s has no leader", partition, p.topic)
+				continue
+			}
+			parts := byLeader[addr.String()]
+			if parts == nil {
+				parts = map[int]*partitionBatch{}
+				byLeader[addr.String()] = parts
+			}
+			b := parts[partition]
+			if b == nil {
+				b = &partitionBatch{}
+				parts[partition] = b
+			}
+			b.records = append(b.records, kafka.Record{Key: kafka.NewBytes(m.Key), Value: kafka.NewBytes(m.Value), Headers: m.Headers})
+			if n := len(b.calls); n == 0 || b.calls[n-1] != i {
+				b.calls = append(b.calls, i)
+			}
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	failed := false
+	for _, parts := range byLeader {
+		wg.Go(func() {
+			req := &produceapi.Request{Acks: int16(kafka.RequireAll), Timeout: 5000,
+				Topics: []produceapi.RequestTopic{{Topic: p.topic}}}
+			order := make([]int, 0, len(parts))
+			for partition, b := range parts {
+				order = append(order, partition)
+				req.Topics[0].Partitions = append(req.Topics[0].Partitions, produceapi.RequestPartition{
+					Partition: int32(partition),
+					RecordSet: protocol.RecordSet{Version: 2, Records: protocol.NewRecordReader(b.records...)},
+				})
+			}
+			partErrs := p.roundTrip(ctx, req, order)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, partition := range order {
+				if err := partErrs[partition]; err != nil {
+					failed = true
+					for _, i := range parts[partition].calls {
+						errs[i] = errors.Join(errs[i], err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed {
+		p.forgetLayout()
+	}
+	return errs
+}
+
+// roundTrip sends one leader's request and returns the error of each partition.
+func (p *Producer) roundTrip(ctx context.Context, req *produceapi.Request, partitions []int) map[int]error {
+	out := make(map[int]error, len(partitions))
+	resp, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
+	if err != nil {
+		for _, partition := range partitions {
+			out[partition] = fmt.Errorf("producing to %s: %w", p.topic, err)
+		}
+		return out
+	}
+	res, ok := resp.(*produceapi.Response)
+	if !ok {
+		for _, partition := range partitions {
+			out[partition] = fmt.Errorf("producing to %s: unexpected response %T", p.topic, resp)
+		}
+		return out
+	}
+	answered := map[int]bool{}
+	for _, t := range res.Topics {
+		for _, rp := range t.Partitions {
+			answered[int(rp.Partition)] = true
+			if rp.ErrorCode != 0 {
+				out[int(rp.Partition)] = fmt.Errorf("producing to %s/%d: %w", p.topic, rp.Partition, kafka.Error(rp.ErrorCode))
+			}
+		}
+	}
+	for _, partition := range partitions {
+		if !answered[partition] {
+			out[partition] = fmt.Errorf("producing to %s/%d: no answer for the partition", p.topic, partition)
+		}
+	}
+	return out
+}
+
+func (p *Producer) currentLayout(ctx context.Context) (*leaderLayout, error) {
+	p.mu.Lock()
+	layout := p.layout
+	p.mu.Unlock()
+	if layout != nil && time.Since(layout.read) < layoutTTL {
+		return layout, nil
+	}
+	meta, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topic}})
+	if err != nil {
+		return nil, fmt.Errorf("reading metadata of %s: %w", p.topic, err)
+	}
+	for _, t := range meta.Topics {
+		if t.Name != p.topic {
+			continue
+		}
+		if t.Error != nil || len(t.Partitions) == 0 {
+			return nil, fmt.Errorf("metadata of %s: %v", p.topic, t.Error)
+		}
+		layout = &leaderLayout{partitions: len(t.Partitions), leader: map[int]net.Addr{}, read: time.Now()}
+		for _, part := range t.Partitions {
+			if part.Leader.Host != "" {
+				layout.leader[part.ID] = kafka.TCP(net.JoinHostPort(part.Leader.Host, fmt.Sprint(part.Leader.Port)))
+			}
+		}
+		p.mu.Lock()
+		p.layout = layout
+		p.mu.Unlock()
+		return layout, nil
+	}
+	return nil, fmt.Errorf("metadata has no topic %s", p.topic)
+}
+
+func (p *Producer) forgetLayout() {
+	p.mu.Lock()
+	p.layout = nil
+	p.mu.Unlock()
+}
+
+// Close sends what is pending.
+func (p *Producer) Close() error {
+	p.mu.Lock()
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.mu.Unlock()
+	p.flush()
+	return nil
+}
