@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all run test up down status build lint unit integration test-fault fuzz bench clean
+.PHONY: all run test up down status build lint unit integration test-fault fuzz bench load clean
 
 all: build
 
@@ -65,6 +65,16 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schemas ./projector/check
+
+## load: drive pings at a running `make run` and verify them in Kafka (loopback only)
+LOAD_RATE ?= 25000
+LOAD_DURATION ?= 60s
+LOAD_CHECKS ?= 1000
+LOAD_CONNECTIONS ?= 256
+load: build
+	$(GO) build -o bin/hcload ./cmd/hcload
+	key=$$(bin/hcstream project create --name load | sed 's/.*"api_key":"\([^"]*\)".*/\1/'); \
+	bin/hcload -api-key "$$key" -checks $(LOAD_CHECKS) -rate $(LOAD_RATE) -concurrency $(LOAD_CONNECTIONS) -duration $(LOAD_DURATION)
 
 clean:
 	rm -rf bin
