@@ -124,7 +124,7 @@ func envVars() []envVar {
 		{"HC_PROJECTOR_GROUP", "hcstream-projector", "Kafka consumer group of the projectors", str(func(c *config) *string { return &c.ProjectorGroup })},
 		{"HC_PROJECTOR_BATCH_SIZE", "5000", "most events folded into one ClickHouse batch", integer(func(c *config) *int { return &c.BatchSize })},
 		{"HC_PROJECTOR_FLUSH_INTERVAL", "100ms", "longest an event waits before its batch is written", duration(func(c *config) *time.Duration { return &c.FlushInterval })},
-		{"HC_PROJECTOR_WRITE_INTERVAL", "200ms", "how often the partitions' batches are merged into one ClickHouse write", duration(func(c *config) *time.Duration { return &c.WriteInterval })},
+		{"HC_PROJECTOR_WRITE_INTERVAL", "100ms", "how often the partitions' batches are merged into one ClickHouse write", duration(func(c *config) *time.Duration { return &c.WriteInterval })},
 		{"HC_INGEST_BATCH_TIMEOUT", "5ms", "how long ingest gathers concurrent pings into one Kafka produce request", duration(func(c *config) *time.Duration { return &c.BatchTimeout })},
 		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
