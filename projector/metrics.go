@@ -9,6 +9,7 @@ type metrics struct {
 	flushDuration *prometheus.HistogramVec
 	flushRetries  prometheus.Counter
 	partitions    prometheus.Gauge
+	timeouts      prometheus.Counter
 	lag           *prometheus.GaugeVec
 }
 
@@ -31,6 +32,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		flushRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hcstream_projector_flush_retries_total", Help: "Failed attempts to make a batch durable (retried).",
 		}),
+		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hcstream_projector_timeouts_total", Help: "Checks that went down because their deadline passed in stream time.",
+		}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hcstream_projector_partitions", Help: "Partitions currently assigned to this projector.",
 		}),
@@ -39,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.lag)
+		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.lag)
 	}
 	return m
 }

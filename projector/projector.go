@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/deadline"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/schemas"
 	"github.com/hcstream/hcstream/schemas/kafkarec"
@@ -162,11 +163,21 @@ func sleep(ctx context.Context, d time.Duration) bool {
 type partitionState struct {
 	partition int
 	checks    map[schemas.ID]*history.CheckRow
+	deadlines *deadline.Index
+	// streamTime is the latest event time folded in this partition: deadlines are judged
+	// by it, never by the wall clock.
+	streamTime time.Time
+}
+
+// schedule indexes when a check must next be advanced.
+func (st *partitionState) schedule(s check.State) {
+	at, ok := check.NextDeadline(s)
+	st.deadlines.Set(s.CheckID, at, ok)
 }
 
 func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) {
 	log := p.log.With("partition", partition)
-	st := &partitionState{partition: partition, checks: map[schemas.ID]*history.CheckRow{}}
+	st := &partitionState{partition: partition, checks: map[schemas.ID]*history.CheckRow{}, deadlines: deadline.New()}
 	if !p.retry(ctx, log, "loading check states", func(ctx context.Context) error {
 		rows, err := p.loader.LoadPartition(ctx, partition)
 		if err != nil {
@@ -174,6 +185,7 @@ func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, par
 		}
 		for i := range rows {
 			st.checks[rows[i].State.CheckID] = &rows[i]
+			st.schedule(rows[i].State)
 		}
 		return nil
 	}) {
@@ -271,6 +283,14 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	}
 	version := uint64(msg.Offset) + 1
 	typ := ev.Body.Type()
+	// Time passes before the event happens (a check already late when its ping arrives
+	// goes down, then up, as Healthchecks would have it), and again at its instant.
+	p.advance(st, b, ev.At.Add(-time.Nanosecond), version)
+	defer p.advance(st, b, ev.At, version)
+	if typ == schemas.TypeClockTicked {
+		p.metrics.events.WithLabelValues(typ.String()).Inc()
+		return nil
+	}
 	if body, ok := ev.Body.(schemas.ProjectCreated); ok {
 		b.rows.Projects = append(b.rows.Projects, history.Project{ProjectID: ev.ProjectID, Created: ev.At, Version: version, Body: body})
 		b.registry = append(b.registry, registryRecord(msg))
@@ -293,6 +313,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	}
 	row.State, row.Version = state, version
 	st.checks[ev.CheckID] = row
+	st.schedule(state)
 	b.touched[ev.CheckID] = true
 	p.metrics.events.WithLabelValues(typ.String()).Inc()
 	switch typ {
@@ -311,6 +332,32 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 		}
 	}
 	return nil
+}
+
+// advance moves the partition's stream time to at (it never goes back) and applies it
+// to every check whose deadline has passed. The rows it changes carry the version of the
+// record that moved time, so a replay skips records the state already includes.
+func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version uint64) {
+	if !at.After(st.streamTime) {
+		return
+	}
+	st.streamTime = at
+	for _, id := range st.deadlines.Due(at) {
+		row := st.checks[id]
+		if row == nil {
+			continue
+		}
+		state, effects := check.Advance(row.State, at)
+		row.State, row.Version = state, max(row.Version, version)
+		st.schedule(state)
+		b.touched[id] = true
+		for _, e := range effects {
+			if f, ok := e.(check.Flipped); ok {
+				b.rows.Flips = append(b.rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: id, Flipped: f})
+				p.metrics.timeouts.Inc()
+			}
+		}
+	}
 }
 
 func registryRecord(msg kafka.Message) kafka.Message {

@@ -43,6 +43,7 @@ const (
 	TypeCheckDeleted   Type = 6
 	TypePingReceived   Type = 7
 	TypeStatusChanged  Type = 8
+	TypeClockTicked    Type = 9
 )
 
 var typeNames = map[Type]string{
@@ -54,6 +55,7 @@ var typeNames = map[Type]string{
 	TypeCheckDeleted:   "CheckDeleted",
 	TypePingReceived:   "PingReceived",
 	TypeStatusChanged:  "StatusChanged",
+	TypeClockTicked:    "ClockTicked",
 }
 
 // String returns the type's name as used in the hc-type header and in golden-file paths.
@@ -229,6 +231,13 @@ type StatusChanged struct {
 	Reason string `json:"reason"`
 }
 
+// ClockTicked moves a partition's stream time to the event time when no other event
+// does. Ingest writes one into every partition every second, so deadlines are judged by
+// the time pings arrived: while ingest or Kafka is down, no tick arrives and no check
+// goes down because of hcstream's own outage.
+type ClockTicked struct{}
+
+func (ClockTicked) Type() Type    { return TypeClockTicked }
 func (ProjectCreated) Type() Type { return TypeProjectCreated }
 func (CheckCreated) Type() Type   { return TypeCheckCreated }
 func (CheckUpdated) Type() Type   { return TypeCheckUpdated }
@@ -238,6 +247,7 @@ func (CheckDeleted) Type() Type   { return TypeCheckDeleted }
 func (PingReceived) Type() Type   { return TypePingReceived }
 func (StatusChanged) Type() Type  { return TypeStatusChanged }
 
+func (ClockTicked) sealed()    {}
 func (ProjectCreated) sealed() {}
 func (CheckCreated) sealed()   {}
 func (CheckUpdated) sealed()   {}

@@ -63,6 +63,7 @@ func goldenCases() map[string]Event {
 		"PingReceived/exitstatus": check(PingReceived{Kind: PingExitStatus, ExitStatus: 3, HasRunID: true, RunID: goldenRunID, Method: "POST", Scheme: "https", RemoteAddr: "2001:db8::1", UserAgent: "runitor/1.3.0", Body: []byte("backup failed: disk full\n")}),
 		"PingReceived/start-rid":  check(PingReceived{Kind: PingStart, HasRunID: true, RunID: goldenRunID, Method: "HEAD", Scheme: "http", RemoteAddr: "198.51.100.2"}),
 		"StatusChanged/timeout":   check(StatusChanged{FlipSeq: 7, Old: StatusUp, New: StatusDown, Reason: "timeout"}),
+		"ClockTicked/basic":       {ID: goldenEventID, At: goldenAt, Body: ClockTicked{}},
 	}
 }
 

@@ -1,6 +1,7 @@
 package schemas
 
-// CheckPaused, CheckResumed and CheckDeleted v1 have empty bodies: the envelope says it all.
+// CheckPaused, CheckResumed, CheckDeleted and ClockTicked v1 have empty bodies: the
+// envelope says it all.
 func init() {
 	register(TypeCheckPaused, 1, bodyCodec{
 		encode: func(*writer, Body) {},
@@ -9,6 +10,10 @@ func init() {
 	register(TypeCheckResumed, 1, bodyCodec{
 		encode: func(*writer, Body) {},
 		decode: func(*reader) Body { return CheckResumed{} },
+	})
+	register(TypeClockTicked, 1, bodyCodec{
+		encode: func(*writer, Body) {},
+		decode: func(*reader) Body { return ClockTicked{} },
 	})
 	register(TypeCheckDeleted, 1, bodyCodec{
 		encode: func(*writer, Body) {},

@@ -34,7 +34,7 @@ func goList(t *testing.T, format string, args ...string) map[string][]string {
 func TestDependencyRules(t *testing.T) {
 	// Pure packages: the standard library and other pure hcstream packages only, and none
 	// of the I/O parts of the standard library.
-	pure := []string{"schemas", "projector/check", "ingest/pingurl"}
+	pure := []string{"schemas", "projector/check", "projector/deadline", "ingest/pingurl"}
 	forbiddenStd := map[string]bool{"net/http": true, "log/slog": true, "log": true, "os/exec": true, "database/sql": true}
 	for _, pkg := range pure {
 		deps := goList(t, `{{.ImportPath}} {{join .Deps " "}}`, "./"+pkg)[module+"/"+pkg]
@@ -79,7 +79,7 @@ func TestDependencyRules(t *testing.T) {
 
 // The fold and the codec never read the wall clock: replay must give the same result.
 func TestPureCoreReadsNoClock(t *testing.T) {
-	for _, dir := range []string{"schemas", "projector/check", "ingest/pingurl"} {
+	for _, dir := range []string{"schemas", "projector/check", "projector/deadline", "ingest/pingurl"} {
 		files, _ := filepath.Glob(filepath.Join("../..", dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {

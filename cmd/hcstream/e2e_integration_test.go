@@ -10,11 +10,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
 // stack is one in-process hcstream on isolated topics and database.
@@ -227,5 +232,85 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 	}
 	if rows != 2 {
 		t.Errorf("%d ping rows in ClickHouse, want 2", rows)
+	}
+}
+
+// A check that stops pinging goes down when stream time passes its deadline, with a
+// timeout flip dated exactly at last_ping + timeout + grace, however late the projector
+// learns that time has passed.
+func TestTimeoutFlipByStreamTime(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, isolatedEnv(t))
+	key := s.createProject(t)["api_key"]
+	created := do(t, "POST", s.base+"/api/v3/checks/", key, `{"name": "nightly", "timeout": 60, "grace": 60}`)
+	if created.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.code, created.body)
+	}
+	id := created.json(t)["uuid"].(string)
+	if got := do(t, "GET", s.base+"/ping/"+id, "", ""); got.code != 200 {
+		t.Fatalf("ping: %d", got.code)
+	}
+	testenv.Eventually(t, 10*time.Second, "the ping was not folded", func() bool {
+		return do(t, "GET", s.base+"/api/v3/checks/"+id, key, "").json(t)["status"] == "up"
+	})
+
+	// Three minutes of stream time pass at once, as after a projector backlog.
+	brokers := testenv.KafkaBrokers(t)
+	topic := s.env["HC_KAFKA_TOPIC_EVENTS"]
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: kafkarec.Balancer(), RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	defer w.Close()
+	later := time.Now().Add(3 * time.Minute)
+	var ticks []kafka.Message
+	partitions, _ := strconv.Atoi(s.env["HC_KAFKA_PARTITIONS"])
+	for p := range partitions {
+		m, err := kafkarec.Message(schemas.Event{ID: schemas.NewID(), At: later, Body: schemas.ClockTicked{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Key = kafkarec.PartitionKey(p, partitions)
+		ticks = append(ticks, m)
+	}
+	if err := w.WriteMessages(context.Background(), ticks...); err != nil {
+		t.Fatal(err)
+	}
+
+	conn := testenv.ClickHouseConn(t)
+	db := s.env["HC_CLICKHOUSE_DATABASE"]
+	type flip struct {
+		seq      uint64
+		old, new string
+		reason   string
+		atMicros int64
+	}
+	var got []flip
+	testenv.Eventually(t, 15*time.Second, "no timeout flip was written", func() bool {
+		rows, err := conn.Query(context.Background(), "SELECT f.flip_seq, f.old_status, f.new_status, f.reason, f.at_us FROM "+db+".flips AS f FINAL ORDER BY f.flip_seq")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got = got[:0]
+		for rows.Next() {
+			var f flip
+			if err := rows.Scan(&f.seq, &f.old, &f.new, &f.reason, &f.atMicros); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, f)
+		}
+		return len(got) == 2
+	})
+	var lastPing int64
+	if err := conn.QueryRow(context.Background(), "SELECT received_us FROM "+db+".pings FINAL").Scan(&lastPing); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].new != "up" || got[1].old != "up" || got[1].new != "down" || got[1].reason != "timeout" {
+		t.Errorf("flips: %+v", got)
+	}
+	if want := lastPing + 120_000_000; got[1].atMicros != want {
+		t.Errorf("timeout flip dated %d, want last ping + 120 s = %d", got[1].atMicros, want)
+	}
+	if status := do(t, "GET", s.base+"/api/v3/checks/"+id, key, "").json(t)["status"]; status != "down" {
+		t.Errorf("status after the timeout: %v", status)
 	}
 }

@@ -239,6 +239,8 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			return nil
 		})})
 		pingProducer = ingest.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.BatchTimeout)
+		ticker := ingest.NewTicker(pingProducer, cfg.TickInterval, time.Now, logger)
+		after(kafkaReady)(func() error { return ticker.Run(gctx) })
 		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
 			logger, reg, registry, pingProducer, time.Now)
 		pings = in.Handler(cfg.PingPrefix)

@@ -59,6 +59,18 @@ func FuzzApply(f *testing.F) {
 		for _, ev := range events {
 			var effects []Effect
 			s, effects = Apply(s, ev)
+			// Time passes up to the event's time: a timeout flip is never early and is
+			// dated at the deadline.
+			deadline, due := NextDeadline(s)
+			var timeouts []Effect
+			s, timeouts = Advance(s, ev.At)
+			for _, e := range timeouts {
+				f := e.(Flipped)
+				if !due || f.At.After(ev.At) || !f.At.Equal(deadline) || f.Change.Reason != "timeout" {
+					t.Fatalf("timeout flip %+v at stream time %v, deadline %v %v", f, ev.At, deadline, due)
+				}
+			}
+			effects = append(effects, timeouts...)
 			if s.Status > schemas.StatusPaused {
 				t.Fatalf("invalid status %d", s.Status)
 			}
@@ -86,10 +98,12 @@ func FuzzApply(f *testing.F) {
 		var a State
 		for _, ev := range events[:half] {
 			a, _ = Apply(a, ev)
+			a, _ = Advance(a, ev.At)
 		}
 		snapshot := a
 		for _, ev := range events[half:] {
 			snapshot, _ = Apply(snapshot, ev)
+			snapshot, _ = Advance(snapshot, ev.At)
 		}
 		if snapshot.NPings != s.NPings || snapshot.Status != s.Status || snapshot.FlipSeq != s.FlipSeq || !snapshot.LastPing.Equal(s.LastPing) {
 			t.Fatalf("chunked fold differs")

@@ -90,3 +90,14 @@ func Event(m kafka.Message) (schemas.Event, error) {
 	}
 	return schemas.Decode(m.Value)
 }
+
+// PartitionKey returns a record key that Balancer places in partition out of n, for
+// records that belong to a partition rather than to a check (ClockTicked).
+func PartitionKey(partition, n int) []byte {
+	for i := 0; ; i++ {
+		key := []byte("partition-" + strconv.Itoa(partition) + "-" + strconv.Itoa(i))
+		if Partition(key, n) == partition {
+			return key
+		}
+	}
+}

@@ -55,3 +55,13 @@ func TestPartitionIsJavaCompatible(t *testing.T) {
 		}
 	}
 }
+
+func TestPartitionKey(t *testing.T) {
+	for _, n := range []int{1, 3, 12, 64} {
+		for p := range n {
+			if got := Partition(PartitionKey(p, n), n); got != p {
+				t.Errorf("PartitionKey(%d, %d) lands in %d", p, n, got)
+			}
+		}
+	}
+}

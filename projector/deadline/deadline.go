@@ -1,0 +1,83 @@
+// Package deadline indexes when each check of a partition must next be advanced, so the
+// projector finds due checks without scanning every check. It is pure: time is whatever
+// the caller says it is (the partition's stream time).
+package deadline
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// Index is a min-heap of deadlines. Set replaces a check's deadline; superseded heap
+// entries are skipped when they surface, which keeps Set O(log n).
+type Index struct {
+	heap    entries
+	current map[schemas.ID]int64
+}
+
+type entry struct {
+	at    int64
+	check schemas.ID
+}
+
+type entries []entry
+
+func (e entries) Len() int           { return len(e) }
+func (e entries) Less(i, j int) bool { return e[i].at < e[j].at }
+func (e entries) Swap(i, j int)      { e[i], e[j] = e[j], e[i] }
+func (e *entries) Push(x any)        { *e = append(*e, x.(entry)) }
+func (e *entries) Pop() any {
+	old := *e
+	last := old[len(old)-1]
+	*e = old[:len(old)-1]
+	return last
+}
+
+// New returns an empty index.
+func New() *Index { return &Index{current: map[schemas.ID]int64{}} }
+
+// Set records check's next deadline; ok false removes it.
+func (x *Index) Set(check schemas.ID, at time.Time, ok bool) {
+	if !ok {
+		delete(x.current, check)
+		return
+	}
+	n := at.UnixNano()
+	if cur, exists := x.current[check]; exists && cur == n {
+		return
+	}
+	x.current[check] = n
+	heap.Push(&x.heap, entry{at: n, check: check})
+	// Superseded entries are dropped lazily; compact when they dominate.
+	if len(x.heap) > 2*len(x.current)+64 {
+		x.compact()
+	}
+}
+
+// Due removes and returns the checks whose deadline is at or before now, earliest first.
+func (x *Index) Due(now time.Time) []schemas.ID {
+	n := now.UnixNano()
+	var due []schemas.ID
+	for len(x.heap) > 0 && x.heap[0].at <= n {
+		e := heap.Pop(&x.heap).(entry)
+		if cur, ok := x.current[e.check]; ok && cur == e.at {
+			delete(x.current, e.check)
+			due = append(due, e.check)
+		}
+	}
+	return due
+}
+
+// Len is the number of checks with a deadline.
+func (x *Index) Len() int { return len(x.current) }
+
+func (x *Index) compact() {
+	fresh := make(entries, 0, len(x.current))
+	for check, at := range x.current {
+		fresh = append(fresh, entry{at: at, check: check})
+	}
+	heap.Init(&fresh)
+	x.heap = fresh
+}

@@ -1,0 +1,88 @@
+package deadline
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestDue(t *testing.T) {
+	a, b, c := schemas.ID{1}, schemas.ID{2}, schemas.ID{3}
+	x := New()
+	x.Set(a, t0.Add(3*time.Second), true)
+	x.Set(b, t0.Add(time.Second), true)
+	x.Set(c, t0.Add(2*time.Second), true)
+	x.Set(c, t0.Add(10*time.Second), true) // moved later: the old entry must not fire
+	x.Set(a, time.Time{}, false)           // removed
+	if got := x.Due(t0.Add(5 * time.Second)); !cmp.Equal(got, []schemas.ID{b}) {
+		t.Errorf("Due(+5s) = %v, want [b]", got)
+	}
+	if got := x.Due(t0.Add(5 * time.Second)); len(got) != 0 {
+		t.Errorf("a due check is returned once, got %v", got)
+	}
+	if got := x.Due(t0.Add(10 * time.Second)); !cmp.Equal(got, []schemas.ID{c}) {
+		t.Errorf("Due(+10s) = %v, want [c]", got)
+	}
+	if x.Len() != 0 {
+		t.Errorf("Len = %d", x.Len())
+	}
+}
+
+// Against a map scan, under many random updates (which also exercises compaction).
+func TestDueMatchesScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := New()
+	want := map[schemas.ID]time.Time{}
+	now := t0
+	for range 20000 {
+		id := schemas.ID{byte(r.IntN(200))}
+		if r.IntN(10) == 0 {
+			x.Set(id, time.Time{}, false)
+			delete(want, id)
+		} else {
+			at := now.Add(time.Duration(r.IntN(100)) * time.Second)
+			x.Set(id, at, true)
+			want[id] = at
+		}
+		if r.IntN(20) == 0 {
+			now = now.Add(time.Duration(r.IntN(30)) * time.Second)
+			var expect []schemas.ID
+			for id, at := range want {
+				if !at.After(now) {
+					expect = append(expect, id)
+					delete(want, id)
+				}
+			}
+			got := x.Due(now)
+			slices.SortFunc(got, func(a, b schemas.ID) int { return int(a[0]) - int(b[0]) })
+			slices.SortFunc(expect, func(a, b schemas.ID) int { return int(a[0]) - int(b[0]) })
+			if !cmp.Equal(got, expect) {
+				t.Fatalf("Due(%v) = %v, want %v", now, got, expect)
+			}
+		}
+	}
+}
+
+func BenchmarkSetAndDue(b *testing.B) {
+	x := New()
+	ids := make([]schemas.ID, 100000)
+	for i := range ids {
+		ids[i] = schemas.ID{byte(i), byte(i >> 8), byte(i >> 16)}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		x.Set(ids[i%len(ids)], t0.Add(time.Duration(i)*time.Millisecond), true)
+		if i%1000 == 0 {
+			x.Due(t0.Add(time.Duration(i-50000) * time.Millisecond))
+		}
+		i++
+	}
+}
