@@ -1,0 +1,232 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/deploy/testenv"
+)
+
+// buildBinary builds hcstream once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hcstream-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "hcstream")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building hcstream: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// projectorProcess runs `hcstream projector` as a child process that a test can kill.
+func projectorProcess(t *testing.T, env map[string]string) *exec.Cmd {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "projector")
+	cmd.Env = append(os.Environ(), "HC_LISTEN="+freeAddr(t))
+	for k, v := range env {
+		if k != "HC_LISTEN" {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	cmd.Stderr = testWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+// splitStack runs ingest and query in-process, each on its own address, and the
+// projector as a child process.
+type splitStack struct {
+	env       map[string]string
+	ingest    string
+	query     string
+	projector *exec.Cmd
+}
+
+func startSplitStack(t *testing.T) *splitStack {
+	t.Helper()
+	env := isolatedEnv(t)
+	s := &splitStack{env: env}
+	for _, role := range []string{"ingest", "query"} {
+		roleEnv := map[string]string{}
+		for k, v := range env {
+			roleEnv[k] = v
+		}
+		roleEnv["HC_LISTEN"] = freeAddr(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{role}, func(k string) string { return roleEnv[k] }, io.Discard, testWriter{t})
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+		base := "http://" + roleEnv["HC_LISTEN"]
+		if role == "ingest" {
+			s.ingest = base
+		} else {
+			s.query = base
+		}
+	}
+	s.projector = projectorProcess(t, env)
+	for _, base := range []string{s.ingest, s.query} {
+		testenv.Eventually(t, 60*time.Second, base+" never became ready", func() bool {
+			code, _ := statusOf(t, base)
+			return code == http.StatusOK
+		})
+	}
+	return s
+}
+
+// loadPings pings random checks from 8 goroutines until ctx ends and returns how many
+// were acknowledged.
+func loadPings(ctx context.Context, ingest string, checks []string) *atomic.Int64 {
+	var acked atomic.Int64
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := range 8 {
+		go func() {
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			suffixes := []string{"", "", "", "/start", "/fail", "/0", "/log"}
+			for ctx.Err() == nil {
+				resp, err := client.Get(ingest + "/ping/" + checks[r.IntN(len(checks))] + suffixes[r.IntN(len(suffixes))])
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					acked.Add(1)
+				}
+			}
+		}()
+	}
+	return &acked
+}
+
+// exactlyOnce checks what ClickHouse holds against the acknowledged count: one row per
+// ping, and per check the ping numbers 1..n_pings with no gap and no repeat.
+func exactlyOnce(t *testing.T, db string, acked int64) {
+	t.Helper()
+	conn := testenv.ClickHouseConn(t)
+	ctx := context.Background()
+	var rows, events, nPings uint64
+	// Pings, then check states, are separate INSERTs: wait for both to be complete.
+	testenv.Eventually(t, 60*time.Second, "the projector did not catch up", func() bool {
+		if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM "+db+".pings FINAL").Scan(&rows, &events); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT sum(n_pings) FROM "+db+".checks FINAL").Scan(&nPings); err != nil {
+			t.Fatal(err)
+		}
+		return rows >= uint64(acked) && nPings >= uint64(acked)
+	})
+	// Anything written twice would show now or after a moment more.
+	time.Sleep(500 * time.Millisecond) //nolint:forbidigo // a late duplicate would land within this
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM "+db+".pings FINAL").Scan(&rows, &events); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT sum(n_pings) FROM "+db+".checks FINAL").Scan(&nPings); err != nil {
+		t.Fatal(err)
+	}
+	var badChecks uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM (SELECT check_id, count() AS c, uniqExact(n) AS u, max(n) AS m FROM "+db+
+		".pings FINAL GROUP BY check_id HAVING c != u OR u != m)").Scan(&badChecks); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("acknowledged %d; ClickHouse: %d ping rows, %d distinct events, n_pings total %d", acked, rows, events, nPings)
+	if rows != uint64(acked) || events != uint64(acked) || nPings != uint64(acked) || badChecks != 0 {
+		t.Errorf("not exactly once: acknowledged %d, rows %d, distinct events %d, n_pings %d, checks with gaps or repeats %d",
+			acked, rows, events, nPings, badChecks)
+	}
+}
+
+func (s *splitStack) createChecks(t *testing.T, n int) []string {
+	t.Helper()
+	key := (&stack{env: s.env}).createProject(t)["api_key"]
+	var ids []string
+	for i := range n {
+		created := do(t, "POST", s.query+"/api/v3/checks/", key, fmt.Sprintf(`{"name": "job-%d", "timeout": 3600}`, i))
+		if created.code != http.StatusCreated {
+			t.Fatalf("create: %d %s", created.code, created.body)
+		}
+		ids = append(ids, created.json(t)["uuid"].(string))
+	}
+	return ids
+}
+
+// kill -9 of the projector in the middle of its batches, under load: after a new
+// projector takes over, ClickHouse holds every acknowledged ping exactly once.
+func TestFaultProjectorKilledUnderLoad(t *testing.T) {
+	s := startSplitStack(t)
+	checks := s.createChecks(t, 20)
+	ctx, stop := context.WithCancel(context.Background())
+	acked := loadPings(ctx, s.ingest, checks)
+	time.Sleep(3 * time.Second) //nolint:forbidigo // load builds up before the crash
+	if err := s.projector.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.projector.Wait()
+	time.Sleep(2 * time.Second) //nolint:forbidigo // pings keep arriving while no projector runs
+	projectorProcess(t, s.env)
+	time.Sleep(3 * time.Second) //nolint:forbidigo // load continues under the new projector
+	stop()
+	time.Sleep(200 * time.Millisecond) //nolint:forbidigo // in-flight pings settle
+	exactlyOnce(t, s.env["HC_CLICKHOUSE_DATABASE"], acked.Load())
+}
+
+// Two projectors share the partitions; when one stops, the other takes its partitions.
+// Every ping is stored once and every flip once, with flip numbers 1..n per check.
+func TestFaultProjectorRebalance(t *testing.T) {
+	s := startSplitStack(t)
+	second := projectorProcess(t, s.env)
+	checks := s.createChecks(t, 20)
+	ctx, stop := context.WithCancel(context.Background())
+	acked := loadPings(ctx, s.ingest, checks)
+	time.Sleep(3 * time.Second) //nolint:forbidigo // both projectors consume for a while
+	_ = second.Process.Signal(syscall.SIGTERM)
+	_ = second.Wait()
+	time.Sleep(3 * time.Second) //nolint:forbidigo // the survivor takes over under load
+	stop()
+	time.Sleep(200 * time.Millisecond) //nolint:forbidigo // in-flight pings settle
+	db := s.env["HC_CLICKHOUSE_DATABASE"]
+	exactlyOnce(t, db, acked.Load())
+	conn := testenv.ClickHouseConn(t)
+	var badFlips, flips uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".flips FINAL").Scan(&flips); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM (SELECT f.check_id, count() AS c, max(f.flip_seq) AS m, any(c2.flip_seq) AS s FROM "+db+
+		".flips AS f FINAL ANY LEFT JOIN (SELECT check_id, flip_seq FROM "+db+".checks FINAL) AS c2 USING check_id GROUP BY f.check_id HAVING c != m OR m != s)").Scan(&badFlips); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d flips", flips)
+	if flips == 0 || badFlips != 0 {
+		t.Errorf("%d flips; %d checks whose flips are not exactly 1..flip_seq", flips, badFlips)
+	}
+}
