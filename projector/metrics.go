@@ -10,6 +10,7 @@ type metrics struct {
 	flushRetries  prometheus.Counter
 	partitions    prometheus.Gauge
 	timeouts      prometheus.Counter
+	outages       prometheus.Counter
 	lag           *prometheus.GaugeVec
 }
 
@@ -35,6 +36,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hcstream_projector_timeouts_total", Help: "Checks that went down because their deadline passed in stream time.",
 		}),
+		outages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hcstream_projector_outages_total", Help: "Gaps in a partition's stream time longer than the outage window (ingest was down).",
+		}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hcstream_projector_partitions", Help: "Partitions currently assigned to this projector.",
 		}),
@@ -43,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.lag)
+		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag)
 	}
 	return m
 }

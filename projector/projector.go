@@ -40,6 +40,11 @@ type Config struct {
 	FlushInterval time.Duration
 	// RetryBackoff is the first pause after a failed flush, doubled up to 5 s. Default 200ms.
 	RetryBackoff time.Duration
+	// OutageWindow is the longest gap in a partition's stream time taken as quiet rather
+	// than as an ingest outage. Ingest ticks every second, so a longer gap means no
+	// ingest was writing: pending deadlines are postponed by the gap and an incident is
+	// recorded, instead of every check going down at once. Default 30s.
+	OutageWindow time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -61,6 +66,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryBackoff <= 0 {
 		c.RetryBackoff = 200 * time.Millisecond
+	}
+	if c.OutageWindow <= 0 {
+		c.OutageWindow = 30 * time.Second
 	}
 }
 
@@ -285,6 +293,9 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	typ := ev.Body.Type()
 	// Time passes before the event happens (a check already late when its ping arrives
 	// goes down, then up, as Healthchecks would have it), and again at its instant.
+	if !st.streamTime.IsZero() && ev.At.Sub(st.streamTime) > p.cfg.OutageWindow {
+		p.hold(st, b, st.streamTime, ev.At, version)
+	}
 	p.advance(st, b, ev.At.Add(-time.Nanosecond), version)
 	defer p.advance(st, b, ev.At, version)
 	if typ == schemas.TypeClockTicked {
@@ -358,6 +369,31 @@ func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version 
 			}
 		}
 	}
+}
+
+// hold postpones the deadlines of the partition's checks by an outage from..to. A check
+// whose stored state already includes the record that revealed the outage (a replay) was
+// held before and is left alone, so a replay never holds twice.
+func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, version uint64) {
+	gap := to.Sub(from)
+	held := 0
+	for id, row := range st.checks {
+		if row.Version >= version {
+			continue
+		}
+		state, ok := check.Hold(row.State, gap)
+		if !ok {
+			continue
+		}
+		row.State, row.Version = state, version
+		st.schedule(state)
+		b.touched[id] = true
+		held++
+	}
+	b.rows.Incidents = append(b.rows.Incidents, history.Incident{Partition: st.partition, From: from, To: to, ChecksHeld: held})
+	p.metrics.outages.Inc()
+	p.log.Warn("no events for longer than the outage window: deadlines postponed instead of firing",
+		"partition", st.partition, "offset", version-1, "gap", gap.String(), "checks_held", held)
 }
 
 func registryRecord(msg kafka.Message) kafka.Message {

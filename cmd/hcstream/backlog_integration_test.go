@@ -19,7 +19,8 @@ import (
 
 // A projector that starts behind a three-minute backlog judges deadlines by the times in
 // the log, not by the clock: a check that pinged on schedule all along gets no down
-// flip, and one that stopped pinging goes down exactly at its deadline.
+// flip, and one that stopped pinging goes down exactly at its deadline. A ten-minute
+// silence afterwards (ingest down) is recorded as an incident and fires no deadline.
 func TestBacklogJudgedByEventTime(t *testing.T) {
 	t.Parallel()
 	env := isolatedEnv(t)
@@ -53,6 +54,15 @@ func TestBacklogJudgedByEventTime(t *testing.T) {
 		}
 		for p := range partitions {
 			m, _ := kafkarec.Message(schemas.Event{ID: schemas.NewID(), At: at, Body: schemas.ClockTicked{}})
+			m.Key = kafkarec.PartitionKey(p, partitions)
+			msgs = append(msgs, m)
+		}
+	}
+	// Then ten minutes without any event (ingest down), and ticks again: the check that
+	// pinged on schedule had its deadline (+271s) inside the silence and must be held.
+	for s := 780; s <= 782; s++ {
+		for p := range partitions {
+			m, _ := kafkarec.Message(schemas.Event{ID: schemas.NewID(), At: t0.Add(time.Duration(s) * time.Second), Body: schemas.ClockTicked{}})
 			m.Key = kafkarec.PartitionKey(p, partitions)
 			msgs = append(msgs, m)
 		}
@@ -100,7 +110,20 @@ func TestBacklogJudgedByEventTime(t *testing.T) {
 	if want := []string{"new>up  +1s", "up>down timeout +2m1s"}; stoppedFlips[0] != want[0] || stoppedFlips[1] != want[1] {
 		t.Errorf("the check that stopped pinging: flips %q, want %q", stoppedFlips, want)
 	}
+	var incidents uint64
+	testenv.Eventually(t, 30*time.Second, "the outage was not recorded", func() bool {
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".incidents FINAL WHERE to_us - from_us = 600000000").Scan(&incidents); err != nil {
+			t.Fatal(err)
+		}
+		return incidents == uint64(partitions)
+	})
 	if got := flipsOf(onTime); len(got) != 1 || got[0] != "new>up  +1s" {
-		t.Errorf("the check that pinged on schedule: flips %q, want only new>up", got)
+		t.Errorf("the check that pinged on schedule, then lived through an outage: flips %q, want only new>up", got)
 	}
+	// Incidents and check states are separate INSERTs of one batch: the state follows.
+	var held int64
+	testenv.Eventually(t, 10*time.Second, "the check was not held for the outage", func() bool {
+		err := conn.QueryRow(context.Background(), "SELECT held_us FROM "+db+".checks FINAL WHERE check_id = ?", uuid.UUID(onTime)).Scan(&held)
+		return err == nil && held == 600_000_000
+	})
 }

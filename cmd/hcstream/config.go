@@ -37,6 +37,7 @@ type config struct {
 	WriteInterval      time.Duration
 	BatchTimeout       time.Duration
 	TickInterval       time.Duration
+	OutageWindow       time.Duration
 	WriteWait          time.Duration
 	ShutdownTimeout    time.Duration
 	LogLevel           slog.Level
@@ -128,6 +129,7 @@ func envVars() []envVar {
 		{"HC_PROJECTOR_WRITE_INTERVAL", "100ms", "how often the partitions' batches are merged into one ClickHouse write", duration(func(c *config) *time.Duration { return &c.WriteInterval })},
 		{"HC_INGEST_BATCH_TIMEOUT", "5ms", "how long ingest gathers concurrent pings into one Kafka produce request", duration(func(c *config) *time.Duration { return &c.BatchTimeout })},
 		{"HC_INGEST_TICK_INTERVAL", "1s", "how often ingest writes a clock tick into every partition, moving stream time when no ping does", duration(func(c *config) *time.Duration { return &c.TickInterval })},
+		{"HC_PROJECTOR_OUTAGE_WINDOW", "30s", "a gap in stream time longer than this is an ingest outage: deadlines are postponed and an incident recorded", duration(func(c *config) *time.Duration { return &c.OutageWindow })},
 		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 		{"HC_DEBUG_PPROF", "false", "serve Go profiles under /debug/pprof/ (true or false)", func(c *config, v string) error {

@@ -256,7 +256,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		defer registryWriter.Close()
 		store := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
 		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic},
-			GroupID: cfg.ProjectorGroup, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval}, logger, reg,
+			GroupID: cfg.ProjectorGroup, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, OutageWindow: cfg.OutageWindow}, logger, reg,
 			history.NewCoalescer(store, cfg.WriteInterval, 0), store, registryWriter)
 		if err != nil {
 			return err

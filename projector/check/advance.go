@@ -29,3 +29,14 @@ func NextDeadline(s State) (time.Time, bool) {
 	}
 	return AlertAfter(s)
 }
+
+// Hold postpones a pending deadline by gap, the length of an ingest outage that ended
+// now: the check keeps the time it had left when pings stopped reaching hcstream. It
+// reports whether the check had a deadline to postpone.
+func Hold(s State, gap time.Duration) (State, bool) {
+	if _, ok := NextDeadline(s); !ok || gap <= 0 {
+		return s, false
+	}
+	s.Held += gap
+	return s, true
+}

@@ -106,3 +106,30 @@ func TestNextDeadline(t *testing.T) {
 		t.Error("a down check has no deadline")
 	}
 }
+
+func TestHold(t *testing.T) {
+	s, _ := fold([]step{at(0, schemas.CheckCreated{Config: defaultConfig()}), at(0, ping(schemas.PingSuccess))})
+	// An outage from +30m to +2h: the check had 40 minutes left and keeps them.
+	s, held := Hold(s, 90*time.Minute)
+	if !held {
+		t.Fatal("an up check with a deadline must be held")
+	}
+	if d, _ := NextDeadline(s); !d.Equal(t0.Add(160 * time.Minute)) {
+		t.Errorf("deadline after the hold = +%v, want +160m", d.Sub(t0))
+	}
+	if _, effects := Advance(s, t0.Add(159*time.Minute)); len(effects) != 0 {
+		t.Errorf("flipped before the postponed deadline: %v", effects)
+	}
+	if _, effects := Advance(s, t0.Add(160*time.Minute)); len(effects) != 1 {
+		t.Errorf("no flip at the postponed deadline")
+	}
+	// The next ping sets a fresh deadline without the hold.
+	s, _ = Apply(s, schemas.Event{CheckID: checkID, ProjectID: project, At: t0.Add(2 * time.Hour), Body: ping(schemas.PingSuccess)})
+	if s.Held != 0 {
+		t.Errorf("held %v after a new ping", s.Held)
+	}
+	// A new check has no deadline and nothing to hold.
+	if _, held := Hold(State{Exists: true, Config: defaultConfig()}, time.Hour); held {
+		t.Error("a new check without a run was held")
+	}
+}

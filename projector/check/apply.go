@@ -119,6 +119,9 @@ func (s State) ping(at time.Time, p schemas.PingReceived) (State, []Effect) {
 	kind := Classify(s.Config, s.Status, p)
 	s.NPings++
 	rec := PingRecorded{N: s.NPings, Kind: kind}
+	if kind == KindStart || kind == KindSuccess || kind == KindFail {
+		s.Held = 0
+	}
 	switch kind {
 	case KindStart:
 		s.LastStart, s.LastStartRunID, s.LastStartHasRunID = at, p.RunID, p.HasRunID
@@ -164,6 +167,7 @@ func (s *State) clearLastStart() {
 func (s *State) clearRun() {
 	s.clearLastStart()
 	s.OpenRuns = nil
+	s.Held = 0
 }
 
 func (s *State) rememberRun(r Run) {

@@ -39,6 +39,10 @@ type State struct {
 	FlipSeq uint64
 	// OpenRuns are the most recent starts per rid, for the durations of ping rows.
 	OpenRuns []Run
+	// Held postpones the current deadline by the length of the ingest outages it lived
+	// through: a job cannot be blamed for pings hcstream could not take. The next success,
+	// fail or start sets a new deadline and clears it.
+	Held time.Duration
 }
 
 // Run is a started run waiting for its success or fail ping.

@@ -52,14 +52,14 @@ func NextPing(s State) (time.Time, bool) {
 	return graceStart, ok
 }
 
-// AlertAfter is Healthchecks' going_down_after: when the check goes down if nothing
-// arrives, or false for never.
+// AlertAfter is Healthchecks' going_down_after, postponed by any outage hold: when the
+// check goes down if nothing arrives, or false for never.
 func AlertAfter(s State) (time.Time, bool) {
 	graceStart, ok := NextPing(s)
 	if !ok {
 		return time.Time{}, false
 	}
-	return graceStart.Add(s.Config.Grace), true
+	return graceStart.Add(s.Config.Grace + s.Held), true
 }
 
 // scheduleGraceStart is when an up check becomes late by its schedule, ignoring runs.

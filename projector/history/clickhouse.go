@@ -37,6 +37,9 @@ func (c *ClickHouse) Write(ctx context.Context, b Batch) error {
 	if err := c.writeProjects(ctx, b.Projects); err != nil {
 		return fmt.Errorf("writing %d projects: %w", len(b.Projects), err)
 	}
+	if err := c.writeIncidents(ctx, b.Incidents); err != nil {
+		return fmt.Errorf("writing %d incidents: %w", len(b.Incidents), err)
+	}
 	if err := c.writeChecks(ctx, b.Checks); err != nil {
 		return fmt.Errorf("writing %d check states: %w", len(b.Checks), err)
 	}
@@ -100,10 +103,18 @@ func (c *ClickHouse) writeProjects(ctx context.Context, projects []Project) erro
 	})
 }
 
+func (c *ClickHouse) writeIncidents(ctx context.Context, incidents []Incident) error {
+	insert := "INSERT INTO " + c.database + ".incidents (partition, from_us, to_us, ts, checks_held)"
+	return c.send(ctx, insert, len(incidents), func(batch driver.Batch, i int) error {
+		in := incidents[i]
+		return batch.Append(uint32(in.Partition), in.From.UnixMicro(), in.To.UnixMicro(), in.From.UTC(), uint64(in.ChecksHeld))
+	})
+}
+
 // CheckColumns is the column list of the checks table in the order ScanCheck reads it.
 const CheckColumns = "project_id, check_id, partition, version, deleted, name, slug, tags, description, kind, timeout, grace, schedule, tz, " +
 	"manual_resume, methods, start_kw, success_kw, failure_kw, filter_subject, filter_body, filter_http_body, filter_default_fail, channels, " +
-	"status, created_us, last_ping_us, last_start_us, last_start_rid, last_duration_us, n_pings, flip_seq, open_runs_rid, open_runs_us"
+	"status, created_us, last_ping_us, last_start_us, last_start_rid, last_duration_us, n_pings, flip_seq, open_runs_rid, open_runs_us, held_us"
 
 func (c *ClickHouse) writeChecks(ctx context.Context, rows []CheckRow) error {
 	insert := "INSERT INTO " + c.database + ".checks (" + CheckColumns + ")"
@@ -133,7 +144,7 @@ func (c *ClickHouse) writeChecks(ctx context.Context, rows []CheckRow) error {
 			cfg.Schedule, cfg.TZ, flag(cfg.ManualResume), cfg.Methods, cfg.StartKeywords, cfg.SuccessKeywords, cfg.FailureKeywords,
 			flag(cfg.FilterSubject), flag(cfg.FilterBody), flag(cfg.FilterHTTPBody), flag(cfg.FilterDefaultFail), channels,
 			s.Status.String(), micros(s.Created), micros(s.LastPing), micros(s.LastStart), rid, s.LastDuration.Microseconds(),
-			s.NPings, s.FlipSeq, runRIDs, runTimes)
+			s.NPings, s.FlipSeq, runRIDs, runTimes, s.Held.Microseconds())
 	})
 }
 
@@ -145,7 +156,7 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 		version, nPings, flipSeq                                    uint64
 		deleted, manualResume, fSubject, fBody, fHTTPBody, fDefault uint8
 		kind, status, lastStartRID                                  string
-		created, lastPing, lastStart, lastDuration                  int64
+		created, lastPing, lastStart, lastDuration, held            int64
 		channels, runRIDs                                           []string
 		runTimes                                                    []int64
 		cfg                                                         schemas.CheckConfig
@@ -153,7 +164,7 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 	err := rows.Scan(&projectID, &checkID, &partition, &version, &deleted, &cfg.Name, &cfg.Slug, &cfg.Tags, &cfg.Desc, &kind,
 		&timeout, &grace, &cfg.Schedule, &cfg.TZ, &manualResume, &cfg.Methods, &cfg.StartKeywords, &cfg.SuccessKeywords,
 		&cfg.FailureKeywords, &fSubject, &fBody, &fHTTPBody, &fDefault, &channels, &status, &created, &lastPing, &lastStart,
-		&lastStartRID, &lastDuration, &nPings, &flipSeq, &runRIDs, &runTimes)
+		&lastStartRID, &lastDuration, &nPings, &flipSeq, &runRIDs, &runTimes, &held)
 	if err != nil {
 		return CheckRow{}, fmt.Errorf("scanning check row: %w", err)
 	}
@@ -168,7 +179,7 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 		ProjectID: schemas.ID(projectID), CheckID: schemas.ID(checkID), Exists: true, Deleted: deleted == 1,
 		Config: cfg, Created: fromMicros(created), Status: parseStatus(status), LastPing: fromMicros(lastPing),
 		LastStart: fromMicros(lastStart), LastDuration: time.Duration(lastDuration) * time.Microsecond,
-		NPings: nPings, FlipSeq: flipSeq,
+		NPings: nPings, FlipSeq: flipSeq, Held: time.Duration(held) * time.Microsecond,
 	}
 	if lastStartRID != "" {
 		s.LastStartRunID, err = schemas.ParseID(lastStartRID)

@@ -84,6 +84,7 @@ func (c *Coalescer) flush() {
 		merged.Flips = append(merged.Flips, r.batch.Flips...)
 		merged.Projects = append(merged.Projects, r.batch.Projects...)
 		merged.Checks = append(merged.Checks, r.batch.Checks...)
+		merged.Incidents = append(merged.Incidents, r.batch.Incidents...)
 	}
 	// Bounded independently of any one caller: a caller that gave up must not cancel
 	// the others' rows.

@@ -24,16 +24,17 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	project, checkID := schemas.NewID(), schemas.NewID()
 	state := check.State{ProjectID: project, CheckID: checkID, Exists: true, Status: schemas.StatusUp, LastPing: at, NPings: 2, FlipSeq: 1,
 		Config:   schemas.CheckConfig{Name: "db backup", Timeout: time.Hour, Grace: time.Minute, TZ: "UTC", Channels: []string{"a"}},
-		OpenRuns: []check.Run{{HasRunID: true, RunID: schemas.NewID(), Started: at}}, Created: at}
+		OpenRuns: []check.Run{{HasRunID: true, RunID: schemas.NewID(), Started: at}}, Created: at, Held: 90 * time.Second}
 	batch := Batch{
 		Pings: []Ping{
 			{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at, Ping: schemas.PingReceived{Kind: schemas.PingStart, Method: "GET"}, Recorded: check.PingRecorded{N: 1, Kind: check.KindStart}},
 			{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at.Add(time.Second), Ping: schemas.PingReceived{Kind: schemas.PingExitStatus, Body: []byte("ok")},
 				Recorded: check.PingRecorded{N: 2, Kind: check.KindSuccess, Duration: time.Second, HasDuration: true}},
 		},
-		Flips:    []Flip{{ProjectID: project, CheckID: checkID, Flipped: check.Flipped{At: at, Change: schemas.StatusChanged{FlipSeq: 1, Old: schemas.StatusNew, New: schemas.StatusUp}}}},
-		Projects: []Project{{ProjectID: project, Created: at, Version: 1, Body: schemas.ProjectCreated{Name: "p", APIKeyHash: "h1", PingKey: "k"}}},
-		Checks:   []CheckRow{{Partition: 3, Version: 7, State: state}},
+		Flips:     []Flip{{ProjectID: project, CheckID: checkID, Flipped: check.Flipped{At: at, Change: schemas.StatusChanged{FlipSeq: 1, Old: schemas.StatusNew, New: schemas.StatusUp}}}},
+		Projects:  []Project{{ProjectID: project, Created: at, Version: 1, Body: schemas.ProjectCreated{Name: "p", APIKeyHash: "h1", PingKey: "k"}}},
+		Checks:    []CheckRow{{Partition: 3, Version: 7, State: state}},
+		Incidents: []Incident{{Partition: 3, From: at, To: at.Add(time.Minute), ChecksHeld: 1}},
 	}
 	if err := w.Write(ctx, batch); err != nil {
 		t.Fatalf("first write: %v", err)
@@ -55,7 +56,7 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	if !ok || got.Version != 7 || got.State.NPings != 2 || got.Partition != 3 {
 		t.Errorf("latest check row = %+v %v, want version 7 with 2 pings", got, ok)
 	}
-	if !got.State.LastPing.Equal(at) || len(got.State.OpenRuns) != 1 || got.State.Config.Channels[0] != "a" {
+	if !got.State.LastPing.Equal(at) || len(got.State.OpenRuns) != 1 || got.State.Config.Channels[0] != "a" || got.State.Held != 90*time.Second {
 		t.Errorf("check state did not round-trip: %+v", got.State)
 	}
 	if err := w.Write(ctx, Batch{}); err != nil {

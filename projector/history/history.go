@@ -22,14 +22,25 @@ type Writer interface {
 
 // Batch is everything one projector step produced.
 type Batch struct {
-	Pings    []Ping
-	Flips    []Flip
-	Projects []Project
-	Checks   []CheckRow
+	Pings     []Ping
+	Flips     []Flip
+	Projects  []Project
+	Checks    []CheckRow
+	Incidents []Incident
 }
 
 // Len is the number of rows in the batch.
-func (b Batch) Len() int { return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) }
+func (b Batch) Len() int {
+	return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) + len(b.Incidents)
+}
+
+// Incident is an ingest outage a partition's stream time jumped over: no event arrived
+// between From and To, so deadlines were postponed rather than fired.
+type Incident struct {
+	Partition  int
+	From, To   time.Time
+	ChecksHeld int
+}
 
 // Ping is one recorded ping.
 type Ping struct {

@@ -9,12 +9,18 @@ import (
 // readers would see after deduplication: one ping per (check, time, event ID), one flip
 // per (check, flip seq), and the highest version of each check and project.
 type Memory struct {
-	mu       sync.Mutex
-	pings    map[memPingKey]Ping
-	flips    map[memFlipKey]Flip
-	projects map[[16]byte]Project
-	checks   map[[16]byte]CheckRow
-	writes   int
+	mu        sync.Mutex
+	pings     map[memPingKey]Ping
+	flips     map[memFlipKey]Flip
+	projects  map[[16]byte]Project
+	checks    map[[16]byte]CheckRow
+	incidents map[memIncidentKey]Incident
+	writes    int
+}
+
+type memIncidentKey struct {
+	partition int
+	from      int64
 }
 
 type memPingKey struct {
@@ -31,7 +37,7 @@ type memFlipKey struct {
 func NewMemory() *Memory {
 	return &Memory{
 		pings: map[memPingKey]Ping{}, flips: map[memFlipKey]Flip{},
-		projects: map[[16]byte]Project{}, checks: map[[16]byte]CheckRow{},
+		projects: map[[16]byte]Project{}, checks: map[[16]byte]CheckRow{}, incidents: map[memIncidentKey]Incident{},
 	}
 }
 
@@ -54,6 +60,9 @@ func (m *Memory) Write(ctx context.Context, b Batch) error {
 			m.projects[p.ProjectID] = p
 		}
 	}
+	for _, in := range b.Incidents {
+		m.incidents[memIncidentKey{in.Partition, in.From.UnixMicro()}] = in
+	}
 	for _, c := range b.Checks {
 		if old, ok := m.checks[c.State.CheckID]; !ok || c.Version >= old.Version {
 			m.checks[c.State.CheckID] = c
@@ -67,6 +76,17 @@ func (m *Memory) Counts() (pings, flips, projects, checks int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.pings), len(m.flips), len(m.projects), len(m.checks)
+}
+
+// Incidents returns the recorded outages.
+func (m *Memory) Incidents() []Incident {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Incident
+	for _, in := range m.incidents {
+		out = append(out, in)
+	}
+	return out
 }
 
 // Check returns the latest row of a check.

@@ -114,6 +114,12 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) (applied []
 			continue
 		}
 		for i, stmt := range m.Statements {
+			if exists, err := addsExistingColumn(ctx, conn, stmt); err != nil || exists {
+				if err != nil {
+					return applied, fmt.Errorf("applying migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+				}
+				continue
+			}
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("applying migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
@@ -124,6 +130,20 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) (applied []
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+var addColumn = regexp.MustCompile(`^ALTER TABLE ([A-Za-z0-9_]+)\.([A-Za-z0-9_]+) ADD COLUMN ([A-Za-z0-9_]+) `)
+
+// addsExistingColumn reports whether stmt adds a column that is already there, which
+// makes an interrupted migration safe to run again.
+func addsExistingColumn(ctx context.Context, conn driver.Conn, stmt string) (bool, error) {
+	m := addColumn.FindStringSubmatch(stmt)
+	if m == nil {
+		return false, nil
+	}
+	var n uint64
+	err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", m[1], m[2], m[3]).Scan(&n)
+	return n > 0, err
 }
 
 func appliedVersions(ctx context.Context, conn driver.Conn, database string) (map[int]bool, error) {

@@ -34,6 +34,19 @@ func TestMigrationsOnRealServer(t *testing.T) {
 	if len(again) != 0 {
 		t.Errorf("second run applied %v, want nothing", again)
 	}
+	// A migration interrupted after its statements but before it was recorded runs
+	// again without failing, ADD COLUMN included.
+	if err := conn.Exec(ctx, "ALTER TABLE "+database+".schema_migrations DELETE WHERE version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the mutation did not finish", func() bool {
+		var n uint64
+		_ = conn.QueryRow(ctx, "SELECT count() FROM "+database+".schema_migrations WHERE version = 2").Scan(&n)
+		return n == 0
+	})
+	if again, err := chschema.Migrate(ctx, conn, database); err != nil || len(again) != 1 || again[0] != 2 {
+		t.Errorf("re-running migration 2: applied %v, err %v", again, err)
+	}
 
 	want := map[string]string{
 		"projects": "project_id UUID, name String, api_key_hash String, api_key_readonly_hash String, ping_key String, created_us Int64, version UInt64",
