@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	cronsched "github.com/hcstream/hcstream/projector/schedule"
 	"github.com/hcstream/hcstream/schemas"
 )
 
@@ -96,8 +97,19 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 			if msg := str("schedule", 100, &schedule); msg != "" {
 				return msg
 			}
-			if _, ok := body["schedule"]; ok && strings.TrimSpace(schedule) == "" {
-				return "schedule is not a valid cron or OnCalendar expression"
+			if _, ok := body["schedule"]; ok {
+				if strings.TrimSpace(schedule) == "" {
+					return "schedule is not a valid cron or OnCalendar expression"
+				}
+				if cronsched.IsCron(schedule) {
+					c, err := cronsched.ParseCron(schedule)
+					if err != nil {
+						return "schedule is not a valid cron or OnCalendar expression"
+					}
+					if _, ok := c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.UTC); !ok {
+						return "schedule is not a valid cron or OnCalendar expression"
+					}
+				}
 			}
 			return ""
 		},
@@ -202,8 +214,7 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 
 // scheduleKind is Healthchecks' detection: one line of exactly five fields is cron.
 func scheduleKind(schedule string) schemas.ScheduleKind {
-	trimmed := strings.TrimSpace(schedule)
-	if !strings.Contains(trimmed, "\n") && len(strings.Fields(trimmed)) == 5 {
+	if cronsched.IsCron(schedule) {
 		return schemas.KindCron
 	}
 	return schemas.KindOnCalendar

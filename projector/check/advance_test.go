@@ -3,6 +3,7 @@ package check
 import (
 	"testing"
 	"time"
+	_ "time/tzdata" // time zones for the cron cases
 
 	"github.com/google/go-cmp/cmp"
 
@@ -131,5 +132,54 @@ func TestHold(t *testing.T) {
 	// A new check has no deadline and nothing to hold.
 	if _, held := Hold(State{Exists: true, Config: defaultConfig()}, time.Hour); held {
 		t.Error("a new check without a run was held")
+	}
+}
+
+// Cron checks are due at the next match after the last ping, in their time zone, with
+// Debian cron's daylight-saving handling.
+func TestCronDeadlines(t *testing.T) {
+	cron := func(expr, tz string) schemas.CheckConfig {
+		return schemas.CheckConfig{Kind: schemas.KindCron, Schedule: expr, TZ: tz, Grace: time.Hour}
+	}
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		name      string
+		cfg       schemas.CheckConfig
+		lastPing  string
+		wantNext  string
+		beforeDue string // still up or grace here
+		due       string // down exactly here
+	}{
+		{"daily in Riga", cron("0 9 * * *", "Europe/Riga"), "2026-01-05T07:00:10Z", "2026-01-06T07:00:00Z", "2026-01-06T07:59:59Z", "2026-01-06T08:00:00Z"},
+		// 02:30 does not exist on 2026-03-29 in Berlin: expected at 03:00 CEST.
+		{"Berlin spring forward", cron("30 2 * * *", "Europe/Berlin"), "2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:59:00Z", "2026-03-29T02:00:00Z"},
+		// 02:30 happens twice on 2026-10-25 in Berlin: expected at the first.
+		{"Berlin fall back", cron("30 2 * * *", "Europe/Berlin"), "2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:29:00Z", "2026-10-25T01:30:00Z"},
+		{"New York spring forward", cron("0 2 * * *", "America/New_York"), "2026-03-07T07:00:00Z", "2026-03-08T07:00:00Z", "2026-03-08T07:59:00Z", "2026-03-08T08:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := State{Exists: true, Status: schemas.StatusUp, LastPing: utc(tt.lastPing), Config: tt.cfg}
+			next, ok := NextPing(s)
+			if !ok || !next.Equal(utc(tt.wantNext)) {
+				t.Fatalf("next_ping = %v %v, want %s", next.UTC(), ok, tt.wantNext)
+			}
+			if got := StatusAt(s, utc(tt.beforeDue), false); got != Grace {
+				t.Errorf("status at %s = %s, want grace", tt.beforeDue, got)
+			}
+			if _, effects := Advance(s, utc(tt.beforeDue)); len(effects) != 0 {
+				t.Errorf("flipped before the deadline")
+			}
+			_, effects := Advance(s, utc(tt.due))
+			if len(effects) != 1 || !effects[0].(Flipped).At.Equal(utc(tt.due)) {
+				t.Errorf("at %s: effects %v, want a timeout flip dated then", tt.due, effects)
+			}
+		})
 	}
 }

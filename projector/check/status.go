@@ -3,6 +3,7 @@ package check
 import (
 	"time"
 
+	"github.com/hcstream/hcstream/projector/schedule"
 	"github.com/hcstream/hcstream/schemas"
 )
 
@@ -70,8 +71,10 @@ func scheduleGraceStart(s State) (time.Time, bool) {
 	switch s.Config.Kind {
 	case schemas.KindSimple:
 		return s.LastPing.Add(s.Config.Timeout), true
+	case schemas.KindCron:
+		return schedule.NextCron(s.Config.Schedule, s.Config.TZ, s.LastPing)
 	}
-	// Cron and OnCalendar schedules are computed by projector/schedule (issue C); until
-	// then such a check is never late by schedule, only by an overrunning start.
+	// OnCalendar schedules are not evaluated yet: such a check is never late by its
+	// schedule, only by an overrunning start.
 	return time.Time{}, false
 }
