@@ -7,7 +7,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -239,14 +238,7 @@ func (in *Ingest) sync(ctx context.Context) error {
 // slugCheckID derives the ID of an auto-provisioned check from its project and slug
 // (a name-based UUID), so concurrent first pings of one slug create the same check.
 func slugCheckID(project schemas.ID, slug string) schemas.ID {
-	h := sha1.New()
-	h.Write(project[:])
-	h.Write([]byte(slug))
-	var id schemas.ID
-	copy(id[:], h.Sum(nil))
-	id[6] = (id[6] & 0x0f) | 0x50
-	id[8] = (id[8] & 0x3f) | 0x80
-	return id
+	return schemas.NameID(project[:], []byte(slug))
 }
 
 func autoProvision(project, check schemas.ID, slug string, at time.Time) schemas.Event {

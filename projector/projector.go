@@ -55,6 +55,9 @@ func (c *Config) setDefaults() {
 	if c.Topics.Registry == "" {
 		c.Topics.Registry = defaults.Registry
 	}
+	if c.Topics.Flips == "" {
+		c.Topics.Flips = defaults.Flips
+	}
 	if c.GroupID == "" {
 		c.GroupID = "hcstream-projector"
 	}
@@ -85,8 +88,8 @@ type StateLoader interface {
 	LoadPartition(ctx context.Context, partition int) ([]history.CheckRow, error)
 }
 
-// RegistryPublisher makes configuration records visible to ingest.
-type RegistryPublisher interface {
+// Publisher appends records to one topic and returns once they are acknowledged.
+type Publisher interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
@@ -97,17 +100,19 @@ type Projector struct {
 	metrics  *metrics
 	writer   history.Writer
 	loader   StateLoader
-	registry RegistryPublisher
+	registry Publisher
+	flips    Publisher
 }
 
-// New returns a Projector. registry may be nil when no ingest reads the registry topic.
-func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, writer history.Writer, loader StateLoader, registry RegistryPublisher) (*Projector, error) {
+// New returns a Projector. registry publishes configuration records for ingest and
+// flips publishes StatusChanged events; either may be nil when nothing reads it.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, writer history.Writer, loader StateLoader, registry, flips Publisher) (*Projector, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Projector{cfg: cfg, log: logger.With("component", "projector"), metrics: newMetrics(reg),
-		writer: writer, loader: loader, registry: registry}, nil
+		writer: writer, loader: loader, registry: registry, flips: flips}, nil
 }
 
 // Run consumes until ctx ends. Each generation of the consumer group runs one goroutine
@@ -396,12 +401,30 @@ func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, versi
 		"partition", st.partition, "offset", version-1, "gap", gap.String(), "checks_held", held)
 }
 
+// flipRecords encodes flips as StatusChanged events whose IDs derive from (check, flip
+// sequence): a flip published again after a crash is recognisably the same event.
+func flipRecords(flips []history.Flip) ([]kafka.Message, error) {
+	msgs := make([]kafka.Message, 0, len(flips))
+	for _, f := range flips {
+		seq := strconv.FormatUint(f.Flipped.Change.FlipSeq, 10)
+		ev := schemas.Event{ID: schemas.NameID([]byte("hcstream-flip:"), f.CheckID[:], []byte(seq)), ProjectID: f.ProjectID,
+			CheckID: f.CheckID, At: f.Flipped.At, Body: f.Flipped.Change}
+		m, err := kafkarec.Message(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encoding flip %s/%s: %w", f.CheckID, seq, err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
 func registryRecord(msg kafka.Message) kafka.Message {
 	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: msg.Headers}
 }
 
 // flush makes the batch durable in order: registry records first (so a check visible in
-// ClickHouse is already pingable), then history, then the offset commit. It retries until
+// ClickHouse is already pingable), then flip events, then history, then the offset
+// commit. It retries until
 // it succeeds or ctx ends.
 func (p *Projector) flush(ctx context.Context, log *slog.Logger, gen *kafka.Generation, st *partitionState, b *batch) bool {
 	start := time.Now()
@@ -409,6 +432,15 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, gen *kafka.Gene
 		if len(b.registry) > 0 && p.registry != nil {
 			if err := p.registry.WriteMessages(ctx, b.registry...); err != nil {
 				return fmt.Errorf("publishing %d registry records: %w", len(b.registry), err)
+			}
+		}
+		if len(b.rows.Flips) > 0 && p.flips != nil {
+			msgs, err := flipRecords(b.rows.Flips)
+			if err != nil {
+				return err
+			}
+			if err := p.flips.WriteMessages(ctx, msgs...); err != nil {
+				return fmt.Errorf("publishing %d flips: %w", len(msgs), err)
 			}
 		}
 		return p.writer.Write(ctx, b.rows)

@@ -239,3 +239,11 @@ func FuzzCreateCheck(f *testing.F) {
 		}
 	})
 }
+
+// Badge URLs are public and bookmarked: the key derived from a check must never change.
+func TestBadgeKeyIsStable(t *testing.T) {
+	id, _ := schemas.ParseID("039cfa85-59d7-482f-8830-70392a6ff3e5")
+	if got := badgeKey(id); got != "c96df161-8f5e-5bb6-a53b-48d1d3877a9d" {
+		t.Errorf("badgeKey = %s", got)
+	}
+}

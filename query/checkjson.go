@@ -74,12 +74,7 @@ func ptr[T any](v T) *T { return &v }
 // badgeKey derives a check's public badge key from its UUID one-way, so the badge URL
 // reveals nothing that could ping the check.
 func badgeKey(id schemas.ID) string {
-	h := sha1.Sum(append([]byte("hcstream-badge:"), id[:]...))
-	var key schemas.ID
-	copy(key[:], h[:])
-	key[6] = (key[6] & 0x0f) | 0x50
-	key[8] = (key[8] & 0x3f) | 0x80
-	return key.String()
+	return schemas.NameID([]byte("hcstream-badge:"), id[:]).String()
 }
 
 // uniqueKey is Healthchecks' read-only identifier: sha1 of the first 16 hex digits.

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 )
@@ -69,4 +70,19 @@ func ParseID(s string) (ID, error) {
 		}
 	}
 	return id, nil
+}
+
+// NameID derives a stable name-based (version 5 layout, SHA-1) ID from parts, so the
+// same facts always get the same ID: an auto-provisioned check from its project and slug,
+// a flip event from its check and sequence number.
+func NameID(parts ...[]byte) ID {
+	h := sha1.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	var id ID
+	copy(id[:], h.Sum(nil))
+	id[6] = (id[6] & 0x0f) | 0x50
+	id[8] = (id[8] & 0x3f) | 0x80
+	return id
 }

@@ -22,6 +22,7 @@ type config struct {
 	KafkaBrokers       []string
 	EventsTopic        string
 	RegistryTopic      string
+	FlipsTopic         string
 	Partitions         int
 	ReplicationFactor  int
 	ClickHouseAddr     string
@@ -98,6 +99,7 @@ func envVars() []envVar {
 		}},
 		{"HC_KAFKA_TOPIC_EVENTS", "hcstream.events", "topic carrying every event, keyed by check", str(func(c *config) *string { return &c.EventsTopic })},
 		{"HC_KAFKA_TOPIC_REGISTRY", "hcstream.registry", "compacted topic of check and project configuration, read by ingest", str(func(c *config) *string { return &c.RegistryTopic })},
+		{"HC_KAFKA_TOPIC_FLIPS", "hcstream.flips", "topic of StatusChanged events for notifiers, keyed by check (at least once; deduplicate on check and flip_seq)", str(func(c *config) *string { return &c.FlipsTopic })},
 		{"HC_KAFKA_PARTITIONS", "12", "partitions of the events topic when hcstream creates it", integer(func(c *config) *int { return &c.Partitions })},
 		{"HC_KAFKA_REPLICATION_FACTOR", "1", "replication factor of topics hcstream creates", integer(func(c *config) *int { return &c.ReplicationFactor })},
 		{"HC_CLICKHOUSE_ADDR", "127.0.0.1:9000", "ClickHouse native protocol address", str(func(c *config) *string { return &c.ClickHouseAddr })},

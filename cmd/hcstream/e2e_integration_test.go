@@ -48,6 +48,7 @@ func isolatedEnv(t *testing.T) map[string]string {
 		"HC_KAFKA_BROKERS":        strings.Join(testenv.KafkaBrokers(t), ","),
 		"HC_KAFKA_TOPIC_EVENTS":   name + "_events",
 		"HC_KAFKA_TOPIC_REGISTRY": name + "_registry",
+		"HC_KAFKA_TOPIC_FLIPS":    name + "_flips",
 		"HC_KAFKA_PARTITIONS":     "3",
 		"HC_PROJECTOR_GROUP":      name,
 		"HC_CLICKHOUSE_ADDR":      testenv.ClickHouseAddr(t),
@@ -55,7 +56,7 @@ func isolatedEnv(t *testing.T) map[string]string {
 		"HC_LOG_LEVEL":            "warn",
 	}
 	env["HC_SITE_ROOT"] = "http://" + env["HC_LISTEN"]
-	testenv.DeleteTopicsAfter(t, env["HC_KAFKA_TOPIC_EVENTS"], env["HC_KAFKA_TOPIC_REGISTRY"])
+	testenv.DeleteTopicsAfter(t, env["HC_KAFKA_TOPIC_EVENTS"], env["HC_KAFKA_TOPIC_REGISTRY"], env["HC_KAFKA_TOPIC_FLIPS"])
 	conn := testenv.ClickHouseConn(t)
 	t.Cleanup(func() { testenv.DropDatabase(t, conn, env["HC_CLICKHOUSE_DATABASE"]) })
 	return env
@@ -312,6 +313,21 @@ func TestTimeoutFlipByStreamTime(t *testing.T) {
 	}
 	if want := lastPing + 120_000_000; got[1].atMicros != want {
 		t.Errorf("timeout flip dated %d, want last ping + 120 s = %d", got[1].atMicros, want)
+	}
+	// Notifiers read the same flips from the flips topic.
+	var published []schemas.StatusChanged
+	for _, m := range testenv.ReadAll(t, s.env["HC_KAFKA_TOPIC_FLIPS"]) {
+		ev, err := kafkarec.Event(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.CheckID.String() != id || string(m.Key) != id {
+			t.Errorf("flip record for %s keyed %q", ev.CheckID, m.Key)
+		}
+		published = append(published, ev.Body.(schemas.StatusChanged))
+	}
+	if len(published) != 2 || published[1].Reason != "timeout" || published[1].New != schemas.StatusDown || published[1].FlipSeq != 2 {
+		t.Errorf("flips topic: %+v", published)
 	}
 	// Flips and check states are separate INSERTs of one batch: the state follows shortly.
 	testenv.Eventually(t, 10*time.Second, "the check's status did not become down", func() bool {

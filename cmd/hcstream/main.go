@@ -254,10 +254,13 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		registryWriter := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.RegistryTopic, RequiredAcks: kafka.RequireAll,
 			BatchTimeout: time.Millisecond, Transport: &kafka.Transport{DialTimeout: 2 * time.Second}}
 		defer registryWriter.Close()
+		flipsWriter := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.FlipsTopic, Balancer: kafkarec.Balancer(), RequiredAcks: kafka.RequireAll,
+			BatchTimeout: time.Millisecond, Transport: &kafka.Transport{DialTimeout: 2 * time.Second}}
+		defer flipsWriter.Close()
 		store := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
-		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic},
+		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic, Flips: cfg.FlipsTopic},
 			GroupID: cfg.ProjectorGroup, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, OutageWindow: cfg.OutageWindow}, logger, reg,
-			history.NewCoalescer(store, cfg.WriteInterval, 0), store, registryWriter)
+			history.NewCoalescer(store, cfg.WriteInterval, 0), store, registryWriter, flipsWriter)
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ func createTopics(ctx context.Context, cfg config) error {
 	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{DialTimeout: 2 * time.Second}}
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 		{Topic: cfg.EventsTopic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor},
+		{Topic: cfg.FlipsTopic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor},
 		{Topic: cfg.RegistryTopic, NumPartitions: 1, ReplicationFactor: cfg.ReplicationFactor, ConfigEntries: []kafka.ConfigEntry{
 			{ConfigName: "cleanup.policy", ConfigValue: "compact"},
 		}},

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
 // buildBinary builds hcstream once per test binary run.
@@ -228,5 +231,21 @@ func TestFaultProjectorRebalance(t *testing.T) {
 	t.Logf("%d flips", flips)
 	if flips == 0 || badFlips != 0 {
 		t.Errorf("%d flips; %d checks whose flips are not exactly 1..flip_seq", flips, badFlips)
+	}
+	// The flips topic carries each flip once: a clean handover republishes nothing.
+	seen := map[string]int{}
+	for _, m := range testenv.ReadAll(t, s.env["HC_KAFKA_TOPIC_FLIPS"]) {
+		ev, err := kafkarec.Event(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[ev.CheckID.String()+"/"+strconv.FormatUint(ev.Body.(schemas.StatusChanged).FlipSeq, 10)]++
+	}
+	duplicates := 0
+	for _, n := range seen {
+		duplicates += n - 1
+	}
+	if uint64(len(seen)) != flips || duplicates != 0 {
+		t.Errorf("flips topic: %d distinct flips (ClickHouse has %d), %d duplicates", len(seen), flips, duplicates)
 	}
 }

@@ -28,11 +28,16 @@ type Topics struct {
 	// of every check and project, written by the projector and read by ingest. Default
 	// "hcstream.registry".
 	Registry string
+	// Flips carries a StatusChanged for every flip, keyed by check, for notifiers.
+	// Delivery is at least once; consumers deduplicate on (check ID, flip sequence),
+	// which a replay reproduces, as does the event ID derived from them. Default
+	// "hcstream.flips".
+	Flips string
 }
 
 // DefaultTopics returns the default topic names.
 func DefaultTopics() Topics {
-	return Topics{Events: "hcstream.events", Registry: "hcstream.registry"}
+	return Topics{Events: "hcstream.events", Registry: "hcstream.registry", Flips: "hcstream.flips"}
 }
 
 // Balancer is the partitioner for every keyed hcstream topic. Murmur2 is what Java
