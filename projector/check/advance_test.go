@@ -121,6 +121,13 @@ func TestHold(t *testing.T) {
 	if _, effects := Advance(s, t0.Add(159*time.Minute)); len(effects) != 0 {
 		t.Errorf("flipped before the postponed deadline: %v", effects)
 	}
+	// The API's status agrees with the flips: late, not down, until the postponed deadline.
+	if got := StatusAt(s, t0.Add(159*time.Minute), false); got != Grace {
+		t.Errorf("status before the postponed deadline = %s, want grace", got)
+	}
+	if got := StatusAt(s, t0.Add(160*time.Minute), false); got != "down" {
+		t.Errorf("status at the postponed deadline = %s, want down", got)
+	}
 	if _, effects := Advance(s, t0.Add(160*time.Minute)); len(effects) != 1 {
 		t.Errorf("no flip at the postponed deadline")
 	}

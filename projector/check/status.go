@@ -15,9 +15,11 @@ const (
 	Started = "started"
 )
 
-// StatusAt is Healthchecks' get_status: the status shown at now. withStarted selects
-// API v1's "started" while a run is within its grace time.
+// StatusAt is Healthchecks' get_status: the status shown at now, less any outage hold.
+// withStarted selects API v1's "started" while a run is within its grace time.
 func StatusAt(s State, now time.Time, withStarted bool) string {
+	// Time an ingest outage took from the check does not count against it (see Hold).
+	now = now.Add(-s.Held)
 	if !s.LastStart.IsZero() {
 		if !now.Before(s.LastStart.Add(s.Config.Grace)) {
 			return schemas.StatusDown.String()

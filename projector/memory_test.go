@@ -1,0 +1,44 @@
+package projector
+
+import (
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/deadline"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// BenchmarkStateMemory reports the heap a projector holds per check: a million checks,
+// each created, pinged with a rid run and indexed by deadline, as after a restart.
+// Run: go test -run '^$' -bench StateMemory -benchtime 1x ./projector
+func BenchmarkStateMemory(b *testing.B) {
+	const checks = 1_000_000
+	for b.Loop() {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		st := &partitionState{checks: make(map[schemas.ID]*history.CheckRow, checks), deadlines: deadline.New()}
+		at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		project := schemas.NewID()
+		for i := range checks {
+			id := schemas.NewID()
+			cfg := schemas.CheckConfig{Name: "job-" + strconv.Itoa(i), Slug: "job-" + strconv.Itoa(i), Tags: "prod db",
+				Timeout: time.Hour, Grace: 5 * time.Minute, Schedule: "* * * * *", TZ: "UTC"}
+			s, _ := check.Apply(check.State{}, schemas.Event{ProjectID: project, CheckID: id, At: at, Body: schemas.CheckCreated{Config: cfg}})
+			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Second), Body: schemas.PingReceived{Kind: schemas.PingStart, HasRunID: true, RunID: id}})
+			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Minute), Body: schemas.PingReceived{Kind: schemas.PingSuccess}})
+			st.checks[id] = &history.CheckRow{Version: uint64(i), State: s}
+			st.schedule(s)
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/checks, "heap-bytes/check")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB/1M-checks")
+		runtime.KeepAlive(st)
+	}
+}
