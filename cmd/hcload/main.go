@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +28,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/schemas"
 )
 
 type options struct {
@@ -44,6 +45,7 @@ type options struct {
 	brokers     string
 	topic       string
 	jsonOut     bool
+	visibility  int
 }
 
 func main() {
@@ -60,6 +62,7 @@ func main() {
 	flag.StringVar(&o.brokers, "kafka-brokers", envOr("HC_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, for the verification")
 	flag.StringVar(&o.topic, "topic", envOr("HC_KAFKA_TOPIC_EVENTS", "hcstream.events"), "events topic, for the verification")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	flag.IntVar(&o.visibility, "visibility", 0, "probes per second of ping-to-API visibility during the run (0: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -154,8 +157,13 @@ type result struct {
 	ServiceP50ms  float64 `json:"service_p50_ms"`
 	ServiceP99ms  float64 `json:"service_p99_ms"`
 	ServiceMaxMs  float64 `json:"service_max_ms"`
-	KafkaEvents   int64   `json:"kafka_events_during_run"`
+	KafkaEvents   int64   `json:"kafka_pings_during_run"`
 	KafkaVerified bool    `json:"kafka_count_equals_acknowledged"`
+	// Visible* measure from a probe ping's acknowledgement until the API shows it.
+	VisibleProbes int     `json:"visibility_probes,omitempty"`
+	VisibleP50ms  float64 `json:"visible_p50_ms,omitempty"`
+	VisibleP99ms  float64 `json:"visible_p99_ms,omitempty"`
+	VisibleMaxMs  float64 `json:"visible_max_ms,omitempty"`
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
@@ -186,20 +194,44 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 	}
 	brokers := strings.Split(o.brokers, ",")
-	before, err := topicEnd(ctx, brokers, o.topic)
+	before, err := partitionEnds(ctx, brokers, o.topic)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "hcload: measuring for %v at %d pings/s with %d connections\n", o.duration, o.rate, o.concurrency)
+	var probes []time.Duration
+	var probeErr error
+	var probing sync.WaitGroup
+	if o.visibility > 0 {
+		// Probes use their own checks, so the load's pings cannot be mistaken for theirs.
+		probeChecks, err := createChecks(ctx, client, options{baseURL: o.baseURL, apiKey: o.apiKey, checks: 10})
+		if err != nil {
+			return err
+		}
+		probing.Go(func() { probes, probeErr = probeVisibility(ctx, client, o, probeChecks, o.warmup+o.duration) })
+	}
 	res, err := drive(ctx, o, checks, kinds, o.duration)
 	if err != nil {
 		return err
 	}
-	after, err := topicEnd(ctx, brokers, o.topic)
+	probing.Wait()
+	if probeErr != nil {
+		return probeErr
+	}
+	if len(probes) > 0 {
+		slices.Sort(probes)
+		res.VisibleProbes = len(probes)
+		res.VisibleP50ms, res.VisibleP99ms, res.VisibleMaxMs = quantile(probes, 0.5), quantile(probes, 0.99), quantile(probes, 1)
+	}
+	after, err := partitionEnds(ctx, brokers, o.topic)
 	if err != nil {
 		return err
 	}
-	res.KafkaEvents = after - before
+	// The topic also carries clock ticks, probes and other traffic: count this run's
+	// pings by reading what was appended during the run.
+	if res.KafkaEvents, err = countPings(ctx, brokers, o.topic, before, after, checks); err != nil {
+		return err
+	}
 	res.KafkaVerified = res.KafkaEvents == res.Acknowledged
 	if o.jsonOut {
 		return json.NewEncoder(stdout).Encode(res)
@@ -209,7 +241,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "throughput %.0f acknowledged pings/s\n", res.Throughput)
 	fmt.Fprintf(stdout, "latency from schedule: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.P50ms, res.P95ms, res.P99ms, res.MaxMs)
 	fmt.Fprintf(stdout, "latency from send:     p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.ServiceP50ms, res.ServiceP99ms, res.ServiceMaxMs)
-	fmt.Fprintf(stdout, "kafka: %d events appended during the run; equals acknowledged: %v\n", res.KafkaEvents, res.KafkaVerified)
+	fmt.Fprintf(stdout, "kafka: %d of this run's pings appended during the run; equals acknowledged: %v\n", res.KafkaEvents, res.KafkaVerified)
+	if res.VisibleProbes > 0 {
+		fmt.Fprintf(stdout, "ping visible through the API (%d probes): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+			res.VisibleProbes, res.VisibleP50ms, res.VisibleP99ms, res.VisibleMaxMs)
+	}
 	if !res.KafkaVerified {
 		return fmt.Errorf("kafka holds %d events for %d acknowledged pings", res.KafkaEvents, res.Acknowledged)
 	}
@@ -348,6 +384,53 @@ func drive(ctx context.Context, o options, checks []string, kinds []kind, d time
 	return res, ctx.Err()
 }
 
+// probeVisibility pings its own checks at o.visibility per second, and after each
+// acknowledgement polls the API until the check's n_pings counts the ping.
+func probeVisibility(ctx context.Context, client *http.Client, o options, checks []string, d time.Duration) ([]time.Duration, error) {
+	interval := time.Second / time.Duration(o.visibility)
+	deadline := time.Now().Add(d)
+	var out []time.Duration
+	nPings := map[string]float64{}
+	for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		id := checks[i%len(checks)]
+		start := time.Now()
+		resp, err := client.Get(o.baseURL + "/ping/" + id)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			continue
+		}
+		acked := time.Now()
+		want := nPings[id] + 1
+		for time.Since(acked) < 10*time.Second {
+			req, _ := http.NewRequestWithContext(ctx, "GET", o.baseURL+"/api/v3/checks/"+id, nil)
+			req.Header.Set("X-Api-Key", o.apiKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				return nil, err
+			}
+			var body struct {
+				NPings float64 `json:"n_pings"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if body.NPings >= want {
+				nPings[id] = body.NPings
+				out = append(out, time.Since(acked))
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if wait := interval - time.Since(start); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
+	return out, nil
+}
+
 // quantile returns the q-quantile of sorted durations in milliseconds.
 func quantile(sorted []time.Duration, q float64) float64 {
 	if len(sorted) == 0 {
@@ -356,12 +439,12 @@ func quantile(sorted []time.Duration, q float64) float64 {
 	return float64(sorted[int(q*float64(len(sorted)-1))].Microseconds()) / 1000
 }
 
-// topicEnd is the sum of the end offsets of every partition of topic.
-func topicEnd(ctx context.Context, brokers []string, topic string) (int64, error) {
+// partitionEnds returns the end offset of every partition of topic.
+func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return 0, fmt.Errorf("reading metadata: %w", err)
+		return nil, fmt.Errorf("reading metadata: %w", err)
 	}
 	var reqs []kafka.OffsetRequest
 	for _, t := range meta.Topics {
@@ -370,20 +453,66 @@ func topicEnd(ctx context.Context, brokers []string, topic string) (int64, error
 		}
 	}
 	if len(reqs) == 0 {
-		return 0, fmt.Errorf("topic %s has no partitions", topic)
+		return nil, fmt.Errorf("topic %s has no partitions", topic)
 	}
 	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
-		return 0, fmt.Errorf("listing offsets: %w", err)
+		return nil, fmt.Errorf("listing offsets: %w", err)
 	}
-	var total int64
-	parts := resp.Topics[topic]
-	sort.Slice(parts, func(i, j int) bool { return parts[i].Partition < parts[j].Partition })
-	for _, p := range parts {
+	ends := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
 		if p.Error != nil {
-			return 0, fmt.Errorf("offsets of partition %d: %w", p.Partition, p.Error)
+			return nil, fmt.Errorf("offsets of partition %d: %w", p.Partition, p.Error)
 		}
-		total += p.LastOffset
+		ends[p.Partition] = p.LastOffset
 	}
-	return total, nil
+	return ends, nil
+}
+
+// countPings reads the records appended between before and after and counts the
+// PingReceived events for checks.
+func countPings(ctx context.Context, brokers []string, topic string, before, after map[int]int64, checks []string) (int64, error) {
+	ours := map[string]bool{}
+	for _, c := range checks {
+		ours[c] = true
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second, Transport: &kafka.Transport{}}
+	var n int64
+	for partition, end := range after {
+		for offset := before[partition]; offset < end; {
+			resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: offset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second})
+			if err == nil {
+				err = resp.Error
+			}
+			if err != nil {
+				return 0, fmt.Errorf("reading %s/%d at %d: %w", topic, partition, offset, err)
+			}
+			progressed := false
+			for {
+				r, err := resp.Records.ReadRecord()
+				if err != nil {
+					break
+				}
+				if r.Offset < offset || r.Offset >= end {
+					continue
+				}
+				offset, progressed = r.Offset+1, true
+				value, err := io.ReadAll(r.Value)
+				if err != nil {
+					return 0, err
+				}
+				ev, err := schemas.Decode(value)
+				if err != nil {
+					continue
+				}
+				if _, ok := ev.Body.(schemas.PingReceived); ok && ours[ev.CheckID.String()] {
+					n++
+				}
+			}
+			if !progressed {
+				return 0, fmt.Errorf("reading %s/%d stalled at %d of %d", topic, partition, offset, end)
+			}
+		}
+	}
+	return n, nil
 }
