@@ -55,7 +55,7 @@ func kafkaIngest(t *testing.T) (base, events string) {
 	runCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = reg.Run(runCtx) })
-	producer := NewProducer(brokers, events, 0)
+	producer := kafkarec.NewProducer(brokers, events, 0)
 	in := New(Config{BodyLimit: 20, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, logger, nil, reg, producer, time.Now)
 	srv := httptest.NewServer(in.Handler("/ping/"))
 	t.Cleanup(func() {

@@ -15,14 +15,14 @@ import (
 // interval, so each partition's stream time advances while no ping arrives. Several
 // ingest instances may all tick: stream time only moves forward.
 type Ticker struct {
-	producer *Producer
+	producer *kafkarec.Producer
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 }
 
 // NewTicker ticks through producer every interval (default 1s).
-func NewTicker(producer *Producer, interval time.Duration, now func() time.Time, logger *slog.Logger) *Ticker {
+func NewTicker(producer *kafkarec.Producer, interval time.Duration, now func() time.Time, logger *slog.Logger) *Ticker {
 	if interval <= 0 {
 		interval = time.Second
 	}
@@ -54,18 +54,18 @@ func (t *Ticker) Run(ctx context.Context) error {
 func (t *Ticker) tick(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, t.interval)
 	defer cancel()
-	layout, err := t.producer.currentLayout(ctx)
+	partitions, err := t.producer.Partitions(ctx)
 	if err != nil {
 		return err
 	}
 	at := t.now().UTC().Truncate(time.Microsecond)
-	msgs := make([]kafka.Message, layout.partitions)
+	msgs := make([]kafka.Message, partitions)
 	for p := range msgs {
 		m, err := kafkarec.Message(schemas.Event{ID: schemas.NewID(), At: at, Body: schemas.ClockTicked{}})
 		if err != nil {
 			return err
 		}
-		m.Key = kafkarec.PartitionKey(p, layout.partitions)
+		m.Key = kafkarec.PartitionKey(p, partitions)
 		msgs[p] = m
 	}
 	return t.producer.Publish(ctx, msgs...)

@@ -90,7 +90,7 @@ type StateLoader interface {
 
 // Publisher appends records to one topic and returns once they are acknowledged.
 type Publisher interface {
-	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+	Publish(ctx context.Context, msgs ...kafka.Message) error
 }
 
 // Projector runs the consume → fold → write → commit loop.
@@ -430,7 +430,7 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, gen *kafka.Gene
 	start := time.Now()
 	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
 		if len(b.registry) > 0 && p.registry != nil {
-			if err := p.registry.WriteMessages(ctx, b.registry...); err != nil {
+			if err := p.registry.Publish(ctx, b.registry...); err != nil {
 				return fmt.Errorf("publishing %d registry records: %w", len(b.registry), err)
 			}
 		}
@@ -439,7 +439,7 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, gen *kafka.Gene
 			if err != nil {
 				return err
 			}
-			if err := p.flips.WriteMessages(ctx, msgs...); err != nil {
+			if err := p.flips.Publish(ctx, msgs...); err != nil {
 				return fmt.Errorf("publishing %d flips: %w", len(msgs), err)
 			}
 		}

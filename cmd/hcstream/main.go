@@ -227,7 +227,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		}
 	}
 
-	var pingProducer *ingest.Producer
+	var pingProducer *kafkarec.Producer
 	var pings http.Handler
 	if has("ingest") {
 		registry := ingest.NewRegistry(cfg.KafkaBrokers, cfg.RegistryTopic, logger)
@@ -238,7 +238,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			}
 			return nil
 		})})
-		pingProducer = ingest.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.BatchTimeout)
+		pingProducer = kafkarec.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.BatchTimeout)
 		ticker := ingest.NewTicker(pingProducer, cfg.TickInterval, time.Now, logger)
 		after(kafkaReady)(func() error { return ticker.Run(gctx) })
 		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
@@ -251,11 +251,11 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		api.Register(router)
 	}
 	if has("projector") {
-		registryWriter := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.RegistryTopic, RequiredAcks: kafka.RequireAll,
-			BatchTimeout: time.Millisecond, Transport: &kafka.Transport{DialTimeout: 2 * time.Second}}
+		// The partitions' flushes publish concurrently; a short linger merges them into
+		// one request per leader.
+		registryWriter := kafkarec.NewProducer(cfg.KafkaBrokers, cfg.RegistryTopic, time.Millisecond)
 		defer registryWriter.Close()
-		flipsWriter := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.FlipsTopic, Balancer: kafkarec.Balancer(), RequiredAcks: kafka.RequireAll,
-			BatchTimeout: time.Millisecond, Transport: &kafka.Transport{DialTimeout: 2 * time.Second}}
+		flipsWriter := kafkarec.NewProducer(cfg.KafkaBrokers, cfg.FlipsTopic, time.Millisecond)
 		defer flipsWriter.Close()
 		store := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
 		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic, Flips: cfg.FlipsTopic},

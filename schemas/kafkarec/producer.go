@@ -1,4 +1,4 @@
-package ingest
+package kafkarec
 
 import (
 	"context"
@@ -11,13 +11,11 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 	produceapi "github.com/segmentio/kafka-go/protocol/produce"
-
-	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
 // Producer gathers the records of concurrent Publish calls for up to Linger and sends
 // them as one produce request per partition leader, with acks from all in-sync
-// replicas. kafka-go's Writer sends one request per partition per batch, so with twelve
+// replicas, placing each record by Balancer. kafka-go's Writer sends one request per partition per batch, so with twelve
 // partitions a busy ingest made twelve times as many requests as it needed, and the
 // broker's CPU went to request overhead; the Java producer batches per broker the same
 // way this does.
@@ -127,7 +125,7 @@ func (p *Producer) send(ctx context.Context, calls []*produceCall) []error {
 	byLeader := map[string]map[int]*partitionBatch{}
 	for i, c := range calls {
 		for _, m := range c.msgs {
-			partition := kafkarec.Partition(m.Key, layout.partitions)
+			partition := Partition(m.Key, layout.partitions)
 			addr := layout.leader[partition]
 			if addr == nil {
 				errs[i] = fmt.Errorf("partition %d of %s has no leader", partition, p.topic)
@@ -248,6 +246,15 @@ func (p *Producer) currentLayout(ctx context.Context) (*leaderLayout, error) {
 		return layout, nil
 	}
 	return nil, fmt.Errorf("metadata has no topic %s", p.topic)
+}
+
+// Partitions returns the topic's partition count, from cached metadata.
+func (p *Producer) Partitions(ctx context.Context) (int, error) {
+	layout, err := p.currentLayout(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return layout.partitions, nil
 }
 
 func (p *Producer) forgetLayout() {
