@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,7 +156,10 @@ func (p *Projector) Run(ctx context.Context) error {
 		p.metrics.partitions.Set(float64(len(assignments)))
 		for _, a := range assignments {
 			gen.Start(func(ctx context.Context) {
-				p.runPartition(ctx, gen, a.ID, a.Offset)
+				commit := func(next int64) error {
+					return gen.CommitOffsets(map[string]map[int]int64{p.cfg.Topics.Events: {a.ID: next}})
+				}
+				p.runPartition(ctx, a.ID, a.Offset, -1, commit)
 			})
 		}
 	}
@@ -188,7 +192,10 @@ func (st *partitionState) schedule(s check.State) {
 	st.deadlines.Set(s.CheckID, at, ok)
 }
 
-func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) {
+// runPartition folds one partition from offset until ctx ends or, when end is not
+// negative, until every record before end is durable. commit, when not nil, records the
+// next offset after each durable batch.
+func (p *Projector) runPartition(ctx context.Context, partition int, offset, end int64, commit func(next int64) error) bool {
 	log := p.log.With("partition", partition)
 	st := &partitionState{partition: partition, checks: map[schemas.ID]*history.CheckRow{}, deadlines: deadline.New()}
 	if !p.retry(ctx, log, "loading check states", func(ctx context.Context) error {
@@ -202,7 +209,10 @@ func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, par
 		}
 		return nil
 	}) {
-		return
+		return false
+	}
+	if end == 0 || (end > 0 && offset >= end) {
+		return true
 	}
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   p.cfg.Brokers,
@@ -215,7 +225,7 @@ func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, par
 	defer reader.Close()
 	if err := reader.SetOffset(offset); err != nil {
 		log.Error("seeking partition", "offset", offset, "err", err)
-		return
+		return false
 	}
 	log.Info("partition started", "offset", offset, "checks", len(st.checks))
 	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
@@ -225,7 +235,7 @@ func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, par
 		b, err := p.fetchBatch(ctx, reader, st)
 		if err != nil {
 			log.Error("stopping partition", "err", err)
-			return
+			return false
 		}
 		lag.Set(float64(reader.Stats().Lag))
 		if b.empty() {
@@ -234,12 +244,16 @@ func (p *Projector) runPartition(ctx context.Context, gen *kafka.Generation, par
 		// A flush that ctx cancelled (rebalance, shutdown) still gets a bounded chance to
 		// finish, so what was folded is written and committed once rather than replayed.
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		ok := p.flush(flushCtx, log, gen, st, b)
+		ok := p.flush(flushCtx, log, commit, st, b)
 		cancel()
 		if !ok {
-			return
+			return false
+		}
+		if end > 0 && b.nextOffset >= end {
+			return true
 		}
 	}
+	return false
 }
 
 // batch is one step's output and the offset to commit once it is durable.
@@ -426,7 +440,7 @@ func registryRecord(msg kafka.Message) kafka.Message {
 // ClickHouse is already pingable), then flip events, then history, then the offset
 // commit. It retries until
 // it succeeds or ctx ends.
-func (p *Projector) flush(ctx context.Context, log *slog.Logger, gen *kafka.Generation, st *partitionState, b *batch) bool {
+func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, st *partitionState, b *batch) bool {
 	start := time.Now()
 	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
 		if len(b.registry) > 0 && p.registry != nil {
@@ -451,9 +465,52 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, gen *kafka.Gene
 	}
 	p.metrics.flushDuration.WithLabelValues("ok").Observe(time.Since(start).Seconds())
 	p.metrics.batchRows.Observe(float64(b.rows.Len()))
-	return p.retry(ctx, log, "committing offset", func(context.Context) error {
-		return gen.CommitOffsets(map[string]map[int]int64{p.cfg.Topics.Events: {st.partition: b.nextOffset}})
-	})
+	if commit == nil {
+		return true
+	}
+	return p.retry(ctx, log, "committing offset", func(context.Context) error { return commit(b.nextOffset) })
+}
+
+// Replay folds every partition of the events topic from its first record to the end it
+// had when Replay started, without a consumer group or offset commits, and returns the
+// number of records folded. Given a Projector without publishers and an empty database,
+// it rebuilds the history the live projector wrote, row for row.
+func (p *Projector) Replay(ctx context.Context) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topics.Events}})
+	if err != nil {
+		return 0, fmt.Errorf("reading metadata: %w", err)
+	}
+	var reqs []kafka.OffsetRequest
+	for _, t := range meta.Topics {
+		for _, part := range t.Partitions {
+			reqs = append(reqs, kafka.FirstOffsetOf(part.ID), kafka.LastOffsetOf(part.ID))
+		}
+	}
+	offsets, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{p.cfg.Topics.Events: reqs}})
+	if err != nil {
+		return 0, fmt.Errorf("listing offsets: %w", err)
+	}
+	var total int64
+	var wg sync.WaitGroup
+	failed := make(chan int, len(offsets.Topics[p.cfg.Topics.Events]))
+	for _, part := range offsets.Topics[p.cfg.Topics.Events] {
+		if part.Error != nil {
+			return 0, fmt.Errorf("offsets of partition %d: %w", part.Partition, part.Error)
+		}
+		total += part.LastOffset - part.FirstOffset
+		wg.Go(func() {
+			if !p.runPartition(ctx, part.Partition, part.FirstOffset, part.LastOffset, nil) {
+				failed <- part.Partition
+			}
+		})
+	}
+	wg.Wait()
+	close(failed)
+	for partition := range failed {
+		return 0, fmt.Errorf("replaying partition %d did not finish", partition)
+	}
+	return total, ctx.Err()
 }
 
 // retry runs op until it succeeds, backing off, and reports false when ctx ended first.

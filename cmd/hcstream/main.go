@@ -51,6 +51,7 @@ Roles (default all):
   query      Management API only
 Commands:
   migrate                       create Kafka topics and apply ClickHouse migrations
+  replay --into DB              rebuild history from the whole log into another database
   project create --name NAME    create a project, print its keys once as JSON
   version                       print the version
 Flags: --listen, --kafka-brokers, --clickhouse-addr, --clickhouse-database
@@ -91,15 +92,18 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			return 2
 		}
 		args = args[1:]
-	case "all", "ingest", "projector", "query", "migrate":
+	case "all", "ingest", "projector", "query", "migrate", "replay":
 	default:
 		fmt.Fprintf(stderr, "hcstream: unknown command %q\n\n%s", role, usage)
 		return 2
 	}
 	fs := flag.NewFlagSet("hcstream "+role, flag.ContinueOnError)
-	name := ""
-	if role == "project" {
+	name, into := "", ""
+	switch role {
+	case "project":
 		fs.StringVar(&name, "name", "", "project name (required)")
+	case "replay":
+		fs.StringVar(&into, "into", "", "ClickHouse database to rebuild (required; not the live one)")
 	}
 	cfg, err := loadConfig(fs, args, env, stderr)
 	if err != nil {
@@ -107,7 +111,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return 2
 	}
 	level := cfg.LogLevel
-	if role == "project" || role == "migrate" {
+	if role == "project" || role == "migrate" || role == "replay" {
 		// One-shot commands print their result; their progress logs would only be noise.
 		level = max(level, slog.LevelWarn)
 	}
@@ -119,6 +123,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			return 2
 		}
 		return createProject(ctx, cfg, name, logger, stdout, stderr)
+	case "replay":
+		return replay(ctx, cfg, into, logger, stdout, stderr)
 	case "migrate":
 		conn, err := openClickHouse(cfg)
 		if err != nil {
