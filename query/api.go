@@ -101,7 +101,9 @@ func (a *API) Register(r *mux.Router) {
 		v := r.PathPrefix("/api/v" + strconv.Itoa(version)).Subrouter()
 		v.Handle("/checks/", a.endpoint(version, map[string]handlerFunc{"GET": a.listChecks, "POST": a.createCheck}))
 		v.Handle("/checks", redirectSlash())
-		v.Handle("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck}))
+		v.Handle("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck, "POST": a.updateCheck, "DELETE": a.deleteCheck}))
+		v.Handle("/checks/"+uuidRoute+"/pause", a.endpoint(version, map[string]handlerFunc{"POST": a.pauseCheck}))
+		v.Handle("/checks/"+uuidRoute+"/resume", a.endpoint(version, map[string]handlerFunc{"POST": a.resumeCheck}))
 		v.Handle("/checks/"+uuidRoute+"/pings/", a.endpoint(version, map[string]handlerFunc{"GET": a.listPings}))
 	}
 }
@@ -152,7 +154,7 @@ func (a *API) endpoint(version int, methods map[string]handlerFunc) http.Handler
 			return
 		}
 		req := &request{Request: r, version: version}
-		writes := r.Method == http.MethodPost
+		writes := r.Method == http.MethodPost || r.Method == http.MethodDelete
 		key, hasHeader := r.Header.Get("X-Api-Key"), r.Header["X-Api-Key"] != nil
 		if writes {
 			raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2621440))
@@ -172,7 +174,7 @@ func (a *API) endpoint(version int, methods map[string]handlerFunc) http.Handler
 					return
 				}
 			}
-			if !hasHeader {
+			if !hasHeader && r.Method == http.MethodPost {
 				if v, ok := req.body["api_key"]; ok {
 					key = jsonString(v)
 				}
@@ -336,6 +338,76 @@ func (a *API) listPings(w http.ResponseWriter, r *request) {
 		out = append(out, a.renderPing(row.State.CheckID, r.version, p))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pings": out})
+}
+
+// write appends an event about an existing check, waits until it is folded, and
+// answers with the check as the event leaves it.
+func (a *API) write(w http.ResponseWriter, r *request, row history.CheckRow, body schemas.Body) {
+	ev := schemas.Event{ID: schemas.NewID(), ProjectID: r.project.ID, CheckID: row.State.CheckID,
+		At: a.now().UTC().Truncate(time.Microsecond), Body: body}
+	version, err := a.appender.Append(r.Context(), ev)
+	if err != nil {
+		a.log.Error("appending "+body.Type().String(), "check_id", ev.CheckID.String(), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "event log unavailable")
+		return
+	}
+	a.waitForProjection(r.Context(), ev, version)
+	state, _ := check.Apply(row.State, ev)
+	if body.Type() == schemas.TypeCheckDeleted {
+		// Healthchecks answers with the check as it was, its channels already unassigned.
+		state = row.State
+		state.Config.Channels = nil
+	}
+	writeJSON(w, http.StatusOK, a.renderCheck(state, r.version, false, a.now()))
+}
+
+func (a *API) updateCheck(w http.ResponseWriter, r *request) {
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	cfg := row.State.Config
+	if msg := applySpec(&cfg, r.body, r.version); msg != "" {
+		writeError(w, http.StatusBadRequest, "json validation error: "+msg)
+		return
+	}
+	if msg := resolveChannels(&cfg, r.body); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	a.write(w, r, row, schemas.CheckUpdated{Config: cfg})
+}
+
+func (a *API) deleteCheck(w http.ResponseWriter, r *request) {
+	if row, ok := a.ownCheck(w, r); ok {
+		a.write(w, r, row, schemas.CheckDeleted{})
+	}
+}
+
+func (a *API) pauseCheck(w http.ResponseWriter, r *request) {
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	if row.State.Status == schemas.StatusPaused {
+		writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, false, a.now()))
+		return
+	}
+	a.write(w, r, row, schemas.CheckPaused{})
+}
+
+func (a *API) resumeCheck(w http.ResponseWriter, r *request) {
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	if row.State.Status != schemas.StatusPaused {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusConflict)
+		_, _ = io.WriteString(w, "check is not paused")
+		return
+	}
+	a.write(w, r, row, schemas.CheckResumed{})
 }
 
 func (a *API) createCheck(w http.ResponseWriter, r *request) {

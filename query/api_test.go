@@ -62,7 +62,7 @@ func (f *fakeLog) Checks(_ context.Context, project schemas.ID) ([]history.Check
 func (f *fakeLog) Check(ctx context.Context, project, id schemas.ID) (history.CheckRow, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r, ok := f.checks[id]; ok && r.State.ProjectID == project {
+	if r, ok := f.checks[id]; ok && r.State.ProjectID == project && !r.State.Deleted {
 		return r, nil
 	}
 	return history.CheckRow{}, store.ErrNotFound
@@ -71,7 +71,7 @@ func (f *fakeLog) Check(ctx context.Context, project, id schemas.ID) (history.Ch
 func (f *fakeLog) CheckProject(_ context.Context, id schemas.ID) (schemas.ID, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r, ok := f.checks[id]; ok {
+	if r, ok := f.checks[id]; ok && !r.State.Deleted {
 		return r.State.ProjectID, nil
 	}
 	return schemas.ID{}, store.ErrNotFound
@@ -245,5 +245,47 @@ func TestBadgeKeyIsStable(t *testing.T) {
 	id, _ := schemas.ParseID("039cfa85-59d7-482f-8830-70392a6ff3e5")
 	if got := badgeKey(id); got != "c96df161-8f5e-5bb6-a53b-48d1d3877a9d" {
 		t.Errorf("badgeKey = %s", got)
+	}
+}
+
+func TestUpdatePauseResumeDelete(t *testing.T) {
+	r, _ := newTestAPI(t)
+	rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "nightly", "channels": ""}`)
+	var created map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &created)
+	url := "/api/v3/checks/" + created["uuid"].(string)
+	field := func(rec *httptest.ResponseRecorder, key string) any {
+		var v map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &v)
+		return v[key]
+	}
+	steps := []struct {
+		method, path, key, body string
+		wantCode                int
+		wantField, wantValue    string
+	}{
+		{"POST", url, rwKey, `{"timeout": 120, "tags": "a b"}`, 200, "tags", "a b"},
+		{"POST", url, rwKey, `{"grace": 5}`, 400, "error", "json validation error: grace is too small"},
+		{"POST", url + "/pause", roKey, ``, 401, "error", "wrong api key"},
+		{"POST", url + "/pause", rwKey, ``, 200, "status", "paused"},
+		{"POST", url + "/pause", rwKey, ``, 200, "status", "paused"},
+		{"POST", url + "/resume", rwKey, ``, 200, "status", "new"},
+		{"POST", url + "/resume", rwKey, ``, 409, "", ""},
+		{"GET", url + "/pause", rwKey, ``, 405, "", ""},
+		{"DELETE", url, otherKey, ``, 403, "", ""},
+		{"DELETE", url, rwKey, ``, 200, "name", "nightly"},
+		{"GET", url, rwKey, ``, 404, "", ""},
+	}
+	for _, st := range steps {
+		rec := call(r, st.method, st.path, st.key, st.body)
+		if rec.Code != st.wantCode {
+			t.Fatalf("%s %s: %d %s, want %d", st.method, st.path, rec.Code, rec.Body.String(), st.wantCode)
+		}
+		if st.wantField != "" && field(rec, st.wantField) != st.wantValue {
+			t.Errorf("%s %s: %s = %v, want %q (%s)", st.method, st.path, st.wantField, field(rec, st.wantField), st.wantValue, rec.Body.String())
+		}
+	}
+	if rec := call(r, "POST", url+"/resume", rwKey, ""); rec.Code != 404 {
+		t.Errorf("resume of a deleted check: %d", rec.Code)
 	}
 }

@@ -225,6 +225,18 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 		t.Errorf("no key: %d %q", got.code, got.body)
 	}
 
+	// Pause, resume and delete go through the log like everything else; a deleted check
+	// can no longer be pinged.
+	if got := do(t, "POST", s.base+"/api/v3/checks/"+id+"/pause", key, ""); got.code != 200 || got.json(t)["status"] != "paused" {
+		t.Errorf("pause: %d %s", got.code, got.body)
+	}
+	if got := do(t, "POST", s.base+"/api/v3/checks/"+id+"/resume", key, ""); got.code != 200 || got.json(t)["status"] != "new" {
+		t.Errorf("resume: %d %s", got.code, got.body)
+	}
+	if got := do(t, "GET", s.base+"/api/v3/checks/"+id, key, ""); got.json(t)["status"] != "new" {
+		t.Errorf("the caller's next read after resume: %s", got.body)
+	}
+
 	// Exactly one row per ping in ClickHouse, even before merges.
 	conn := testenv.ClickHouseConn(t)
 	var rows uint64
@@ -233,6 +245,16 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 	}
 	if rows != 2 {
 		t.Errorf("%d ping rows in ClickHouse, want 2", rows)
+	}
+
+	if got := do(t, "DELETE", s.base+"/api/v3/checks/"+id, key, ""); got.code != 200 {
+		t.Fatalf("delete: %d %s", got.code, got.body)
+	}
+	if got := do(t, "GET", s.base+"/ping/"+id, "", ""); got.code != 404 {
+		t.Errorf("ping after delete: %d %q", got.code, got.body)
+	}
+	if got := do(t, "GET", s.base+"/api/v3/checks/"+id, key, ""); got.code != 404 {
+		t.Errorf("get after delete: %d", got.code)
 	}
 }
 
