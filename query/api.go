@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,8 @@ type Store interface {
 	CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error)
 	CheckVersion(ctx context.Context, project, check schemas.ID) (uint64, error)
 	Pings(ctx context.Context, check schemas.ID, limit int) ([]store.Ping, error)
+	PingBody(ctx context.Context, check schemas.ID, n uint64) ([]byte, bool, error)
+	Flips(ctx context.Context, check schemas.ID, from, to time.Time) ([]store.Flip, error)
 }
 
 // Appender appends one event and returns the version its rows will carry.
@@ -105,6 +108,8 @@ func (a *API) Register(r *mux.Router) {
 		v.Handle("/checks/"+uuidRoute+"/pause", a.endpoint(version, map[string]handlerFunc{"POST": a.pauseCheck}))
 		v.Handle("/checks/"+uuidRoute+"/resume", a.endpoint(version, map[string]handlerFunc{"POST": a.resumeCheck}))
 		v.Handle("/checks/"+uuidRoute+"/pings/", a.endpoint(version, map[string]handlerFunc{"GET": a.listPings}))
+		v.Handle("/checks/"+uuidRoute+"/pings/{n:[0-9]+}/body", a.endpoint(version, map[string]handlerFunc{"GET": a.pingBody}))
+		v.Handle("/checks/"+uuidRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
 	}
 }
 
@@ -408,6 +413,102 @@ func (a *API) resumeCheck(w http.ResponseWriter, r *request) {
 		return
 	}
 	a.write(w, r, row, schemas.CheckResumed{})
+}
+
+func (a *API) pingBody(w http.ResponseWriter, r *request) {
+	if r.project.ReadOnly {
+		writeError(w, http.StatusUnauthorized, "wrong api key")
+		return
+	}
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	n, err := strconv.ParseUint(mux.Vars(r.Request)["n"], 10, 64)
+	// Healthchecks keeps the last ping_log_limit pings; older numbers are gone.
+	if err != nil || n == 0 || int64(n) <= int64(row.State.NPings)-int64(a.cfg.PingLogLimit) {
+		notFoundPage(w)
+		return
+	}
+	body, found, err := a.store.PingBody(r.Context(), row.State.CheckID, n)
+	if err != nil {
+		a.storeFailed(w, "reading ping body", err)
+		return
+	}
+	if !found || len(body) == 0 {
+		notFoundPage(w)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write(body)
+}
+
+// flipFilter reads Healthchecks' start, end and seconds parameters; false means 400.
+func flipFilter(q url.Values, now time.Time) (from, to time.Time, ok bool) {
+	parse := func(name string, limit int64, emptyOK bool) (int64, bool, bool) {
+		values, present := q[name]
+		if !present {
+			return 0, false, true
+		}
+		v := strings.TrimSpace(values[len(values)-1])
+		if v == "" {
+			return 0, false, emptyOK
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > limit {
+			return 0, false, false
+		}
+		return n, true, true
+	}
+	start, hasStart, ok1 := parse("start", 10000000000, false)
+	end, hasEnd, ok2 := parse("end", 10000000000, false)
+	seconds, hasSeconds, ok3 := parse("seconds", 31536000, true)
+	if !ok1 || !ok2 || !ok3 {
+		return from, to, false
+	}
+	if hasStart {
+		from = time.Unix(start, 0)
+	}
+	if hasSeconds && seconds > 0 {
+		if since := now.Add(-time.Duration(seconds) * time.Second); since.After(from) {
+			from = since
+		}
+	}
+	if hasEnd {
+		to = time.Unix(end, 0)
+	}
+	return from, to, true
+}
+
+type flipJSON struct {
+	Timestamp string `json:"timestamp"`
+	Up        int    `json:"up"`
+}
+
+func (a *API) listFlips(w http.ResponseWriter, r *request) {
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	from, to, valid := flipFilter(r.URL.Query(), a.now())
+	if !valid {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	flips, err := a.store.Flips(r.Context(), row.State.CheckID, from, to)
+	if err != nil {
+		a.storeFailed(w, "listing flips", err)
+		return
+	}
+	out := make([]flipJSON, 0, len(flips))
+	for _, f := range flips {
+		up := 0
+		if f.Up {
+			up = 1
+		}
+		out = append(out, flipJSON{Timestamp: *isoSeconds(f.At), Up: up})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flips": out})
 }
 
 func (a *API) createCheck(w http.ResponseWriter, r *request) {

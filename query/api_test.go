@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +85,14 @@ func (f *fakeLog) CheckVersion(_ context.Context, _, id schemas.ID) (uint64, err
 }
 
 func (f *fakeLog) Pings(context.Context, schemas.ID, int) ([]store.Ping, error) { return nil, nil }
+
+func (f *fakeLog) PingBody(context.Context, schemas.ID, uint64) ([]byte, bool, error) {
+	return nil, false, nil
+}
+
+func (f *fakeLog) Flips(context.Context, schemas.ID, time.Time, time.Time) ([]store.Flip, error) {
+	return nil, nil
+}
 
 const (
 	rwKey    = "hcw_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -287,5 +296,40 @@ func TestUpdatePauseResumeDelete(t *testing.T) {
 	}
 	if rec := call(r, "POST", url+"/resume", rwKey, ""); rec.Code != 404 {
 		t.Errorf("resume of a deleted check: %d", rec.Code)
+	}
+}
+
+func TestFlipFilter(t *testing.T) {
+	now := time.Unix(2_000_000_000, 0)
+	tests := []struct {
+		query    string
+		ok       bool
+		from, to int64
+	}{
+		{"", true, 0, 0},
+		{"start=100&end=200", true, 100, 200},
+		{"start=%20100%20", true, 100, 0},
+		{"seconds=60", true, 2_000_000_000 - 60, 0},
+		{"seconds=0", true, 0, 0},
+		{"seconds=", true, 0, 0},
+		{"start=", false, 0, 0},
+		{"start=1.5", false, 0, 0},
+		{"start=-123", false, 0, 0},
+		{"end=abc", false, 0, 0},
+		{"seconds=31536001", false, 0, 0},
+		{"start=10000000001", false, 0, 0},
+	}
+	for _, tt := range tests {
+		q, _ := url.ParseQuery(tt.query)
+		from, to, ok := flipFilter(q, now)
+		unix := func(t time.Time) int64 {
+			if t.IsZero() {
+				return 0
+			}
+			return t.Unix()
+		}
+		if ok != tt.ok || (ok && (unix(from) != tt.from || unix(to) != tt.to)) {
+			t.Errorf("%q: from %d to %d ok %v, want %d %d %v", tt.query, unix(from), unix(to), ok, tt.from, tt.to, tt.ok)
+		}
 	}
 }

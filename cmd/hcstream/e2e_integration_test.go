@@ -213,6 +213,13 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 		t.Errorf("oldest ping: %v", p)
 	}
 
+	if got := do(t, "GET", list2.Pings[0]["body_url"].(string), key, ""); got.code != 200 || got.body != "disk full" || got.header.Get("Content-Type") != "text/plain" {
+		t.Errorf("ping body: %d %q %v", got.code, got.body, got.header.Get("Content-Type"))
+	}
+	if got := do(t, "GET", s.base+"/api/v3/checks/"+id+"/pings/1/body", key, ""); got.code != 404 {
+		t.Errorf("a ping without a body: %d", got.code)
+	}
+
 	// The read-only key sees the check without secrets and may not list pings.
 	ro := do(t, "GET", s.base+"/api/v3/checks/", keys["api_key_readonly"], "")
 	if ro.code != 200 || strings.Contains(ro.body, id) || !strings.Contains(ro.body, "unique_key") {
@@ -350,6 +357,20 @@ func TestTimeoutFlipByStreamTime(t *testing.T) {
 	}
 	if len(published) != 2 || published[1].Reason != "timeout" || published[1].New != schemas.StatusDown || published[1].FlipSeq != 2 {
 		t.Errorf("flips topic: %+v", published)
+	}
+	// The API lists them too, newest first.
+	flips := do(t, "GET", s.base+"/api/v3/checks/"+id+"/flips/", key, "")
+	var listed struct {
+		Flips []struct {
+			Timestamp string `json:"timestamp"`
+			Up        int    `json:"up"`
+		} `json:"flips"`
+	}
+	if err := json.Unmarshal([]byte(flips.body), &listed); err != nil || len(listed.Flips) != 2 || listed.Flips[0].Up != 0 || listed.Flips[1].Up != 1 {
+		t.Errorf("flips list: %d %s", flips.code, flips.body)
+	}
+	if got := do(t, "GET", s.base+"/api/v3/checks/"+id+"/flips/?start=abc", key, ""); got.code != 400 || got.body != "" {
+		t.Errorf("bad flips filter: %d %q", got.code, got.body)
 	}
 	// Flips and check states are separate INSERTs of one batch: the state follows shortly.
 	testenv.Eventually(t, 10*time.Second, "the check's status did not become down", func() bool {

@@ -170,3 +170,55 @@ func (c *ClickHouse) Pings(ctx context.Context, check schemas.ID, limit int) ([]
 
 // Ping checks that ClickHouse answers a query.
 func (c *ClickHouse) Ping(ctx context.Context) error { return c.conn.Ping(ctx) }
+
+// Flip is one status change as the flips list shows it.
+type Flip struct {
+	At time.Time
+	Up bool
+}
+
+// Flips returns a check's flips newest first, within [from, to) when those are set.
+func (c *ClickHouse) Flips(ctx context.Context, check schemas.ID, from, to time.Time) ([]Flip, error) {
+	query := "SELECT at_us, new_status = 'up' FROM " + c.database + ".flips FINAL WHERE check_id = ?"
+	args := []any{uuid.UUID(check)}
+	if !from.IsZero() {
+		query += " AND at_us >= ?"
+		args = append(args, from.UnixMicro())
+	}
+	if !to.IsZero() {
+		query += " AND at_us < ?"
+		args = append(args, to.UnixMicro())
+	}
+	rows, err := c.conn.Query(ctx, query+" ORDER BY flip_seq DESC", args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading flips: %w", err)
+	}
+	defer rows.Close()
+	var out []Flip
+	for rows.Next() {
+		var at int64
+		var up uint8
+		if err := rows.Scan(&at, &up); err != nil {
+			return nil, fmt.Errorf("scanning flip: %w", err)
+		}
+		out = append(out, Flip{At: time.UnixMicro(at).UTC(), Up: up == 1})
+	}
+	return out, rows.Err()
+}
+
+// PingBody returns the body of a check's ping number n; false when there is no such ping.
+func (c *ClickHouse) PingBody(ctx context.Context, check schemas.ID, n uint64) ([]byte, bool, error) {
+	rows, err := c.conn.Query(ctx, "SELECT body FROM "+c.database+".pings FINAL WHERE check_id = ? AND n = ? LIMIT 1", uuid.UUID(check), n)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading ping body: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, false, rows.Err()
+	}
+	var body string
+	if err := rows.Scan(&body); err != nil {
+		return nil, false, fmt.Errorf("scanning ping body: %w", err)
+	}
+	return []byte(body), true, nil
+}
