@@ -107,8 +107,8 @@ func (a *API) Register(r *mux.Router) {
 		v.Handle("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck, "POST": a.updateCheck, "DELETE": a.deleteCheck}))
 		v.Handle("/checks/"+uuidRoute+"/pause", a.endpoint(version, map[string]handlerFunc{"POST": a.pauseCheck}))
 		v.Handle("/checks/"+uuidRoute+"/resume", a.endpoint(version, map[string]handlerFunc{"POST": a.resumeCheck}))
-		v.Handle("/checks/"+uuidRoute+"/pings/", a.endpoint(version, map[string]handlerFunc{"GET": a.listPings}))
-		v.Handle("/checks/"+uuidRoute+"/pings/{n:[0-9]+}/body", a.endpoint(version, map[string]handlerFunc{"GET": a.pingBody}))
+		v.Handle("/checks/"+uuidRoute+"/pings/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listPings}))
+		v.Handle("/checks/"+uuidRoute+"/pings/{n:[0-9]+}/body", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.pingBody}))
 		v.Handle("/checks/"+uuidRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
 	}
 }
@@ -134,8 +134,18 @@ type request struct {
 type handlerFunc func(w http.ResponseWriter, r *request)
 
 // endpoint applies Healthchecks' CORS decorator, body parsing and authentication, in
-// its order: 204 for OPTIONS, 405, body 400s, then 401.
+// its order: 204 for OPTIONS, 405, body 400s, then 401. Writes need a read-write key.
 func (a *API) endpoint(version int, methods map[string]handlerFunc) http.Handler {
+	return a.authorized(version, methods, false)
+}
+
+// readWriteEndpoint is endpoint for reads that Healthchecks also keeps from read-only
+// keys (pings and their bodies).
+func (a *API) readWriteEndpoint(version int, methods map[string]handlerFunc) http.Handler {
+	return a.authorized(version, methods, true)
+}
+
+func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteOnly bool) http.Handler {
 	allowed := make([]string, 0, len(methods)+1)
 	for _, m := range []string{"GET", "POST", "DELETE"} {
 		if methods[m] != nil {
@@ -186,7 +196,7 @@ func (a *API) endpoint(version int, methods map[string]handlerFunc) http.Handler
 			}
 		}
 		project, code, msg := a.authenticate(r.Context(), key)
-		if code == http.StatusOK && writes && project.ReadOnly {
+		if code == http.StatusOK && (writes || readWriteOnly) && project.ReadOnly {
 			code, msg = http.StatusUnauthorized, "wrong api key"
 		}
 		if code != http.StatusOK {
@@ -325,10 +335,6 @@ func (a *API) getCheck(w http.ResponseWriter, r *request) {
 }
 
 func (a *API) listPings(w http.ResponseWriter, r *request) {
-	if r.project.ReadOnly {
-		writeError(w, http.StatusUnauthorized, "wrong api key")
-		return
-	}
 	row, ok := a.ownCheck(w, r)
 	if !ok {
 		return
@@ -416,10 +422,6 @@ func (a *API) resumeCheck(w http.ResponseWriter, r *request) {
 }
 
 func (a *API) pingBody(w http.ResponseWriter, r *request) {
-	if r.project.ReadOnly {
-		writeError(w, http.StatusUnauthorized, "wrong api key")
-		return
-	}
 	row, ok := a.ownCheck(w, r)
 	if !ok {
 		return

@@ -62,9 +62,9 @@ func isolatedEnv(t *testing.T) map[string]string {
 	return env
 }
 
-// startStack runs `hcstream all` in-process until the test ends, and waits for 200 on
-// the status endpoint.
-func startStack(t *testing.T, env map[string]string) *stack {
+// launch runs `hcstream all` in-process until the test ends, checking that it shuts
+// down cleanly, and returns at once.
+func launch(t *testing.T, env map[string]string) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stack{base: "http://" + env["HC_LISTEN"], env: env, done: make(chan int, 1)}
@@ -82,6 +82,13 @@ func startStack(t *testing.T, env map[string]string) *stack {
 			t.Error("hcstream did not shut down within 30s")
 		}
 	})
+	return s
+}
+
+// startStack launches hcstream and waits for 200 on the status endpoint.
+func startStack(t *testing.T, env map[string]string) *stack {
+	t.Helper()
+	s := launch(t, env)
 	testenv.Eventually(t, 60*time.Second, "status endpoint never answered 200", func() bool {
 		resp, err := http.Get(s.base + "/api/v3/status/")
 		if err != nil {

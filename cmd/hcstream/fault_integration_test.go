@@ -46,18 +46,7 @@ func TestFaultStatusFollowsClickHouse(t *testing.T) {
 	localStack(t, "clickhouse.sh", "down")
 	t.Cleanup(func() { localStack(t, "clickhouse.sh", "up") })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"all"}, func(k string) string { return env[k] }, io.Discard, testWriter{t})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("exit code %d", code)
-		}
-	}()
-	base := "http://" + env["HC_LISTEN"]
+	base := launch(t, env).base
 
 	var code int
 	var body string
@@ -109,18 +98,7 @@ func TestFaultStatusFollowsKafka(t *testing.T) {
 	localStack(t, "kafka.sh", "down")
 	t.Cleanup(func() { localStack(t, "kafka.sh", "up") })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"all"}, func(k string) string { return env[k] }, io.Discard, testWriter{t})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("exit code %d", code)
-		}
-	}()
-	base := "http://" + env["HC_LISTEN"]
+	base := launch(t, env).base
 
 	var code int
 	var body string
