@@ -105,6 +105,8 @@ func (a *API) Register(r *mux.Router) {
 		v.Handle("/checks/", a.endpoint(version, map[string]handlerFunc{"GET": a.listChecks, "POST": a.createCheck}))
 		v.Handle("/checks", redirectSlash())
 		v.Handle("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck, "POST": a.updateCheck, "DELETE": a.deleteCheck}))
+		v.Handle("/checks/{key:[A-z0-9]{40}}", a.endpoint(version, map[string]handlerFunc{"GET": a.getByUniqueKey}))
+		v.Handle("/checks/{key:[A-z0-9]{40}}/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
 		v.Handle("/checks/"+uuidRoute+"/pause", a.endpoint(version, map[string]handlerFunc{"POST": a.pauseCheck}))
 		v.Handle("/checks/"+uuidRoute+"/resume", a.endpoint(version, map[string]handlerFunc{"POST": a.resumeCheck}))
 		v.Handle("/checks/"+uuidRoute+"/pings/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listPings}))
@@ -302,7 +304,23 @@ func hasAllTags(tags string, want []string) bool {
 }
 
 // ownCheck loads the check named in the URL, answering 404 or 403 as Healthchecks does.
+// A check named by unique_key is looked up in the caller's project only (a miss is a 404
+// with an empty body).
 func (a *API) ownCheck(w http.ResponseWriter, r *request) (history.CheckRow, bool) {
+	if key, ok := mux.Vars(r.Request)["key"]; ok {
+		rows, err := a.store.Checks(r.Context(), r.project.ID)
+		if err != nil {
+			a.storeFailed(w, "reading checks", err)
+			return history.CheckRow{}, false
+		}
+		for _, row := range rows {
+			if uniqueKey(row.State.CheckID) == key {
+				return row, true
+			}
+		}
+		w.WriteHeader(http.StatusNotFound)
+		return history.CheckRow{}, false
+	}
 	id, _ := schemas.ParseID(mux.Vars(r.Request)["id"])
 	row, err := a.store.Check(r.Context(), r.project.ID, id)
 	if err == nil {
@@ -332,6 +350,12 @@ func (a *API) getCheck(w http.ResponseWriter, r *request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, r.project.ReadOnly, a.now()))
+}
+
+func (a *API) getByUniqueKey(w http.ResponseWriter, r *request) {
+	if row, ok := a.ownCheck(w, r); ok {
+		writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, r.project.ReadOnly, a.now()))
+	}
 }
 
 func (a *API) listPings(w http.ResponseWriter, r *request) {
@@ -523,6 +547,21 @@ func (a *API) createCheck(w http.ResponseWriter, r *request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
+	existing, found, err := a.findUnique(r)
+	if err != nil {
+		a.storeFailed(w, "finding a unique check", err)
+		return
+	}
+	if found {
+		cfg := existing.State.Config
+		applySpec(&cfg, r.body, r.version)
+		if msg := resolveChannels(&cfg, r.body); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+		a.write(w, r, existing, schemas.CheckUpdated{Config: cfg})
+		return
+	}
 	ev := schemas.Event{ID: schemas.NewID(), ProjectID: r.project.ID, CheckID: schemas.NewID(),
 		At: a.now().UTC().Truncate(time.Microsecond), Body: schemas.CheckCreated{Config: cfg}}
 	version, err := a.appender.Append(r.Context(), ev)
@@ -534,6 +573,48 @@ func (a *API) createCheck(w http.ResponseWriter, r *request) {
 	a.waitForProjection(r.Context(), ev, version)
 	state, _ := check.Apply(check.State{}, ev)
 	writeJSON(w, http.StatusCreated, a.renderCheck(state, r.version, false, a.now()))
+}
+
+// findUnique is Healthchecks' upsert: when the body lists unique fields and gives them
+// all, the oldest check of the project whose stored values equal them is updated
+// instead of a new one created.
+func (a *API) findUnique(r *request) (history.CheckRow, bool, error) {
+	var fields []string
+	if raw, ok := r.body["unique"]; !ok || json.Unmarshal(raw, &fields) != nil || len(fields) == 0 {
+		return history.CheckRow{}, false, nil
+	}
+	want := defaultCheckConfig()
+	applySpec(&want, r.body, r.version)
+	for _, f := range fields {
+		if _, given := r.body[f]; !given {
+			return history.CheckRow{}, false, nil
+		}
+	}
+	rows, err := a.store.Checks(r.Context(), r.project.ID)
+	if err != nil {
+		return history.CheckRow{}, false, err
+	}
+	for _, row := range rows {
+		c, same := row.State.Config, true
+		for _, f := range fields {
+			switch f {
+			case "name":
+				same = same && c.Name == want.Name
+			case "slug":
+				same = same && c.Slug == want.Slug
+			case "tags":
+				same = same && c.Tags == want.Tags
+			case "timeout":
+				same = same && c.Timeout == want.Timeout
+			case "grace":
+				same = same && c.Grace == want.Grace
+			}
+		}
+		if same {
+			return row, true, nil
+		}
+	}
+	return history.CheckRow{}, false, nil
 }
 
 // waitForProjection polls until the projector has folded the event at version, so the

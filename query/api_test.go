@@ -333,3 +333,37 @@ func TestFlipFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestUniqueUpsertAndUniqueKey(t *testing.T) {
+	r, _ := newTestAPI(t)
+	first := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "db", "tags": "x", "unique": ["name"]}`)
+	again := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "db", "tags": "y", "unique": ["name"]}`)
+	other := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "web", "unique": ["name", "tags"]}`)
+	var a, b map[string]any
+	_ = json.Unmarshal(first.Body.Bytes(), &a)
+	_ = json.Unmarshal(again.Body.Bytes(), &b)
+	if first.Code != 201 || again.Code != 200 || a["uuid"] != b["uuid"] || b["tags"] != "y" {
+		t.Errorf("upsert: %d %s / %d %s", first.Code, first.Body.String(), again.Code, again.Body.String())
+	}
+	if other.Code != 201 {
+		t.Errorf("a unique field missing from the body creates: %d", other.Code)
+	}
+	ro := call(r, "GET", "/api/v3/checks/", roKey, "")
+	var list struct {
+		Checks []map[string]any `json:"checks"`
+	}
+	_ = json.Unmarshal(ro.Body.Bytes(), &list)
+	key, _ := list.Checks[0]["unique_key"].(string)
+	if got := call(r, "GET", "/api/v3/checks/"+key, roKey, ""); got.Code != 200 || !strings.Contains(got.Body.String(), `"unique_key"`) {
+		t.Errorf("by unique_key: %d %s", got.Code, got.Body.String())
+	}
+	if got := call(r, "GET", "/api/v3/checks/"+strings.Repeat("a", 40), roKey, ""); got.Code != 404 || got.Body.Len() != 0 {
+		t.Errorf("unknown unique_key: %d %q", got.Code, got.Body.String())
+	}
+	if got := call(r, "POST", "/api/v3/checks/"+key, rwKey, "{}"); got.Code != 405 {
+		t.Errorf("POST by unique_key: %d", got.Code)
+	}
+	if got := call(r, "GET", "/api/v3/checks/"+key+"/flips/", roKey, ""); got.Code != 200 || got.Body.String() != `{"flips":[]}` {
+		t.Errorf("flips by unique_key: %d %s", got.Code, got.Body.String())
+	}
+}
