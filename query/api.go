@@ -105,6 +105,7 @@ func (a *API) Register(r *mux.Router) {
 		v.Handle("/checks/", a.endpoint(version, map[string]handlerFunc{"GET": a.listChecks, "POST": a.createCheck}))
 		v.Handle("/checks", redirectSlash())
 		v.Handle("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck, "POST": a.updateCheck, "DELETE": a.deleteCheck}))
+		v.Handle("/channels/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listChannels}))
 		v.Handle("/checks/{key:[A-z0-9]{40}}", a.endpoint(version, map[string]handlerFunc{"GET": a.getByUniqueKey}))
 		v.Handle("/checks/{key:[A-z0-9]{40}}/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
 		v.Handle("/checks/"+uuidRoute+"/pause", a.endpoint(version, map[string]handlerFunc{"POST": a.pauseCheck}))
@@ -350,6 +351,12 @@ func (a *API) getCheck(w http.ResponseWriter, r *request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, r.project.ReadOnly, a.now()))
+}
+
+// listChannels lists the project's integrations. hcstream has none yet (notifications
+// are read from the flips topic), so the list is honestly empty.
+func (a *API) listChannels(w http.ResponseWriter, _ *request) {
+	writeJSON(w, http.StatusOK, map[string]any{"channels": []any{}})
 }
 
 func (a *API) getByUniqueKey(w http.ResponseWriter, r *request) {

@@ -367,3 +367,16 @@ func TestUniqueUpsertAndUniqueKey(t *testing.T) {
 		t.Errorf("flips by unique_key: %d %s", got.Code, got.Body.String())
 	}
 }
+
+func TestChannels(t *testing.T) {
+	r, _ := newTestAPI(t)
+	if got := call(r, "GET", "/api/v3/channels/", rwKey, ""); got.Code != 200 || got.Body.String() != `{"channels":[]}` {
+		t.Errorf("channels: %d %s", got.Code, got.Body.String())
+	}
+	if got := call(r, "GET", "/api/v3/channels/", roKey, ""); got.Code != 401 {
+		t.Errorf("channels with a read-only key: %d", got.Code)
+	}
+	if got := call(r, "POST", "/api/v3/channels/", rwKey, ""); got.Code != 405 {
+		t.Errorf("POST channels: %d", got.Code)
+	}
+}
