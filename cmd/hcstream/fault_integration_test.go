@@ -38,25 +38,34 @@ func statusOf(t *testing.T, base string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// launchWithout stops one component of the local stack (restarting it after the test),
+// launches hcstream, and checks that its status names exactly that component as down.
+func launchWithout(t *testing.T, component string) (env map[string]string, base string) {
+	t.Helper()
+	env = isolatedEnv(t)
+	localStack(t, component+".sh", "down")
+	t.Cleanup(func() { localStack(t, component+".sh", "up") })
+	base = launch(t, env).base
+	var code int
+	var body string
+	testenv.Eventually(t, 20*time.Second, "no 503 while "+component+" is down", func() bool {
+		code, body = statusOf(t, base)
+		return code == http.StatusServiceUnavailable
+	})
+	other := map[string]string{"kafka": "clickhouse", "clickhouse": "kafka"}[component]
+	if !strings.Contains(body, component+":") || strings.Contains(body, other+":") {
+		t.Errorf("status while %s is down: %d %q", component, code, body)
+	}
+	return env, base
+}
+
 // The process boots while ClickHouse is down and reports it, becomes ready when it
 // appears, reports it again when it stops, and recovers when it restarts. Pings are
 // accepted throughout: ingest depends on Kafka alone.
 func TestFaultStatusFollowsClickHouse(t *testing.T) {
-	env := isolatedEnv(t)
-	localStack(t, "clickhouse.sh", "down")
-	t.Cleanup(func() { localStack(t, "clickhouse.sh", "up") })
-
-	base := launch(t, env).base
-
+	env, base := launchWithout(t, "clickhouse")
 	var code int
 	var body string
-	testenv.Eventually(t, 20*time.Second, "no 503 naming clickhouse while it is down", func() bool {
-		code, body = statusOf(t, base)
-		return code == http.StatusServiceUnavailable
-	})
-	if !strings.Contains(body, "clickhouse") || strings.Contains(body, "kafka:") {
-		t.Errorf("status while ClickHouse is down: %d %q", code, body)
-	}
 
 	localStack(t, "clickhouse.sh", "up")
 	testenv.Eventually(t, 60*time.Second, "status did not turn 200 after ClickHouse started", func() bool {
@@ -94,21 +103,8 @@ func TestFaultStatusFollowsClickHouse(t *testing.T) {
 // The process boots while Kafka is down, answers 503 naming it, and becomes ready when
 // the broker starts; pings are refused with 503 (never a false 200) while it is down.
 func TestFaultStatusFollowsKafka(t *testing.T) {
-	env := isolatedEnv(t)
-	localStack(t, "kafka.sh", "down")
-	t.Cleanup(func() { localStack(t, "kafka.sh", "up") })
-
-	base := launch(t, env).base
-
+	env, base := launchWithout(t, "kafka")
 	var code int
-	var body string
-	testenv.Eventually(t, 20*time.Second, "no 503 naming kafka while it is down", func() bool {
-		code, body = statusOf(t, base)
-		return code == http.StatusServiceUnavailable
-	})
-	if !strings.Contains(body, "kafka:") || strings.Contains(body, "clickhouse:") {
-		t.Errorf("status while Kafka is down: %d %q", code, body)
-	}
 	start := time.Now()
 	if got := do(t, "GET", base+"/ping/00000000-0000-4000-8000-000000000000", "", ""); got.code != http.StatusServiceUnavailable {
 		t.Errorf("ping while Kafka is down: %d %q, want 503", got.code, got.body)
