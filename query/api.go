@@ -253,7 +253,28 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_, _ = w.Write(body)
+	_, _ = w.Write(pythonSeparators(body))
+}
+
+// pythonSeparators rewrites compact JSON with the separators Python's json.dumps uses
+// (", " and ": "), so response bodies are byte-for-byte what Healthchecks sends.
+func pythonSeparators(compact []byte) []byte {
+	out := make([]byte, 0, len(compact)+len(compact)/8)
+	inString, escaped := false, false
+	for _, c := range compact {
+		out = append(out, c)
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ',' || c == ':'):
+			out = append(out, ' ')
+		}
+	}
+	return out
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

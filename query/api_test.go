@@ -199,13 +199,13 @@ func TestCreateAndReadShapes(t *testing.T) {
 		t.Errorf("unknown check: %d", rec.Code)
 	}
 	ro := call(r, "GET", "/api/v3/checks/"+id, roKey, "")
-	if ro.Code != 200 || strings.Contains(ro.Body.String(), `"uuid"`) || !strings.Contains(ro.Body.String(), `"unique_key":"`) {
+	if ro.Code != 200 || strings.Contains(ro.Body.String(), `"uuid"`) || !strings.Contains(ro.Body.String(), `"unique_key": "`) {
 		t.Errorf("read-only get: %d %s", ro.Code, ro.Body.String())
 	}
 	if rec := call(r, "POST", "/api/v3/checks/", roKey, `{}`); rec.Code != 401 || !strings.Contains(rec.Body.String(), "wrong api key") {
 		t.Errorf("read-only create: %d %s", rec.Code, rec.Body.String())
 	}
-	if rec := call(r, "GET", "/api/v3/checks/?tag=prod", rwKey, ""); rec.Code != 200 || rec.Body.String() != `{"checks":[]}` {
+	if rec := call(r, "GET", "/api/v3/checks/?tag=prod", rwKey, ""); rec.Code != 200 || rec.Body.String() != `{"checks": []}` {
 		t.Errorf("tag filter: %d %s", rec.Code, rec.Body.String())
 	}
 }
@@ -217,9 +217,9 @@ func TestAuthAndCORS(t *testing.T) {
 		wantCode            int
 		wantBody            string
 	}{
-		{"GET", "/api/v3/checks/", "", 401, `{"error":"missing api key"}`},
-		{"GET", "/api/v3/checks/", "short", 401, `{"error":"missing api key"}`},
-		{"GET", "/api/v3/checks/", "hcw_zzzzzzzzzzzzzzzzzzzzzzzzzzzz", 401, `{"error":"wrong api key"}`},
+		{"GET", "/api/v3/checks/", "", 401, `{"error": "missing api key"}`},
+		{"GET", "/api/v3/checks/", "short", 401, `{"error": "missing api key"}`},
+		{"GET", "/api/v3/checks/", "hcw_zzzzzzzzzzzzzzzzzzzzzzzzzzzz", 401, `{"error": "wrong api key"}`},
 		{"OPTIONS", "/api/v3/checks/", "", 204, ""},
 		{"DELETE", "/api/v3/checks/", rwKey, 405, ""},
 		{"GET", "/api/v3/checks", rwKey, 301, ""},
@@ -363,14 +363,14 @@ func TestUniqueUpsertAndUniqueKey(t *testing.T) {
 	if got := call(r, "POST", "/api/v3/checks/"+key, rwKey, "{}"); got.Code != 405 {
 		t.Errorf("POST by unique_key: %d", got.Code)
 	}
-	if got := call(r, "GET", "/api/v3/checks/"+key+"/flips/", roKey, ""); got.Code != 200 || got.Body.String() != `{"flips":[]}` {
+	if got := call(r, "GET", "/api/v3/checks/"+key+"/flips/", roKey, ""); got.Code != 200 || got.Body.String() != `{"flips": []}` {
 		t.Errorf("flips by unique_key: %d %s", got.Code, got.Body.String())
 	}
 }
 
 func TestChannels(t *testing.T) {
 	r, _ := newTestAPI(t)
-	if got := call(r, "GET", "/api/v3/channels/", rwKey, ""); got.Code != 200 || got.Body.String() != `{"channels":[]}` {
+	if got := call(r, "GET", "/api/v3/channels/", rwKey, ""); got.Code != 200 || got.Body.String() != `{"channels": []}` {
 		t.Errorf("channels: %d %s", got.Code, got.Body.String())
 	}
 	if got := call(r, "GET", "/api/v3/channels/", roKey, ""); got.Code != 401 {
@@ -378,5 +378,13 @@ func TestChannels(t *testing.T) {
 	}
 	if got := call(r, "POST", "/api/v3/channels/", rwKey, ""); got.Code != 405 {
 		t.Errorf("POST channels: %d", got.Code)
+	}
+}
+
+func TestPythonSeparators(t *testing.T) {
+	in := `{"a":"x,y: \\\"z\",:","b":[1,2,{"c":null}],"d":""}`
+	want := `{"a": "x,y: \\\"z\",:", "b": [1, 2, {"c": null}], "d": ""}`
+	if got := string(pythonSeparators([]byte(in))); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

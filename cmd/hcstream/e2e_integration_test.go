@@ -178,7 +178,7 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 		t.Errorf("created check: %s", created.body)
 	}
 	// Key order is Healthchecks' to_dict order.
-	if !strings.HasPrefix(created.body, `{"name":"Backups","slug":"","tags":"prod db","desc":"","grace":300,"n_pings":0,"status":"new"`) {
+	if !strings.HasPrefix(created.body, `{"name": "Backups", "slug": "", "tags": "prod db", "desc": "", "grace": 300, "n_pings": 0, "status": "new"`) {
 		t.Errorf("key order: %s", created.body)
 	}
 
@@ -235,7 +235,7 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 	if got := do(t, "GET", s.base+"/api/v3/checks/"+id+"/pings/", keys["api_key_readonly"], ""); got.code != 401 {
 		t.Errorf("read-only pings: %d %s", got.code, got.body)
 	}
-	if got := do(t, "GET", s.base+"/api/v3/checks/", "", ""); got.code != 401 || got.body != `{"error":"missing api key"}` {
+	if got := do(t, "GET", s.base+"/api/v3/checks/", "", ""); got.code != 401 || got.body != `{"error": "missing api key"}` {
 		t.Errorf("no key: %d %q", got.code, got.body)
 	}
 
