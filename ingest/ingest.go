@@ -149,8 +149,11 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	}
 
 	body, err := readBody(r, in.cfg.BodyLimit)
-	if err != nil {
+	switch {
+	case errors.Is(err, errBodyTooLarge):
 		return plain(w, http.StatusBadRequest, "request body too large", false)
+	case err != nil:
+		return plain(w, http.StatusBadRequest, "could not read request body", false)
 	}
 	ping := events[len(events)-1]
 	p := ping.Body.(schemas.PingReceived)

@@ -263,3 +263,18 @@ func FuzzPingHandler(f *testing.F) {
 		}
 	})
 }
+
+type failingBody struct{}
+
+func (failingBody) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// A body that cannot be read is a 400 that says so, not a claim that it was too large,
+// and nothing is published.
+func TestUnreadableBody(t *testing.T) {
+	pub := &fakePublisher{}
+	rec := httptest.NewRecorder()
+	newTestIngest(pub, defaultLookup()).ServeHTTP(rec, httptest.NewRequest("POST", "/ping/"+checkID.String(), failingBody{}))
+	if rec.Code != 400 || rec.Body.String() != "could not read request body" || len(pub.msgs) != 0 {
+		t.Errorf("got %d %q with %d records", rec.Code, rec.Body.String(), len(pub.msgs))
+	}
+}

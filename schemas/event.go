@@ -66,16 +66,6 @@ func (t Type) String() string {
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
 
-// ParseType is the inverse of Type.String.
-func ParseType(name string) (Type, bool) {
-	for t, n := range typeNames {
-		if n == name {
-			return t, true
-		}
-	}
-	return 0, false
-}
-
 // Body is the sealed set of event payloads: only this package can add to it, so the fold
 // can switch over a closed set.
 type Body interface {

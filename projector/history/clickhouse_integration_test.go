@@ -24,6 +24,7 @@ func TestClickHouseWriterContract(t *testing.T) {
 		return int(n)
 	}
 	runWriterContract(t, w, readBack{
+		incidents: func(t *testing.T) int { return count(t, "incidents") },
 		counts: func(t *testing.T) (int, int, int, int) {
 			return count(t, "pings"), count(t, "flips"), count(t, "projects"), count(t, "checks")
 		},

@@ -12,8 +12,9 @@ import (
 
 // readBack is what the contract needs to observe a Writer's visible rows.
 type readBack struct {
-	counts func(t *testing.T) (pings, flips, projects, checks int)
-	check  func(t *testing.T, id schemas.ID) (CheckRow, bool)
+	counts    func(t *testing.T) (pings, flips, projects, checks int)
+	check     func(t *testing.T, id schemas.ID) (CheckRow, bool)
+	incidents func(t *testing.T) int
 }
 
 // runWriterContract is the behaviour every Writer must have; the in-memory fake runs it
@@ -46,6 +47,9 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	if p, f, pr, c := rb.counts(t); p != 2 || f != 1 || pr != 1 || c != 1 {
 		t.Errorf("after a repeated batch: %d pings %d flips %d projects %d checks, want 2 1 1 1", p, f, pr, c)
 	}
+	if n := rb.incidents(t); n != 1 {
+		t.Errorf("after a repeated batch: %d incidents, want 1", n)
+	}
 	// An older version of a check never wins over a newer one.
 	older := state
 	older.NPings = 1
@@ -67,16 +71,18 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 func TestMemoryWriterContract(t *testing.T) {
 	m := NewMemory()
 	runWriterContract(t, m, readBack{
-		counts: func(*testing.T) (int, int, int, int) { return m.Counts() },
-		check:  func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
+		counts:    func(*testing.T) (int, int, int, int) { return m.Counts() },
+		check:     func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
+		incidents: func(*testing.T) int { return len(m.Incidents()) },
 	})
 }
 
 func TestCoalescerWriterContract(t *testing.T) {
 	m := NewMemory()
 	runWriterContract(t, NewCoalescer(m, time.Millisecond, 0), readBack{
-		counts: func(*testing.T) (int, int, int, int) { return m.Counts() },
-		check:  func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
+		counts:    func(*testing.T) (int, int, int, int) { return m.Counts() },
+		check:     func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
+		incidents: func(*testing.T) int { return len(m.Incidents()) },
 	})
 }
 
