@@ -244,7 +244,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			}
 			return nil
 		})})
-		pingProducer = kafkarec.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.BatchTimeout)
+		pingProducer = kafkarec.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.ProduceRequests)
 		ticker := ingest.NewTicker(pingProducer, cfg.TickInterval, time.Now, logger)
 		after(kafkaReady)(func() error { return ticker.Run(gctx) })
 		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
@@ -257,11 +257,11 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		api.Register(router)
 	}
 	if has("projector") {
-		// The partitions' flushes publish concurrently; a short linger merges them into
-		// one request per leader.
-		registryWriter := kafkarec.NewProducer(cfg.KafkaBrokers, cfg.RegistryTopic, time.Millisecond)
+		// The partitions' flushes publish concurrently; the producers merge what arrives
+		// while a request is out into one request per leader.
+		registryWriter := kafkarec.NewProducer(cfg.KafkaBrokers, cfg.RegistryTopic, 0)
 		defer registryWriter.Close()
-		flipsWriter := kafkarec.NewProducer(cfg.KafkaBrokers, cfg.FlipsTopic, time.Millisecond)
+		flipsWriter := kafkarec.NewProducer(cfg.KafkaBrokers, cfg.FlipsTopic, 0)
 		defer flipsWriter.Close()
 		store := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
 		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic, Flips: cfg.FlipsTopic},

@@ -13,28 +13,34 @@ import (
 	produceapi "github.com/segmentio/kafka-go/protocol/produce"
 )
 
-// Producer gathers the records of concurrent Publish calls for up to Linger and sends
-// them as one produce request per partition leader, with acks from all in-sync
-// replicas, placing each record by Balancer. kafka-go's Writer sends one request per partition per batch, so with twelve
+// Producer sends the records of concurrent Publish calls as one produce request per
+// partition leader, with acks from all in-sync replicas, placing each record by
+// Balancer. kafka-go's Writer sends one request per partition per batch, so with twelve
 // partitions a busy ingest made twelve times as many requests as it needed, and the
-// broker's CPU went to request overhead; the Java producer batches per broker the same
-// way this does.
+// broker's CPU went to request overhead.
+//
+// Batching is driven by the broker's own pace rather than a timer: a record is sent at
+// once when fewer than MaxInFlight requests are out, and otherwise joins the next
+// request, which leaves as soon as one returns. An idle producer thus adds no delay,
+// and a busy one sends batches as large as the broker's round trip lets gather, where a
+// fixed linger added its whole length to every ping.
 type Producer struct {
 	client *kafka.Client
 	topic  string
-	linger time.Duration
-	// maxBytes flushes early when this much record data is waiting.
+	// maxInFlight is how many produce requests may be out at once.
+	maxInFlight int
+	// maxBytes caps the record data of one request.
 	maxBytes int
 
-	mu      sync.Mutex
-	pending []*produceCall
-	bytes   int
-	timer   *time.Timer
-	layout  *leaderLayout
+	mu       sync.Mutex
+	pending  []*produceCall
+	inFlight int
+	layout   *leaderLayout
 }
 
 type produceCall struct {
 	msgs []kafka.Message
+	size int
 	done chan error
 }
 
@@ -48,37 +54,30 @@ type leaderLayout struct {
 // layoutTTL bounds how long leadership is trusted without a failure to say otherwise.
 const layoutTTL = 30 * time.Second
 
-// NewProducer returns a producer for topic through its own transport.
-func NewProducer(brokers []string, topic string, linger time.Duration) *Producer {
-	if linger <= 0 {
-		linger = 5 * time.Millisecond
+// NewProducer returns a producer for topic through its own transport, with at most
+// maxInFlight requests out at once (default 1).
+func NewProducer(brokers []string, topic string, maxInFlight int) *Producer {
+	if maxInFlight <= 0 {
+		maxInFlight = 1
 	}
 	return &Producer{
 		client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
 			Transport: &kafka.Transport{DialTimeout: 2 * time.Second, MetadataTTL: 5 * time.Second}},
-		topic: topic, linger: linger, maxBytes: 4 << 20,
+		topic: topic, maxInFlight: maxInFlight, maxBytes: 4 << 20,
 	}
 }
 
 // Publish returns nil once every record is acknowledged by the partition leaders.
 func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
 	call := &produceCall{msgs: msgs, done: make(chan error, 1)}
-	size := 0
 	for _, m := range msgs {
-		size += len(m.Key) + len(m.Value) + 64
+		call.size += len(m.Key) + len(m.Value) + 64
 	}
 	p.mu.Lock()
 	p.pending = append(p.pending, call)
-	p.bytes += size
-	switch {
-	case p.bytes >= p.maxBytes:
-		if p.timer != nil {
-			p.timer.Stop()
-			p.timer = nil
-		}
-		go p.flush()
-	case p.timer == nil:
-		p.timer = time.AfterFunc(p.linger, p.flush)
+	if p.inFlight < p.maxInFlight {
+		p.inFlight++
+		go p.sendPending()
 	}
 	p.mu.Unlock()
 	select {
@@ -91,20 +90,39 @@ func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
 	}
 }
 
-func (p *Producer) flush() {
+// sendPending sends what is waiting, request after request, until nothing is.
+func (p *Producer) sendPending() {
+	for {
+		calls := p.takePending()
+		if len(calls) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
+		errs := p.send(ctx, calls)
+		cancel()
+		for i, c := range calls {
+			c.done <- errs[i]
+		}
+	}
+}
+
+// takePending removes up to maxBytes of waiting calls, or, when none wait, gives up
+// this sender's in-flight slot.
+func (p *Producer) takePending() []*produceCall {
 	p.mu.Lock()
-	calls := p.pending
-	p.pending, p.bytes, p.timer = nil, 0, nil
-	p.mu.Unlock()
-	if len(calls) == 0 {
-		return
+	defer p.mu.Unlock()
+	n, size := 0, 0
+	for n < len(p.pending) && (n == 0 || size+p.pending[n].size <= p.maxBytes) {
+		size += p.pending[n].size
+		n++
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
-	defer cancel()
-	errs := p.send(ctx, calls)
-	for i, c := range calls {
-		c.done <- errs[i]
+	if n == 0 {
+		p.inFlight--
+		return nil
 	}
+	calls := p.pending[:n:n]
+	p.pending = append([]*produceCall(nil), p.pending[n:]...)
+	return calls
 }
 
 // send produces every call's records and returns each call's outcome.
@@ -263,14 +281,15 @@ func (p *Producer) forgetLayout() {
 	p.mu.Unlock()
 }
 
-// Close sends what is pending.
+// Close waits until every pending record has been sent.
 func (p *Producer) Close() error {
-	p.mu.Lock()
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
+	for {
+		p.mu.Lock()
+		idle := p.inFlight == 0 && len(p.pending) == 0
+		p.mu.Unlock()
+		if idle {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
 	}
-	p.mu.Unlock()
-	p.flush()
-	return nil
 }
