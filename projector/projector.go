@@ -218,7 +218,7 @@ func (p *Projector) runPartition(ctx context.Context, partition int, offset, end
 		Brokers:   p.cfg.Brokers,
 		Topic:     p.cfg.Topics.Events,
 		Partition: partition,
-		MinBytes:  1,
+		MinBytes:  64 << 10,
 		MaxBytes:  16 << 20,
 		MaxWait:   p.cfg.FlushInterval,
 	})
