@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hcstream/hcstream/projector/check"
-	"github.com/hcstream/hcstream/projector/deadline"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/schemas"
 )
@@ -21,7 +20,7 @@ func BenchmarkStateMemory(b *testing.B) {
 		runtime.GC()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
-		st := &partitionState{checks: make(map[schemas.ID]*history.CheckRow, checks), deadlines: deadline.New()}
+		st := newPartitionState(0, 0)
 		at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 		project := schemas.NewID()
 		for i := range checks {
@@ -31,8 +30,7 @@ func BenchmarkStateMemory(b *testing.B) {
 			s, _ := check.Apply(check.State{}, schemas.Event{ProjectID: project, CheckID: id, At: at, Body: schemas.CheckCreated{Config: cfg}})
 			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Second), Body: schemas.PingReceived{Kind: schemas.PingStart, HasRunID: true, RunID: id}})
 			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Minute), Body: schemas.PingReceived{Kind: schemas.PingSuccess}})
-			st.checks[id] = &history.CheckRow{Version: uint64(i), State: s}
-			st.schedule(s)
+			st.put(history.CheckRow{Version: uint64(i), State: s})
 		}
 		runtime.GC()
 		var after runtime.MemStats

@@ -103,6 +103,10 @@ type Projector struct {
 	loader   StateLoader
 	registry Publisher
 	flips    Publisher
+
+	// live holds the partitions this projector is folding, for Check.
+	liveMu sync.RWMutex
+	live   map[int]*partitionState
 }
 
 // New returns a Projector. registry publishes configuration records for ingest and
@@ -113,7 +117,39 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, writer hist
 		return nil, err
 	}
 	return &Projector{cfg: cfg, log: logger.With("component", "projector"), metrics: newMetrics(reg),
-		writer: writer, loader: loader, registry: registry, flips: flips}, nil
+		writer: writer, loader: loader, registry: registry, flips: flips, live: map[int]*partitionState{}}, nil
+}
+
+// Check returns a check's state as this projector has folded it, or false when none of
+// the partitions it holds has the check. The state can be ahead of ClickHouse by the
+// write in progress; that is safe to show, because the events it folds are already in
+// Kafka and any projector folding them again reaches the same state.
+func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
+	p.liveMu.RLock()
+	defer p.liveMu.RUnlock()
+	for _, st := range p.live {
+		st.mu.RLock()
+		row, ok := st.row(id)
+		st.mu.RUnlock()
+		if ok {
+			return row, true
+		}
+	}
+	return history.CheckRow{}, false
+}
+
+// serveLive makes st readable through Check until the returned function is called.
+func (p *Projector) serveLive(st *partitionState) (stop func()) {
+	p.liveMu.Lock()
+	p.live[st.partition] = st
+	p.liveMu.Unlock()
+	return func() {
+		p.liveMu.Lock()
+		if p.live[st.partition] == st {
+			delete(p.live, st.partition)
+		}
+		p.liveMu.Unlock()
+	}
 }
 
 // Run consumes until ctx ends. Each generation of the consumer group runs one goroutine
@@ -179,11 +215,36 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // partitionState is what one partition goroutine owns.
 type partitionState struct {
 	partition int
-	checks    map[schemas.ID]*history.CheckRow
+	// mu lets Check read while the partition's goroutine folds; only that goroutine
+	// writes, under mu, so its own reads need no lock.
+	mu        sync.RWMutex
+	checks    *checkTable
 	deadlines *deadline.Index
 	// streamTime is the latest event time folded in this partition: deadlines are judged
 	// by it, never by the wall clock.
 	streamTime time.Time
+}
+
+func newPartitionState(partition, capacity int) *partitionState {
+	checks := newCheckTable(capacity)
+	return &partitionState{partition: partition, checks: checks, deadlines: deadline.New(checks)}
+}
+
+// row returns a check's row, false when the partition has none.
+func (st *partitionState) row(id schemas.ID) (history.CheckRow, bool) {
+	packed, ok := st.checks.get(id)
+	if !ok {
+		return history.CheckRow{Partition: st.partition}, false
+	}
+	row := packed.unpack()
+	row.Partition = st.partition
+	return row, true
+}
+
+// put stores a check's row and indexes its next deadline.
+func (st *partitionState) put(row history.CheckRow) {
+	st.checks.put(packRow(row))
+	st.schedule(row.State)
 }
 
 // schedule indexes when a check must next be advanced.
@@ -197,15 +258,14 @@ func (st *partitionState) schedule(s check.State) {
 // next offset after each durable batch.
 func (p *Projector) runPartition(ctx context.Context, partition int, offset, end int64, commit func(next int64) error) bool {
 	log := p.log.With("partition", partition)
-	st := &partitionState{partition: partition, checks: map[schemas.ID]*history.CheckRow{}, deadlines: deadline.New()}
+	st := newPartitionState(partition, 0)
 	if !p.retry(ctx, log, "loading check states", func(ctx context.Context) error {
 		rows, err := p.loader.LoadPartition(ctx, partition)
 		if err != nil {
 			return err
 		}
 		for i := range rows {
-			st.checks[rows[i].State.CheckID] = &rows[i]
-			st.schedule(rows[i].State)
+			st.put(rows[i])
 		}
 		return nil
 	}) {
@@ -218,43 +278,86 @@ func (p *Projector) runPartition(ctx context.Context, partition int, offset, end
 		Brokers:   p.cfg.Brokers,
 		Topic:     p.cfg.Topics.Events,
 		Partition: partition,
-		MinBytes:  64 << 10,
-		MaxBytes:  16 << 20,
-		MaxWait:   p.cfg.FlushInterval,
+		// A fetch that returned with the first record made twelve readers keep the
+		// broker busy under load; waiting for 64 KiB or fetchWait costs it a few fetches
+		// a second while keeping a ping's way to Check short.
+		MinBytes: 64 << 10,
+		MaxBytes: 16 << 20,
+		MaxWait:  min(fetchWait, p.cfg.FlushInterval),
 	})
 	defer reader.Close()
 	if err := reader.SetOffset(offset); err != nil {
 		log.Error("seeking partition", "offset", offset, "err", err)
 		return false
 	}
-	log.Info("partition started", "offset", offset, "checks", len(st.checks))
+	defer p.serveLive(st)()
+	log.Info("partition started", "offset", offset, "checks", st.checks.len())
 	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
 	// A revoked partition stops exporting its lag; its new owner reports it.
 	defer p.metrics.lag.DeleteLabelValues(strconv.Itoa(partition))
+	// Batches are written by their own goroutine while the next ones are folded, so
+	// folding (and Check) does not wait for ClickHouse; they are still made durable and
+	// committed in order, and a full queue slows folding down rather than memory up.
+	// Writes retry for as long as the partition is ours, and once it is not (rebalance,
+	// shutdown) get drainGrace to finish, so what was folded is written and committed
+	// once rather than replayed.
+	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrites()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(drainGrace, cancelWrites) })
+	defer stopGrace()
+	toWrite := make(chan *batch, writeQueue)
+	writeFailed := make(chan struct{})
+	writerDone := make(chan bool, 1)
+	go func() {
+		ok := true
+		for b := range toWrite {
+			if ok && !p.flush(writeCtx, log, commit, b) {
+				ok = false
+				close(writeFailed)
+			}
+		}
+		writerDone <- ok
+	}()
+	finish := func() bool {
+		close(toWrite)
+		return <-writerDone
+	}
 	for ctx.Err() == nil {
 		b, err := p.fetchBatch(ctx, reader, st)
 		if err != nil {
 			log.Error("stopping partition", "err", err)
+			finish()
 			return false
 		}
 		lag.Set(float64(reader.Stats().Lag))
 		if b.empty() {
 			continue
 		}
-		// A flush that ctx cancelled (rebalance, shutdown) still gets a bounded chance to
-		// finish, so what was folded is written and committed once rather than replayed.
-		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		ok := p.flush(flushCtx, log, commit, st, b)
-		cancel()
-		if !ok {
+		select {
+		case toWrite <- b:
+		case <-writeFailed:
+			finish()
 			return false
+		case <-ctx.Done():
+			// Shut down with a full queue: the batch is folded again from the committed
+			// offset by whoever holds the partition next.
 		}
 		if end > 0 && b.nextOffset >= end {
-			return true
+			return finish()
 		}
 	}
+	finish()
 	return false
 }
+
+// writeQueue is how many folded batches may wait for ClickHouse per partition.
+const writeQueue = 4
+
+// drainGrace is how long a partition given up still writes what it folded.
+const drainGrace = 10 * time.Second
+
+// fetchWait bounds how long a fetch waits for records to accumulate.
+const fetchWait = 50 * time.Millisecond
 
 // batch is one step's output and the offset to commit once it is durable.
 type batch struct {
@@ -285,13 +388,17 @@ func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *pa
 		if deadline.IsZero() {
 			deadline = time.Now().Add(p.cfg.FlushInterval)
 		}
-		if err := p.fold(st, b, msg); err != nil {
+		st.mu.Lock()
+		err = p.fold(st, b, msg)
+		st.mu.Unlock()
+		if err != nil {
 			return nil, err
 		}
 		b.nextOffset = msg.Offset + 1
 	}
 	for id := range b.touched {
-		b.rows.Checks = append(b.rows.Checks, *st.checks[id])
+		row, _ := st.row(id)
+		b.rows.Checks = append(b.rows.Checks, row)
 	}
 	return b, nil
 }
@@ -327,10 +434,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 		p.metrics.events.WithLabelValues(typ.String()).Inc()
 		return nil
 	}
-	row := st.checks[ev.CheckID]
-	if row == nil {
-		row = &history.CheckRow{Partition: st.partition}
-	}
+	row, _ := st.row(ev.CheckID)
 	if row.Version >= version {
 		p.metrics.skipped.WithLabelValues("already_applied").Inc()
 		return nil
@@ -342,8 +446,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 		return nil
 	}
 	row.State, row.Version = state, version
-	st.checks[ev.CheckID] = row
-	st.schedule(state)
+	st.put(row)
 	b.touched[ev.CheckID] = true
 	p.metrics.events.WithLabelValues(typ.String()).Inc()
 	switch typ {
@@ -373,13 +476,13 @@ func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version 
 	}
 	st.streamTime = at
 	for _, id := range st.deadlines.Due(at) {
-		row := st.checks[id]
-		if row == nil {
+		row, ok := st.row(id)
+		if !ok {
 			continue
 		}
 		state, effects := check.Advance(row.State, at)
 		row.State, row.Version = state, max(row.Version, version)
-		st.schedule(state)
+		st.put(row)
 		b.touched[id] = true
 		for _, e := range effects {
 			if f, ok := e.(check.Flipped); ok {
@@ -396,7 +499,10 @@ func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version 
 func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, version uint64) {
 	gap := to.Sub(from)
 	held := 0
-	for id, row := range st.checks {
+	for packed := range st.checks.rows {
+		row := packed.unpack()
+		row.Partition = st.partition
+		id := row.State.CheckID
 		if row.Version >= version {
 			continue
 		}
@@ -405,7 +511,7 @@ func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, versi
 			continue
 		}
 		row.State, row.Version = state, version
-		st.schedule(state)
+		st.put(row)
 		b.touched[id] = true
 		held++
 	}
@@ -440,7 +546,7 @@ func registryRecord(msg kafka.Message) kafka.Message {
 // ClickHouse is already pingable), then flip events, then history, then the offset
 // commit. It retries until
 // it succeeds or ctx ends.
-func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, st *partitionState, b *batch) bool {
+func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, b *batch) bool {
 	start := time.Now()
 	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
 		if len(b.registry) > 0 && p.registry != nil {

@@ -391,6 +391,7 @@ func (a *API) listPings(w http.ResponseWriter, r *request) {
 	if !ok {
 		return
 	}
+	a.waitForHistory(r.Context(), row.State.ProjectID, row.State.CheckID, row.Version)
 	pings, err := a.store.Pings(r.Context(), row.State.CheckID, a.cfg.PingLogLimit)
 	if err != nil {
 		a.storeFailed(w, "listing pings", err)
@@ -414,7 +415,7 @@ func (a *API) write(w http.ResponseWriter, r *request, row history.CheckRow, bod
 		writeError(w, http.StatusServiceUnavailable, "event log unavailable")
 		return
 	}
-	a.waitForProjection(r.Context(), ev, version)
+	a.waitForHistory(r.Context(), ev.ProjectID, ev.CheckID, version)
 	state, _ := check.Apply(row.State, ev)
 	if body.Type() == schemas.TypeCheckDeleted {
 		// Healthchecks answers with the check as it was, its channels already unassigned.
@@ -484,6 +485,7 @@ func (a *API) pingBody(w http.ResponseWriter, r *request) {
 		notFoundPage(w)
 		return
 	}
+	a.waitForHistory(r.Context(), row.State.ProjectID, row.State.CheckID, row.Version)
 	body, found, err := a.store.PingBody(r.Context(), row.State.CheckID, n)
 	if err != nil {
 		a.storeFailed(w, "reading ping body", err)
@@ -549,6 +551,7 @@ func (a *API) listFlips(w http.ResponseWriter, r *request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	a.waitForHistory(r.Context(), row.State.ProjectID, row.State.CheckID, row.Version)
 	flips, err := a.store.Flips(r.Context(), row.State.CheckID, from, to)
 	if err != nil {
 		a.storeFailed(w, "listing flips", err)
@@ -598,7 +601,7 @@ func (a *API) createCheck(w http.ResponseWriter, r *request) {
 		writeError(w, http.StatusServiceUnavailable, "event log unavailable")
 		return
 	}
-	a.waitForProjection(r.Context(), ev, version)
+	a.waitForHistory(r.Context(), ev.ProjectID, ev.CheckID, version)
 	state, _ := check.Apply(check.State{}, ev)
 	writeJSON(w, http.StatusCreated, a.renderCheck(state, r.version, false, a.now()))
 }
@@ -645,15 +648,17 @@ func (a *API) findUnique(r *request) (history.CheckRow, bool, error) {
 	return history.CheckRow{}, false, nil
 }
 
-// waitForProjection polls until the projector has folded the event at version, so the
-// caller's next read sees its write. The event is durable either way; a timeout is
-// logged, not failed.
-func (a *API) waitForProjection(ctx context.Context, ev schemas.Event, version uint64) {
+// waitForHistory polls until ClickHouse holds the check's rows up to version. Writes
+// wait so the caller's next read sees them; history reads wait so they list every ping
+// and flip the check state they were shown counts, even when that state came from the
+// projector's memory ahead of ClickHouse. The wait is bounded by WriteWait and a
+// timeout is logged, not failed.
+func (a *API) waitForHistory(ctx context.Context, project, check schemas.ID, version uint64) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.WriteWait)
 	defer cancel()
 	wait := 5 * time.Millisecond
 	for {
-		got, err := a.store.CheckVersion(ctx, ev.ProjectID, ev.CheckID)
+		got, err := a.store.CheckVersion(ctx, project, check)
 		if err == nil && got >= version {
 			return
 		}
@@ -661,7 +666,7 @@ func (a *API) waitForProjection(ctx context.Context, ev schemas.Event, version u
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			a.log.Warn("write not yet projected", "check_id", ev.CheckID.String(), "version", version, "err", err)
+			a.log.Warn("history not yet written", "check_id", check.String(), "version", version, "err", err)
 			return
 		case <-timer.C:
 		}

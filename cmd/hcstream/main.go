@@ -251,11 +251,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			logger, reg, registry, pingProducer, time.Now)
 		pings = in.Handler(cfg.PingPrefix)
 	}
-	if has("query") {
-		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait},
-			logger, store.NewClickHouse(conn, cfg.ClickHouseDatabase), query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
-		api.Register(router)
-	}
+	var live query.LiveChecks
 	if has("projector") {
 		// The partitions' flushes publish concurrently; the producers merge what arrives
 		// while a request is out into one request per leader.
@@ -271,6 +267,16 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			return err
 		}
 		after(kafkaReady, storeReady)(func() error { return proj.Run(gctx) })
+		live = proj
+	}
+	if has("query") {
+		var reads query.Store = store.NewClickHouse(conn, cfg.ClickHouseDatabase)
+		if live != nil {
+			reads = query.WithLiveChecks(reads, live)
+		}
+		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait},
+			logger, reads, query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
+		api.Register(router)
 	}
 
 	statusSvc.SetComponents(components...)

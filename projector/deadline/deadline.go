@@ -14,7 +14,19 @@ import (
 // entries are skipped when they surface, which keeps Set O(log n).
 type Index struct {
 	heap    entries
-	current map[schemas.ID]int64
+	current Current
+}
+
+// Current keeps each check's current deadline in UnixNano. The index only orders them,
+// so the owner can keep them beside its checks instead of in a map of their own: at a
+// million checks that map was a quarter of the projector's heap.
+type Current interface {
+	Deadline(check schemas.ID) (at int64, ok bool)
+	SetDeadline(check schemas.ID, at int64, ok bool)
+	// Deadlines yields every check that has a deadline.
+	Deadlines(yield func(check schemas.ID, at int64) bool)
+	// DeadlineCount is how many checks have a deadline.
+	DeadlineCount() int
 }
 
 type entry struct {
@@ -35,23 +47,23 @@ func (e *entries) Pop() any {
 	return last
 }
 
-// New returns an empty index.
-func New() *Index { return &Index{current: map[schemas.ID]int64{}} }
+// New returns an index over the deadlines kept in current, which must start empty.
+func New(current Current) *Index { return &Index{current: current} }
 
 // Set records check's next deadline; ok false removes it.
 func (x *Index) Set(check schemas.ID, at time.Time, ok bool) {
 	if !ok {
-		delete(x.current, check)
+		x.current.SetDeadline(check, 0, false)
 		return
 	}
 	n := at.UnixNano()
-	if cur, exists := x.current[check]; exists && cur == n {
+	if cur, exists := x.current.Deadline(check); exists && cur == n {
 		return
 	}
-	x.current[check] = n
+	x.current.SetDeadline(check, n, true)
 	heap.Push(&x.heap, entry{at: n, check: check})
 	// Superseded entries are dropped lazily; compact when they dominate.
-	if len(x.heap) > 2*len(x.current)+64 {
+	if len(x.heap) > 2*x.current.DeadlineCount()+64 {
 		x.compact()
 	}
 }
@@ -62,8 +74,8 @@ func (x *Index) Due(now time.Time) []schemas.ID {
 	var due []schemas.ID
 	for len(x.heap) > 0 && x.heap[0].at <= n {
 		e := heap.Pop(&x.heap).(entry)
-		if cur, ok := x.current[e.check]; ok && cur == e.at {
-			delete(x.current, e.check)
+		if cur, ok := x.current.Deadline(e.check); ok && cur == e.at {
+			x.current.SetDeadline(e.check, 0, false)
 			due = append(due, e.check)
 		}
 	}
@@ -71,13 +83,14 @@ func (x *Index) Due(now time.Time) []schemas.ID {
 }
 
 // Len is the number of checks with a deadline.
-func (x *Index) Len() int { return len(x.current) }
+func (x *Index) Len() int { return x.current.DeadlineCount() }
 
 func (x *Index) compact() {
-	fresh := make(entries, 0, len(x.current))
-	for check, at := range x.current {
+	fresh := make(entries, 0, x.current.DeadlineCount())
+	x.current.Deadlines(func(check schemas.ID, at int64) bool {
 		fresh = append(fresh, entry{at: at, check: check})
-	}
+		return true
+	})
 	heap.Init(&fresh)
 	x.heap = fresh
 }

@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func TestDue(t *testing.T) {
 	a, b, c := schemas.ID{1}, schemas.ID{2}, schemas.ID{3}
-	x := New()
+	x := New(mapDeadlines{})
 	x.Set(a, t0.Add(3*time.Second), true)
 	x.Set(b, t0.Add(time.Second), true)
 	x.Set(c, t0.Add(2*time.Second), true)
@@ -38,7 +38,7 @@ func TestDue(t *testing.T) {
 // Against a map scan, under many random updates (which also exercises compaction).
 func TestDueMatchesScan(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	x := New()
+	x := New(mapDeadlines{})
 	want := map[schemas.ID]time.Time{}
 	now := t0
 	for range 20000 {
@@ -71,7 +71,7 @@ func TestDueMatchesScan(t *testing.T) {
 }
 
 func BenchmarkSetAndDue(b *testing.B) {
-	x := New()
+	x := New(mapDeadlines{})
 	ids := make([]schemas.ID, 100000)
 	for i := range ids {
 		ids[i] = schemas.ID{byte(i), byte(i >> 8), byte(i >> 16)}
@@ -86,3 +86,33 @@ func BenchmarkSetAndDue(b *testing.B) {
 		i++
 	}
 }
+
+// mapDeadlines keeps deadlines in a map, the simplest Current.
+type mapDeadlines map[schemas.ID]int64
+
+// Deadline implements Current.
+func (m mapDeadlines) Deadline(check schemas.ID) (int64, bool) {
+	at, ok := m[check]
+	return at, ok
+}
+
+// SetDeadline implements Current.
+func (m mapDeadlines) SetDeadline(check schemas.ID, at int64, ok bool) {
+	if ok {
+		m[check] = at
+	} else {
+		delete(m, check)
+	}
+}
+
+// Deadlines implements Current.
+func (m mapDeadlines) Deadlines(yield func(check schemas.ID, at int64) bool) {
+	for check, at := range m {
+		if !yield(check, at) {
+			return
+		}
+	}
+}
+
+// DeadlineCount implements Current.
+func (m mapDeadlines) DeadlineCount() int { return len(m) }

@@ -1,0 +1,237 @@
+package projector
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// packedRow is a check's row as the projector keeps it in memory: one immutable string
+// of varints and length-prefixed strings. A million checks held as check.State took
+// about 1 KB each (24-byte times, a string header per empty field, a run list sized for
+// eight runs); packed, a check costs little more than its data. Unpacking borrows the
+// strings from the packed one, so reading a check allocates only its lists.
+//
+// A packed row begins with the check's ID, which is how checkTable finds it. The
+// format never leaves the process, so it carries no version: a restart rebuilds
+// every row from ClickHouse.
+type packedRow string
+
+const (
+	flagExists = 1 << iota
+	flagDeleted
+	flagLastStartHasRunID
+	flagHasLastStartRunID
+	flagManualResume
+	flagFilterSubject
+	flagFilterBody
+	flagFilterHTTPBody
+	flagFilterDefaultFail
+)
+
+func packRow(row history.CheckRow) packedRow {
+	s := &row.State
+	c := &s.Config
+	var flags uint64
+	for bit, set := range [...]bool{s.Exists, s.Deleted, s.LastStartHasRunID, s.LastStartRunID != schemas.ID{}, c.ManualResume,
+		c.FilterSubject, c.FilterBody, c.FilterHTTPBody, c.FilterDefaultFail} {
+		if set {
+			flags |= 1 << bit
+		}
+	}
+	b := make([]byte, 0, 96+len(c.Name)+len(c.Slug)+len(c.Tags)+len(c.Desc)+len(c.Schedule)+len(c.TZ))
+	b = append(b, s.CheckID[:]...)
+	b = binary.AppendUvarint(b, flags)
+	b = append(b, byte(s.Status), byte(c.Kind))
+	b = append(b, s.ProjectID[:]...)
+	if flags&flagHasLastStartRunID != 0 {
+		b = append(b, s.LastStartRunID[:]...)
+	}
+	b = binary.AppendUvarint(b, row.Version)
+	b = appendTime(b, s.Created)
+	b = appendTime(b, s.LastPing)
+	b = appendTime(b, s.LastStart)
+	for _, d := range [...]time.Duration{s.LastDuration, s.Held, c.Timeout, c.Grace} {
+		b = binary.AppendVarint(b, int64(d))
+	}
+	b = binary.AppendUvarint(b, s.NPings)
+	b = binary.AppendUvarint(b, s.FlipSeq)
+	for _, str := range [...]string{c.Name, c.Slug, c.Tags, c.Desc, c.Schedule, c.TZ, c.Methods, c.StartKeywords, c.SuccessKeywords, c.FailureKeywords} {
+		b = appendString(b, str)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Channels)))
+	for _, ch := range c.Channels {
+		b = appendString(b, ch)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.OpenRuns)))
+	for _, r := range s.OpenRuns {
+		has := byte(0)
+		if r.HasRunID {
+			has = 1
+		}
+		b = append(b, has)
+		b = append(b, r.RunID[:]...)
+		b = appendTime(b, r.Started)
+	}
+	return packedRow(b)
+}
+
+// appendTime writes the zero time as 0 and any other as its zigzagged nanoseconds + 1.
+// checkID is the ID the row begins with.
+func (p packedRow) checkID() schemas.ID {
+	var id schemas.ID
+	copy(id[:], p)
+	return id
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	n := t.UnixNano()
+	return binary.AppendUvarint(b, uint64(n<<1^n>>63)+1)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+var errCorruptRow = errors.New("corrupt packed check row")
+
+// unpack returns the row; it panics on a row packRow did not write, which cannot
+// happen, rather than fold a check from garbage.
+func (p packedRow) unpack() history.CheckRow {
+	row, err := p.decode()
+	if err != nil {
+		panic(err)
+	}
+	return row
+}
+
+func (p packedRow) decode() (history.CheckRow, error) {
+	r := rowReader{s: string(p)}
+	var row history.CheckRow
+	s := &row.State
+	c := &s.Config
+	s.CheckID = r.id()
+	flags := r.uvarint()
+	s.Exists, s.Deleted, s.LastStartHasRunID = flags&flagExists != 0, flags&flagDeleted != 0, flags&flagLastStartHasRunID != 0
+	c.ManualResume, c.FilterSubject, c.FilterBody = flags&flagManualResume != 0, flags&flagFilterSubject != 0, flags&flagFilterBody != 0
+	c.FilterHTTPBody, c.FilterDefaultFail = flags&flagFilterHTTPBody != 0, flags&flagFilterDefaultFail != 0
+	s.Status, c.Kind = schemas.Status(r.byte()), schemas.ScheduleKind(r.byte())
+	s.ProjectID = r.id()
+	if flags&flagHasLastStartRunID != 0 {
+		s.LastStartRunID = r.id()
+	}
+	row.Version = r.uvarint()
+	s.Created, s.LastPing, s.LastStart = r.time(), r.time(), r.time()
+	for _, d := range [...]*time.Duration{&s.LastDuration, &s.Held, &c.Timeout, &c.Grace} {
+		*d = time.Duration(r.varint())
+	}
+	s.NPings, s.FlipSeq = r.uvarint(), r.uvarint()
+	for _, str := range [...]*string{&c.Name, &c.Slug, &c.Tags, &c.Desc, &c.Schedule, &c.TZ, &c.Methods, &c.StartKeywords, &c.SuccessKeywords, &c.FailureKeywords} {
+		*str = r.string()
+	}
+	if n := r.count(); n > 0 {
+		c.Channels = make([]string, n)
+		for i := range c.Channels {
+			c.Channels[i] = r.string()
+		}
+	}
+	if n := r.count(); n > 0 {
+		s.OpenRuns = make([]check.Run, n)
+		for i := range s.OpenRuns {
+			s.OpenRuns[i].HasRunID = r.byte() == 1
+			s.OpenRuns[i].RunID = r.id()
+			s.OpenRuns[i].Started = r.time()
+		}
+	}
+	if r.err != nil || len(r.s) != 0 {
+		return history.CheckRow{}, errCorruptRow
+	}
+	return row, nil
+}
+
+// rowReader reads a packed row front to back; after the first short read every read
+// returns zero and err is set.
+type rowReader struct {
+	s   string
+	err error
+}
+
+func (r *rowReader) fail() { r.err, r.s = errCorruptRow, "" }
+
+func (r *rowReader) byte() byte {
+	if len(r.s) < 1 {
+		r.fail()
+		return 0
+	}
+	v := r.s[0]
+	r.s = r.s[1:]
+	return v
+}
+
+func (r *rowReader) uvarint() uint64 {
+	var v uint64
+	for shift := 0; shift < 64; shift += 7 {
+		if len(r.s) == 0 {
+			break
+		}
+		c := r.s[0]
+		r.s = r.s[1:]
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v
+		}
+	}
+	r.fail()
+	return 0
+}
+
+func (r *rowReader) varint() int64 {
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+func (r *rowReader) time() time.Time {
+	u := r.uvarint()
+	if u == 0 {
+		return time.Time{}
+	}
+	u--
+	return time.Unix(0, int64(u>>1)^-int64(u&1)).UTC()
+}
+
+func (r *rowReader) id() schemas.ID {
+	var id schemas.ID
+	if len(r.s) < len(id) {
+		r.fail()
+		return id
+	}
+	copy(id[:], r.s)
+	r.s = r.s[len(id):]
+	return id
+}
+
+// count reads a list length, bounded by what is left so a corrupt row cannot make a
+// huge allocation.
+func (r *rowReader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.s)) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (r *rowReader) string() string {
+	n := r.count()
+	v := r.s[:n]
+	r.s = r.s[n:]
+	return v
+}

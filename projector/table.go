@@ -1,0 +1,128 @@
+package projector
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// checkTable holds a partition's packed rows and their deadlines, keyed by the check ID
+// each packed row begins with. It is an open-addressing table rather than a Go map: with
+// the ID stored once, inside the row, a check costs a 24-byte slot instead of a map
+// entry with its own key, which at a million checks is about 60 MB less. Checks are
+// never removed (a deleted check keeps its row), so probing needs no tombstones.
+type checkTable struct {
+	slots []tableSlot
+	used  int
+	// deadlines counts slots with hasDue, for deadline.Current.
+	deadlines int
+}
+
+type tableSlot struct {
+	row packedRow
+	// due is the check's deadline in UnixNano, or noDeadline.
+	due int64
+}
+
+// noDeadline marks a check without a deadline; it is in 1677, which no deadline is.
+const noDeadline = math.MinInt64
+
+func newCheckTable(capacity int) *checkTable {
+	n := 16
+	for n*3 < capacity*4 {
+		n *= 2
+	}
+	return &checkTable{slots: make([]tableSlot, n)}
+}
+
+// find returns the slot of id, or of the empty slot where it would go.
+func (t *checkTable) find(id schemas.ID) int {
+	mask := len(t.slots) - 1
+	// IDs are random (v4) or hashes (v5), so their bytes are already well spread.
+	i := int(binary.LittleEndian.Uint64(id[:8])*0x9E3779B97F4A7C15>>32) & mask
+	for {
+		row := t.slots[i].row
+		if row == "" || row.checkID() == id {
+			return i
+		}
+		i = (i + 1) & mask
+	}
+}
+
+func (t *checkTable) get(id schemas.ID) (packedRow, bool) {
+	row := t.slots[t.find(id)].row
+	return row, row != ""
+}
+
+// put stores row, keeping the check's deadline.
+func (t *checkTable) put(row packedRow) {
+	i := t.find(row.checkID())
+	if t.slots[i].row == "" {
+		if (t.used+1)*4 > len(t.slots)*3 {
+			t.grow()
+			i = t.find(row.checkID())
+		}
+		t.used++
+		t.slots[i].due = noDeadline
+	}
+	t.slots[i].row = row
+}
+
+func (t *checkTable) grow() {
+	old := t.slots
+	t.slots = make([]tableSlot, 2*len(old))
+	for _, s := range old {
+		if s.row != "" {
+			t.slots[t.find(s.row.checkID())] = s
+		}
+	}
+}
+
+func (t *checkTable) len() int { return t.used }
+
+// rows yields every stored row.
+func (t *checkTable) rows(yield func(packedRow) bool) {
+	for _, s := range t.slots {
+		if s.row != "" && !yield(s.row) {
+			return
+		}
+	}
+}
+
+// Deadline implements deadline.Current.
+func (t *checkTable) Deadline(id schemas.ID) (int64, bool) {
+	s := &t.slots[t.find(id)]
+	return s.due, s.row != "" && s.due != noDeadline
+}
+
+// SetDeadline implements deadline.Current. Only stored checks have deadlines.
+func (t *checkTable) SetDeadline(id schemas.ID, at int64, ok bool) {
+	s := &t.slots[t.find(id)]
+	if s.row == "" {
+		return
+	}
+	had := s.due != noDeadline
+	switch {
+	case ok && !had:
+		t.deadlines++
+	case !ok && had:
+		t.deadlines--
+	}
+	if !ok {
+		at = noDeadline
+	}
+	s.due = at
+}
+
+// Deadlines implements deadline.Current.
+func (t *checkTable) Deadlines(yield func(schemas.ID, int64) bool) {
+	for _, s := range t.slots {
+		if s.row != "" && s.due != noDeadline && !yield(s.row.checkID(), s.due) {
+			return
+		}
+	}
+}
+
+// DeadlineCount implements deadline.Current.
+func (t *checkTable) DeadlineCount() int { return t.deadlines }

@@ -1,0 +1,72 @@
+package projector
+
+import (
+	"testing"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+func TestCheckTableAgainstMap(t *testing.T) {
+	table := newCheckTable(0)
+	want := map[schemas.ID]uint64{}
+	dues := map[schemas.ID]int64{}
+	ids := make([]schemas.ID, 5000)
+	for i := range ids {
+		ids[i] = schemas.NewID()
+	}
+	// Adjacent IDs that share their first eight bytes collide on purpose.
+	ids[1] = ids[0]
+	ids[1][15]++
+	for round := uint64(1); round <= 3; round++ {
+		for i, id := range ids {
+			if i%int(round) != 0 {
+				continue
+			}
+			table.put(packRow(history.CheckRow{Version: round, State: check.State{CheckID: id, Exists: true}}))
+			want[id] = round
+			if i%3 == 0 {
+				table.SetDeadline(id, int64(i)*int64(round), true)
+				dues[id] = int64(i) * int64(round)
+			} else if i%3 == 1 {
+				table.SetDeadline(id, 0, false)
+				delete(dues, id)
+			}
+		}
+	}
+	if table.len() != len(want) {
+		t.Fatalf("len %d, want %d", table.len(), len(want))
+	}
+	for id, version := range want {
+		row, ok := table.get(id)
+		if !ok || row.unpack().Version != version || row.checkID() != id {
+			t.Fatalf("get(%v) = %v, %v; want version %d", id, ok, row.unpack().Version, version)
+		}
+		at, ok := table.Deadline(id)
+		if wantAt, has := dues[id]; ok != has || (has && at != wantAt) {
+			t.Fatalf("Deadline(%v) = %d, %v; want %d, %v", id, at, ok, wantAt, has)
+		}
+	}
+	if _, ok := table.get(schemas.NewID()); ok {
+		t.Error("get found a check never stored")
+	}
+	table.SetDeadline(schemas.NewID(), 5, true)
+	if table.DeadlineCount() != len(dues) {
+		t.Errorf("DeadlineCount %d, want %d (a check not stored has no deadline)", table.DeadlineCount(), len(dues))
+	}
+	seen := 0
+	for id, at := range table.Deadlines {
+		if dues[id] != at {
+			t.Errorf("Deadlines yields %v at %d, want %d", id, at, dues[id])
+		}
+		seen++
+	}
+	rows := 0
+	for range table.rows {
+		rows++
+	}
+	if seen != len(dues) || rows != len(want) {
+		t.Errorf("iterated %d deadlines and %d rows, want %d and %d", seen, rows, len(dues), len(want))
+	}
+}

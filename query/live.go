@@ -1,0 +1,70 @@
+package query
+
+import (
+	"context"
+
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// LiveChecks is the check state a projector in this process has folded, which is
+// fresher than ClickHouse by up to one write interval.
+type LiveChecks interface {
+	Check(id schemas.ID) (history.CheckRow, bool)
+}
+
+// WithLiveChecks returns st with check reads answered from live where live holds the
+// check, so a ping shows in the API as soon as it is folded rather than once its batch
+// is in ClickHouse. Versions (the read-your-writes waits) still come from ClickHouse:
+// a write is acknowledged only once ingest can see the check it made.
+func WithLiveChecks(st Store, live LiveChecks) Store {
+	return liveStore{Store: st, live: live}
+}
+
+type liveStore struct {
+	Store
+	live LiveChecks
+}
+
+func (s liveStore) Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error) {
+	row, ok := s.live.Check(check)
+	if !ok {
+		return s.Store.Check(ctx, project, check)
+	}
+	if !listed(row) || row.State.ProjectID != project {
+		return history.CheckRow{}, store.ErrNotFound
+	}
+	return row, nil
+}
+
+func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error) {
+	row, ok := s.live.Check(check)
+	if !ok {
+		return s.Store.CheckProject(ctx, check)
+	}
+	if !listed(row) {
+		return schemas.ID{}, store.ErrNotFound
+	}
+	return row.State.ProjectID, nil
+}
+
+func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
+	rows, err := s.Store.Checks(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	fresh := rows[:0]
+	for _, row := range rows {
+		if newer, ok := s.live.Check(row.State.CheckID); ok && newer.Version > row.Version {
+			row = newer
+		}
+		if listed(row) {
+			fresh = append(fresh, row)
+		}
+	}
+	return fresh, nil
+}
+
+// listed is whether the API shows a check: it exists and is not deleted.
+func listed(row history.CheckRow) bool { return row.State.Exists && !row.State.Deleted }

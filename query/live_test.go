@@ -1,0 +1,92 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+type liveMap map[schemas.ID]history.CheckRow
+
+func (m liveMap) Check(id schemas.ID) (history.CheckRow, bool) {
+	row, ok := m[id]
+	return row, ok
+}
+
+func checkRow(project, id schemas.ID, version, pings uint64, deleted bool) history.CheckRow {
+	return history.CheckRow{Version: version, State: check.State{ProjectID: project, CheckID: id, Exists: true, Deleted: deleted, NPings: pings}}
+}
+
+func TestLiveChecksPreferFreshState(t *testing.T) {
+	project, other := schemas.ID{1}, schemas.ID{2}
+	stale, fresh, gone, foreign, unseen, behind := schemas.ID{10}, schemas.ID{11}, schemas.ID{12}, schemas.ID{13}, schemas.ID{14}, schemas.ID{15}
+	stored := &fakeLog{checks: map[schemas.ID]history.CheckRow{
+		stale:   checkRow(project, stale, 5, 1, false),
+		gone:    checkRow(project, gone, 5, 1, false),
+		foreign: checkRow(other, foreign, 5, 1, false),
+		unseen:  checkRow(project, unseen, 5, 1, false),
+		behind:  checkRow(project, behind, 9, 3, false),
+	}}
+	live := liveMap{
+		stale:   checkRow(project, stale, 8, 4, false),
+		fresh:   checkRow(project, fresh, 7, 0, false), // created, not in ClickHouse yet
+		gone:    checkRow(project, gone, 9, 1, true),
+		foreign: checkRow(other, foreign, 6, 2, false),
+		behind:  checkRow(project, behind, 6, 1, false), // cannot happen, but must not win
+	}
+	st := WithLiveChecks(stored, live)
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name      string
+		id        schemas.ID
+		wantPings uint64
+		wantErr   error
+	}{
+		{"folded ping shows before ClickHouse has it", stale, 4, nil},
+		{"created check shows before ClickHouse has it", fresh, 0, nil},
+		{"deleted check is gone at once", gone, 0, store.ErrNotFound},
+		{"another project's check is not found", foreign, 0, store.ErrNotFound},
+		{"a check no local partition holds comes from ClickHouse", unseen, 1, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			row, err := st.Check(ctx, project, tc.id)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && row.State.NPings != tc.wantPings {
+				t.Errorf("n_pings %d, want %d", row.State.NPings, tc.wantPings)
+			}
+		})
+	}
+
+	if owner, err := st.CheckProject(ctx, foreign); err != nil || owner != other {
+		t.Errorf("CheckProject(foreign) = %v, %v; want the other project (403, not 404)", owner, err)
+	}
+	if _, err := st.CheckProject(ctx, gone); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("CheckProject(deleted) err %v, want not found", err)
+	}
+
+	rows, err := st.Checks(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[schemas.ID]uint64{}
+	for _, r := range rows {
+		got[r.State.CheckID] = r.State.NPings
+	}
+	want := map[schemas.ID]uint64{stale: 4, unseen: 1, behind: 3}
+	if len(got) != len(want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	for id, n := range want {
+		if got[id] != n {
+			t.Errorf("list: check %v has n_pings %d, want %d", id[0], got[id], n)
+		}
+	}
+}
