@@ -24,7 +24,7 @@ func TestPackedRowRoundTrip(t *testing.T) {
 			Created: time.Unix(0, 0).UTC(), Status: schemas.StatusDown, LastPing: at, LastStart: at.Add(-time.Hour),
 			LastStartRunID: schemas.ID{9}, LastStartHasRunID: true, LastDuration: 90 * time.Minute, NPings: 1<<63 + 5, FlipSeq: 42,
 			OpenRuns: []check.Run{{RunID: schemas.ID{9}, HasRunID: true, Started: at.Add(-time.Hour)}, {Started: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)}},
-			Held: 10 * time.Minute}},
+			Held:     10 * time.Minute}},
 		"zero row": {},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -54,7 +54,7 @@ func FuzzPackedRowDecode(f *testing.F) {
 
 func BenchmarkPackedRow(b *testing.B) {
 	row := history.CheckRow{Version: 123456, State: check.State{ProjectID: schemas.NewID(), CheckID: schemas.NewID(), Exists: true,
-		Config: schemas.CheckConfig{Name: "job-123456", Slug: "job-123456", Tags: "prod db", Timeout: time.Hour, Grace: 5 * time.Minute},
+		Config:  schemas.CheckConfig{Name: "job-123456", Slug: "job-123456", Tags: "prod db", Timeout: time.Hour, Grace: 5 * time.Minute},
 		Created: time.Now(), LastPing: time.Now(), Status: schemas.StatusUp, NPings: 1000}}
 	b.Run("pack", func(b *testing.B) {
 		for b.Loop() {
