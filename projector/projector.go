@@ -39,7 +39,8 @@ type Config struct {
 	BatchSize int
 	// FlushInterval is the longest an event waits before its batch is flushed. Default 100ms.
 	FlushInterval time.Duration
-	// RetryBackoff is the first pause after a failed flush, doubled up to 5 s. Default 200ms.
+	// RetryBackoff is the first pause after a failed flush, doubled up to maxRetryBackoff.
+	// Default 200ms.
 	RetryBackoff time.Duration
 	// OutageWindow is the longest gap in a partition's stream time taken as quiet rather
 	// than as an ingest outage. Ingest ticks every second, so a longer gap means no
@@ -311,6 +312,21 @@ func (p *Projector) runPartition(ctx context.Context, partition int, offset, end
 	go func() {
 		ok := true
 		for b := range toWrite {
+			// Batches folded while the last write was out go in one write: a write
+			// costs about as much as the coalescing interval, so writing them one by
+			// one would fall behind folding and stall it.
+			for more := true; more; {
+				select {
+				case next, open := <-toWrite:
+					if !open {
+						more = false
+						break
+					}
+					b.append(next)
+				default:
+					more = false
+				}
+			}
 			if ok && !p.flush(writeCtx, log, commit, b) {
 				ok = false
 				close(writeFailed)
@@ -353,6 +369,10 @@ func (p *Projector) runPartition(ctx context.Context, partition int, offset, end
 // writeQueue is how many folded batches may wait for ClickHouse per partition.
 const writeQueue = 4
 
+// maxRetryBackoff bounds the pause between write attempts, and so how long after
+// ClickHouse returns the projector notices.
+const maxRetryBackoff = 2 * time.Second
+
 // drainGrace is how long a partition given up still writes what it folded.
 const drainGrace = 10 * time.Second
 
@@ -368,6 +388,13 @@ type batch struct {
 }
 
 func (b *batch) empty() bool { return b.nextOffset == 0 }
+
+// append adds a later batch of the same partition.
+func (b *batch) append(later *batch) {
+	b.rows.Append(later.rows)
+	b.registry = append(b.registry, later.registry...)
+	b.nextOffset = later.nextOffset
+}
 
 func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *partitionState) (*batch, error) {
 	b := &batch{touched: map[schemas.ID]bool{}}
@@ -548,13 +575,18 @@ func registryRecord(msg kafka.Message) kafka.Message {
 // it succeeds or ctx ends.
 func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, b *batch) bool {
 	start := time.Now()
+	// A retry resumes at the stage that failed: publishing the flips again each time
+	// ClickHouse refused the rows would repeat them on the topic every few seconds of
+	// an outage.
+	registered, published := len(b.registry) == 0 || p.registry == nil, len(b.rows.Flips) == 0 || p.flips == nil
 	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
-		if len(b.registry) > 0 && p.registry != nil {
+		if !registered {
 			if err := p.registry.Publish(ctx, b.registry...); err != nil {
 				return fmt.Errorf("publishing %d registry records: %w", len(b.registry), err)
 			}
+			registered = true
 		}
-		if len(b.rows.Flips) > 0 && p.flips != nil {
+		if !published {
 			msgs, err := flipRecords(b.rows.Flips)
 			if err != nil {
 				return err
@@ -562,6 +594,7 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 			if err := p.flips.Publish(ctx, msgs...); err != nil {
 				return fmt.Errorf("publishing %d flips: %w", len(msgs), err)
 			}
+			published = true
 		}
 		return p.writer.Write(ctx, b.rows)
 	})
@@ -636,6 +669,6 @@ func (p *Projector) retry(ctx context.Context, log *slog.Logger, what string, op
 		if !sleep(ctx, backoff) {
 			return false
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, maxRetryBackoff)
 	}
 }

@@ -80,11 +80,7 @@ func (c *Coalescer) flush() {
 	}
 	var merged Batch
 	for _, r := range reqs {
-		merged.Pings = append(merged.Pings, r.batch.Pings...)
-		merged.Flips = append(merged.Flips, r.batch.Flips...)
-		merged.Projects = append(merged.Projects, r.batch.Projects...)
-		merged.Checks = append(merged.Checks, r.batch.Checks...)
-		merged.Incidents = append(merged.Incidents, r.batch.Incidents...)
+		merged.Append(r.batch)
 	}
 	// Bounded independently of any one caller: a caller that gave up must not cancel
 	// the others' rows.

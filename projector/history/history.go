@@ -29,6 +29,15 @@ type Batch struct {
 	Incidents []Incident
 }
 
+// Append adds other's rows after b's.
+func (b *Batch) Append(other Batch) {
+	b.Pings = append(b.Pings, other.Pings...)
+	b.Flips = append(b.Flips, other.Flips...)
+	b.Projects = append(b.Projects, other.Projects...)
+	b.Checks = append(b.Checks, other.Checks...)
+	b.Incidents = append(b.Incidents, other.Incidents...)
+}
+
 // Len is the number of rows in the batch.
 func (b Batch) Len() int {
 	return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) + len(b.Incidents)
