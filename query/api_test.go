@@ -143,10 +143,26 @@ func TestCreateValidation(t *testing.T) {
 		{`{"methods": "GET"}`, "json validation error: methods has unexpected value"},
 		{`{"manual_resume": 1}`, "json validation error: manual_resume is not a boolean"},
 		{`{"tz": "Mars/Olympus"}`, "json validation error: tz is not a valid timezone"},
+		{`{"tz": "utc"}`, "json validation error: tz is not a valid timezone"},
+		{`{"tz": "Local"}`, "json validation error: tz is not a valid timezone"},
+		{`{"tz": ""}`, "json validation error: tz is not a valid timezone"},
+		{`{"tz": null}`, "json validation error: tz is not a string"},
+		{`{"schedule": 5}`, "json validation error: schedule is not a string"},
+		{`{"schedule": ""}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"schedule": "@daily"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"schedule": "* * * * * *"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"schedule": "0 0 31 2 *"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"schedule": "bad-expression"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"schedule": "12:34 Europe/surprise"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"schedule": "Surprise 12:34"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"schedule": "12:34\nsurprise"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		// It parses, but never matches after 2000.
+		{`{"schedule": "1999-01-01"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
 		{`{"unique": ["color"]}`, "json validation error: an item in 'unique' has unexpected value"},
 		{`{"unique": "name"}`, "json validation error: unique is not an array"},
 		// Field declaration order decides which error is reported.
 		{`{"timeout": 1, "grace": 1, "name": 1}`, "json validation error: grace is too small"},
+		{`{"tz": "utc", "schedule": "@daily"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
 		{`{"channels": "a,,b"}`, "empty channel identifier"},
 		{`{"channels": "pager"}`, "invalid channel identifier: pager"},
 		{`not json`, "could not parse request body"},
@@ -161,6 +177,38 @@ func TestCreateValidation(t *testing.T) {
 				t.Errorf("got %d %s, want 400 %q", rec.Code, rec.Body.String(), tt.want)
 			}
 		})
+	}
+}
+
+// Healthchecks detects the kind, and stores and returns the current name of a legacy zone.
+func TestCreateScheduleAndZone(t *testing.T) {
+	r, log := newTestAPI(t)
+	tests := []struct {
+		schedule, tz string
+		wantKind     schemas.ScheduleKind
+		wantTZ       string
+	}{
+		{"12:34", "Europe/Kiev", schemas.KindOnCalendar, "Europe/Kyiv"},
+		{"*-*~1 12:00", "UCT", schemas.KindOnCalendar, "Etc/UTC"},
+		{"Mon *-*-* 09:00", "US/Pacific", schemas.KindOnCalendar, "America/Los_Angeles"},
+		{"12:34\n13:45", "Europe/Riga", schemas.KindOnCalendar, "Europe/Riga"},
+		{"daily", "UTC", schemas.KindOnCalendar, "UTC"},
+		{"hourly", "CET", schemas.KindOnCalendar, "Europe/Brussels"},
+		{"0 9 * * mon-fri", "Etc/GMT+5", schemas.KindCron, "Etc/GMT+5"},
+	}
+	for _, tt := range tests {
+		body, _ := json.Marshal(map[string]string{"schedule": tt.schedule, "tz": tt.tz})
+		rec := call(r, "POST", "/api/v3/checks/", rwKey, string(body))
+		var got map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &got)
+		if rec.Code != 201 || got["schedule"] != tt.schedule || got["tz"] != tt.wantTZ {
+			t.Errorf("%q in %s: %d %s, want schedule kept and tz %s", tt.schedule, tt.tz, rec.Code, rec.Body.String(), tt.wantTZ)
+			continue
+		}
+		id, _ := schemas.ParseID(got["uuid"].(string))
+		if cfg := log.checks[id].State.Config; cfg.Kind != tt.wantKind || cfg.TZ != tt.wantTZ {
+			t.Errorf("%q in %s: stored kind %v tz %s, want %v %s", tt.schedule, tt.tz, cfg.Kind, cfg.TZ, tt.wantKind, tt.wantTZ)
+		}
 	}
 }
 

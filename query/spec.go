@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	cronsched "github.com/hcstream/hcstream/projector/schedule"
+	sched "github.com/hcstream/hcstream/projector/schedule"
 	"github.com/hcstream/hcstream/schemas"
 )
 
@@ -97,19 +97,8 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 			if msg := str("schedule", 100, &schedule); msg != "" {
 				return msg
 			}
-			if _, ok := body["schedule"]; ok {
-				if strings.TrimSpace(schedule) == "" {
-					return "schedule is not a valid cron or OnCalendar expression"
-				}
-				if cronsched.IsCron(schedule) {
-					c, err := cronsched.ParseCron(schedule)
-					if err != nil {
-						return "schedule is not a valid cron or OnCalendar expression"
-					}
-					if _, ok := c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.UTC); !ok {
-						return "schedule is not a valid cron or OnCalendar expression"
-					}
-				}
+			if _, ok := body["schedule"]; ok && sched.Validate(schedule) != nil {
+				return "schedule is not a valid cron or OnCalendar expression"
 			}
 			return ""
 		},
@@ -133,9 +122,11 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 				return msg
 			}
 			if _, ok := body["tz"]; ok {
-				if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
+				canonical, ok := sched.CanonicalZone(tz)
+				if !ok {
 					return "tz is not a valid timezone"
 				}
+				tz = canonical // Healthchecks stores and returns the current name of a legacy alias
 			}
 			return ""
 		},
@@ -214,7 +205,7 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 
 // scheduleKind is Healthchecks' detection: one line of exactly five fields is cron.
 func scheduleKind(schedule string) schemas.ScheduleKind {
-	if cronsched.IsCron(schedule) {
+	if sched.IsCron(schedule) {
 		return schemas.KindCron
 	}
 	return schemas.KindOnCalendar

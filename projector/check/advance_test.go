@@ -3,7 +3,7 @@ package check
 import (
 	"testing"
 	"time"
-	_ "time/tzdata" // time zones for the cron cases
+	_ "time/tzdata" // time zones for the schedule cases
 
 	"github.com/google/go-cmp/cmp"
 
@@ -142,11 +142,14 @@ func TestHold(t *testing.T) {
 	}
 }
 
-// Cron checks are due at the next match after the last ping, in their time zone, with
-// Debian cron's daylight-saving handling.
-func TestCronDeadlines(t *testing.T) {
+// Cron and OnCalendar checks are due at the next match after the last ping, in their time
+// zone, with the daylight-saving handling of Debian cron and systemd respectively.
+func TestScheduleDeadlines(t *testing.T) {
 	cron := func(expr, tz string) schemas.CheckConfig {
 		return schemas.CheckConfig{Kind: schemas.KindCron, Schedule: expr, TZ: tz, Grace: time.Hour}
+	}
+	onCalendar := func(expr, tz string) schemas.CheckConfig {
+		return schemas.CheckConfig{Kind: schemas.KindOnCalendar, Schedule: expr, TZ: tz, Grace: time.Hour}
 	}
 	utc := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
@@ -169,6 +172,15 @@ func TestCronDeadlines(t *testing.T) {
 		// 02:30 happens twice on 2026-10-25 in Berlin: expected at the first.
 		{"Berlin fall back", cron("30 2 * * *", "Europe/Berlin"), "2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:29:00Z", "2026-10-25T01:30:00Z"},
 		{"New York spring forward", cron("0 2 * * *", "America/New_York"), "2026-03-07T07:00:00Z", "2026-03-08T07:00:00Z", "2026-03-08T07:59:00Z", "2026-03-08T08:00:00Z"},
+		{"OnCalendar weekdays in Riga", onCalendar("Mon..Fri 09:00", "Europe/Riga"), "2026-01-09T07:00:10Z", "2026-01-12T07:00:00Z", "2026-01-12T07:59:59Z", "2026-01-12T08:00:00Z"},
+		// systemd does not run 02:30 on 2026-03-29 in Berlin, so the check is not expected
+		// until the next day: no false alarm on the night the clocks go forward.
+		{"OnCalendar Berlin spring forward", onCalendar("02:30", "Europe/Berlin"), "2026-03-28T01:30:00Z", "2026-03-30T00:30:00Z", "2026-03-30T01:29:59Z", "2026-03-30T01:30:00Z"},
+		// 02:30 happens twice on 2026-10-25 in Berlin: expected at the first.
+		{"OnCalendar Berlin fall back", onCalendar("02:30", "Europe/Berlin"), "2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:29:00Z", "2026-10-25T01:30:00Z"},
+		{"OnCalendar Sydney spring forward", onCalendar("02:30", "Australia/Sydney"), "2026-10-02T16:30:00Z", "2026-10-04T15:30:00Z", "2026-10-04T16:29:59Z", "2026-10-04T16:30:00Z"},
+		// A zone at the end of a line overrides the check's.
+		{"OnCalendar line zone", onCalendar("09:00 America/New_York\n23:00", "Europe/Riga"), "2026-01-05T14:00:10Z", "2026-01-05T21:00:00Z", "2026-01-05T21:59:59Z", "2026-01-05T22:00:00Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,5 +200,22 @@ func TestCronDeadlines(t *testing.T) {
 				t.Errorf("at %s: effects %v, want a timeout flip dated then", tt.due, effects)
 			}
 		})
+	}
+}
+
+// An OnCalendar schedule with no match left (the search stops at 2200) never makes the
+// check late, as Healthchecks' StopIteration leaves it up.
+func TestOnCalendarWithoutNextMatch(t *testing.T) {
+	cfg := schemas.CheckConfig{Kind: schemas.KindOnCalendar, Schedule: "2199-12-31 23:59:59\n2100-02-29", TZ: "UTC", Grace: time.Hour}
+	s := State{Exists: true, Status: schemas.StatusUp, LastPing: time.Date(2199, 12, 31, 23, 59, 59, 0, time.UTC), Config: cfg}
+	if next, ok := NextPing(s); ok {
+		t.Errorf("next_ping = %v, want none", next)
+	}
+	later := time.Date(2250, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := StatusAt(s, later, false); got != schemas.StatusUp.String() {
+		t.Errorf("status = %s, want up", got)
+	}
+	if _, effects := Advance(s, later); len(effects) != 0 {
+		t.Errorf("effects %v, want none", effects)
 	}
 }

@@ -75,8 +75,8 @@ func scheduleGraceStart(s State) (time.Time, bool) {
 		return s.LastPing.Add(s.Config.Timeout), true
 	case schemas.KindCron:
 		return schedule.NextCron(s.Config.Schedule, s.Config.TZ, s.LastPing)
+	case schemas.KindOnCalendar:
+		return schedule.NextOnCalendar(s.Config.Schedule, s.Config.TZ, s.LastPing)
 	}
-	// OnCalendar schedules are not evaluated yet: such a check is never late by its
-	// schedule, only by an overrunning start.
 	return time.Time{}, false
 }

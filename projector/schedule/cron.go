@@ -1,16 +1,9 @@
-// Package schedule computes when a check is next expected: the first match of its cron
-// expression strictly after its last ping, in the check's time zone, with Debian cron's
-// handling of daylight-saving changes (as Healthchecks evaluates it).
-//
-// It is pure: it reads no clock and does no I/O beyond the time zone database.
 package schedule
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -28,21 +21,11 @@ type Cron struct {
 	wallClock bool
 }
 
-// ErrInvalid is returned for an expression Healthchecks would reject.
-var ErrInvalid = errors.New("schedule is not a valid cron or OnCalendar expression")
-
 var monthNames = []string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
 var dayNames = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
 
 // maxDays is the longest each month can be, for rejecting impossible days ("31 2").
 var maxDays = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
-
-// IsCron reports whether Healthchecks treats schedule as cron: one line of exactly five
-// fields. Everything else is OnCalendar.
-func IsCron(schedule string) bool {
-	s := strings.TrimSpace(schedule)
-	return !strings.Contains(s, "\n") && len(strings.Fields(s)) == 5
-}
 
 // ParseCron parses a five-field expression: lists, ranges, steps, month and day names,
 // day of week 0-7, "L" and "LW" in the day of month, "<d>L" and "<d>#<n>" in the day of
@@ -298,41 +281,12 @@ func place(y int, m time.Month, d, h, mi int, loc *time.Location) time.Time {
 	return time.Date(y, m, d, h, mi, 0, 0, loc)
 }
 
-var (
-	cacheMu   sync.Mutex
-	crons     = map[string]*Cron{}
-	locations = map[string]*time.Location{}
-)
-
-// cacheLimit bounds the caches; a fleet has far fewer distinct schedules and zones.
-const cacheLimit = 10000
-
-// NextCron is Next for an expression and zone name, with both parsed once and cached.
+// NextCron is Next for an expression and zone name, with both parsed once and cached. An
+// unknown zone is read as UTC.
 func NextCron(expr, tz string, t time.Time) (time.Time, bool) {
-	cacheMu.Lock()
-	c, ok := crons[expr]
-	loc, locOK := locations[tz]
-	cacheMu.Unlock()
-	if !ok {
-		var err error
-		if c, err = ParseCron(expr); err != nil {
-			return time.Time{}, false
-		}
+	c := crons.get(expr)
+	if c == nil {
+		return time.Time{}, false
 	}
-	if !locOK {
-		var err error
-		if loc, err = time.LoadLocation(tz); err != nil {
-			loc = time.UTC
-		}
-	}
-	if !ok || !locOK {
-		cacheMu.Lock()
-		if len(crons) >= cacheLimit {
-			clear(crons)
-			clear(locations)
-		}
-		crons[expr], locations[tz] = c, loc
-		cacheMu.Unlock()
-	}
-	return c.Next(t, loc)
+	return c.Next(t, zoneOrUTC(tz))
 }
