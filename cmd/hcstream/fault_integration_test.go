@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +19,15 @@ import (
 )
 
 // localStack runs a deploy/local script action, for tests that stop and start the shared
-// stack. Such tests are named TestFault… and run alone (make test-fault).
+// stack. Such tests are named TestFault… and run alone (make test-fault). Each action is
+// bounded by three minutes (a start waits up to HC_LOCAL_WAIT_SECONDS, 60 s by default).
 func localStack(t *testing.T, script, action string) {
 	t.Helper()
-	out, err := exec.Command("bash", "../../deploy/local/"+script, action).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "../../deploy/local/"+script, action)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", script, action, err, out)
 	}
@@ -242,4 +248,122 @@ func brokerOutageUnderLoad(t *testing.T, s *stack, env map[string]string, id, st
 	if lost > 0 {
 		t.Errorf("%d acknowledged pings are missing from Kafka", lost)
 	}
+}
+
+// ClickHouse stops for a minute under a steady load of pings. Ingest acknowledges every
+// ping throughout (it needs only Kafka); the projector keeps retrying its batch instead
+// of crashing, and once ClickHouse is back it catches up within a bound: every
+// acknowledged ping is stored exactly once, and no check that kept pinging flips down.
+func TestFaultClickHouseDownForAMinute(t *testing.T) {
+	const outage, catchUpBound = time.Minute, time.Minute
+	env := isolatedEnv(t)
+	s := startStack(t, env)
+	db := env["HC_CLICKHOUSE_DATABASE"]
+	checks := createChecks(t, env, s.base, 10, `"timeout": 60, "grace": 60`)
+	ctx, stopPings := context.WithCancel(context.Background())
+	defer stopPings()
+	// Ten checks every 40 ms: up to 250 pings a second, each check far inside its timeout.
+	pings := pingRounds(ctx, s.base, checks, 40*time.Millisecond)
+	time.Sleep(5 * time.Second) //nolint:forbidigo // load runs for a while before the fault
+	if _, n, _ := pings.snapshot(); n == 0 {
+		t.Fatal("no ping was acknowledged before the fault")
+	}
+	retriesBefore := metricValue(t, s.base, "hcstream_projector_flush_retries_total")
+
+	// Registered last, so it runs first: ClickHouse is back before hcstream shuts down.
+	t.Cleanup(func() { localStack(t, "clickhouse.sh", "up") })
+	_, beforeOutage, _ := pings.snapshot()
+	localStack(t, "clickhouse.sh", "down")
+	down := time.Now()
+	time.Sleep(outage) //nolint:forbidigo // the outage lasts a minute while pings continue
+	retries := metricValue(t, s.base, "hcstream_projector_flush_retries_total") - retriesBefore
+	if len(s.done) != 0 {
+		t.Fatal("hcstream exited while ClickHouse was down")
+	}
+	starting := time.Now()
+	localStack(t, "clickhouse.sh", "up")
+	up := time.Now()
+	want, atUp, _ := pings.snapshot()
+	conn := testenv.ClickHouseConn(t)
+	awaitStored(t, conn, db, want, catchUpBound)
+	catchUp := time.Since(up)
+	t.Logf("ClickHouse stopped for %v and took %v to start; %d pings acknowledged meanwhile; %v failed flush attempts retried; "+
+		"caught up with the %d pings acknowledged by then %v after ClickHouse answered",
+		starting.Sub(down).Round(time.Second), up.Sub(starting).Round(time.Millisecond), atUp-beforeOutage, retries, atUp,
+		catchUp.Round(time.Millisecond))
+	if atUp-beforeOutage == 0 {
+		t.Error("no ping was acknowledged while ClickHouse was down (ingest needs only Kafka)")
+	}
+	if retries == 0 {
+		t.Error("the projector reported no failed flush while ClickHouse was down: it did not wait and retry")
+	}
+
+	time.Sleep(3 * time.Second) //nolint:forbidigo // the load continues under the recovered projector
+	stopPings()
+	acked, total, refused := pings.wait(t)
+	if len(s.done) != 0 {
+		t.Fatal("hcstream exited after ClickHouse came back")
+	}
+	if len(refused) > 0 {
+		t.Errorf("%d of %d pings were not acknowledged, first %q", len(refused), total+int64(len(refused)), refused[0])
+	}
+	exactlyOncePerCheck(t, db, acked)
+
+	// Every check pinged many times a minute: its only flip is its first ping's new > up.
+	stored := storedFlips(t, conn, db)
+	published := publishedFlips(t, env["HC_KAFKA_TOPIC_FLIPS"])
+	for _, id := range checks {
+		if got := stored[id]; len(got) != 1 || got[0].to != "up" {
+			t.Errorf("check %s kept pinging; flips table %v, want only new>up", id, got)
+		}
+		if got := distinctFlips(published[id]); len(got) != 1 || got[0].New != schemas.StatusUp {
+			t.Errorf("check %s kept pinging; flips topic %+v, want only new>up", id, got)
+		}
+	}
+}
+
+// metricValue returns the sum of a metric's samples on base's /metrics.
+func metricValue(t *testing.T, base, name string) float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("scraping %s/metrics: %v", base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("scraping %s/metrics: %v", base, err)
+	}
+	var sum float64
+	found := false
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+		found = true
+	}
+	if !found {
+		t.Fatalf("%s/metrics has no %s", base, name)
+	}
+	return sum
+}
+
+func sumCounts(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

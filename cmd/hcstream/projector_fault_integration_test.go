@@ -6,17 +6,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
 	"github.com/hcstream/hcstream/schemas"
@@ -137,7 +141,8 @@ func loadPings(ctx context.Context, ingest string, checks []string) *atomic.Int6
 func exactlyOnce(t *testing.T, db string, acked int64) {
 	t.Helper()
 	conn := testenv.ClickHouseConn(t)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	var rows, events, nPings uint64
 	// Pings, then check states, are separate INSERTs: wait for both to be complete.
 	testenv.Eventually(t, 60*time.Second, "the projector did not catch up", func() bool {
@@ -169,12 +174,198 @@ func exactlyOnce(t *testing.T, db string, acked int64) {
 	}
 }
 
-func (s *splitStack) createChecks(t *testing.T, n int) []string {
+// pingLog records what pingRounds sent: per check, the pings acknowledged with 200, and
+// every ping that was not.
+type pingLog struct {
+	mu      sync.Mutex
+	acked   map[string]int64
+	refused []string
+	done    chan struct{}
+}
+
+// pingRounds pings every check once per round, a round now and then one every `every`,
+// until ctx ends. Each ping is bounded by 5 s and runs to its end even when ctx ends, so
+// a ping the server acknowledged is always counted.
+func pingRounds(ctx context.Context, ingest string, checks []string, every time.Duration) *pingLog {
+	l := &pingLog{acked: map[string]int64{}, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			for _, id := range checks {
+				if ctx.Err() != nil {
+					return
+				}
+				code, err := pingOnce(ingest + "/ping/" + id)
+				l.mu.Lock()
+				if code == http.StatusOK {
+					l.acked[id]++
+				} else {
+					l.refused = append(l.refused, fmt.Sprintf("%s at %s: %d %v", id, time.Now().Format(time.TimeOnly), code, err))
+				}
+				l.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return l
+}
+
+// pingOnce sends one success ping, bounded by 5 s, and returns the response status.
+func pingOnce(url string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
+// snapshot returns the acknowledged pings per check so far, their total, and the pings
+// that were not acknowledged.
+func (l *pingLog) snapshot() (acked map[string]int64, total int64, refused []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	acked = maps.Clone(l.acked)
+	return acked, sumCounts(acked), slices.Clone(l.refused)
+}
+
+// wait returns the final snapshot once pingRounds has stopped (its ctx ended).
+func (l *pingLog) wait(t *testing.T) (acked map[string]int64, total int64, refused []string) {
 	t.Helper()
-	key := (&stack{env: s.env}).createProject(t)["api_key"]
+	select {
+	case <-l.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pinger did not stop within 10s of its context ending")
+	}
+	return l.snapshot()
+}
+
+// storedCount is what ClickHouse holds of one check's pings: its n_pings and its rows
+// in the pings table.
+type storedCount struct{ nPings, rows uint64 }
+
+// storedPings returns, by check UUID, what ClickHouse holds of each check's pings.
+func storedPings(conn driver.Conn, db string) (map[string]storedCount, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out := map[string]storedCount{}
+	for _, q := range []struct {
+		query string
+		into  func(c *storedCount, n uint64)
+	}{
+		{"SELECT toString(check_id), n_pings FROM " + db + ".checks FINAL", func(c *storedCount, n uint64) { c.nPings = n }},
+		{"SELECT toString(check_id), count() FROM " + db + ".pings FINAL GROUP BY check_id", func(c *storedCount, n uint64) { c.rows = n }},
+	} {
+		rows, err := conn.Query(ctx, q.query)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var n uint64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			c := out[id]
+			q.into(&c, n)
+			out[id] = c
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// awaitStored waits until ClickHouse holds at least want[check] pings of every check,
+// both as rows and in n_pings; after within it fails, listing what is missing.
+func awaitStored(t *testing.T, conn driver.Conn, db string, want map[string]int64, within time.Duration) {
+	t.Helper()
+	start := time.Now()
+	var missing []string
+	for {
+		got, err := storedPings(conn, db)
+		missing = missing[:0]
+		if err != nil {
+			missing = append(missing, "query: "+err.Error())
+		}
+		for id, n := range want {
+			if c := got[id]; c.nPings < uint64(n) || c.rows < uint64(n) {
+				missing = append(missing, fmt.Sprintf("%s: %d rows and n_pings %d of %d acknowledged", id, c.rows, c.nPings, n))
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Since(start) > within {
+			t.Fatalf("after %v ClickHouse still lacks acknowledged pings: %v", within, missing)
+		}
+		time.Sleep(100 * time.Millisecond) //nolint:forbidigo // polling interval of a deadline-bounded wait
+	}
+}
+
+// exactlyOncePerCheck is exactlyOnce, and then per check: as many rows, and n_pings as
+// high, as the pings acknowledged for it.
+func exactlyOncePerCheck(t *testing.T, db string, acked map[string]int64) {
+	t.Helper()
+	exactlyOnce(t, db, sumCounts(acked))
+	got, err := storedPings(testenv.ClickHouseConn(t), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, n := range acked {
+		if c := got[id]; c.nPings != uint64(n) || c.rows != uint64(n) {
+			t.Errorf("check %s: %d ping rows and n_pings %d, acknowledged %d", id, c.rows, c.nPings, n)
+		}
+	}
+}
+
+// terminate stops a child process with SIGTERM and waits (bounded) for it to exit,
+// failing the test unless it exits with status 0.
+func terminate(t *testing.T, cmd *exec.Cmd, within time.Duration) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("signalling %s: %v", cmd.Path, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("%s after SIGTERM: %v, want exit status 0", cmd.Args, err)
+		}
+	case <-time.After(within):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatalf("%s did not exit within %v of SIGTERM", cmd.Args, within)
+	}
+}
+
+// createChecks creates a project and n checks in it through the API at api, each with
+// the given JSON settings (for example `"timeout": 60, "grace": 60`), and returns their
+// UUIDs.
+func createChecks(t *testing.T, env map[string]string, api string, n int, settings string) []string {
+	t.Helper()
+	key := (&stack{env: env}).createProject(t)["api_key"]
 	var ids []string
 	for i := range n {
-		created := do(t, "POST", s.query+"/api/v3/checks/", key, fmt.Sprintf(`{"name": "job-%d", "timeout": 3600}`, i))
+		created := do(t, "POST", api+"/api/v3/checks/", key, fmt.Sprintf(`{"name": "job-%d", %s}`, i, settings))
 		if created.code != http.StatusCreated {
 			t.Fatalf("create: %d %s", created.code, created.body)
 		}
@@ -187,7 +378,7 @@ func (s *splitStack) createChecks(t *testing.T, n int) []string {
 // projector takes over, ClickHouse holds every acknowledged ping exactly once.
 func TestFaultProjectorKilledUnderLoad(t *testing.T) {
 	s := startSplitStack(t)
-	checks := s.createChecks(t, 20)
+	checks := createChecks(t, s.env, s.query, 20, `"timeout": 3600`)
 	ctx, stop := context.WithCancel(context.Background())
 	acked := loadPings(ctx, s.ingest, checks)
 	time.Sleep(3 * time.Second) //nolint:forbidigo // load builds up before the crash
@@ -208,7 +399,7 @@ func TestFaultProjectorKilledUnderLoad(t *testing.T) {
 func TestFaultProjectorRebalance(t *testing.T) {
 	s := startSplitStack(t)
 	second := projectorProcess(t, s.env)
-	checks := s.createChecks(t, 20)
+	checks := createChecks(t, s.env, s.query, 20, `"timeout": 3600`)
 	ctx, stop := context.WithCancel(context.Background())
 	acked := loadPings(ctx, s.ingest, checks)
 	time.Sleep(3 * time.Second) //nolint:forbidigo // both projectors consume for a while
