@@ -30,7 +30,7 @@ func BenchmarkStateMemory(b *testing.B) {
 			s, _ := check.Apply(check.State{}, schemas.Event{ProjectID: project, CheckID: id, At: at, Body: schemas.CheckCreated{Config: cfg}})
 			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Second), Body: schemas.PingReceived{Kind: schemas.PingStart, HasRunID: true, RunID: id}})
 			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Minute), Body: schemas.PingReceived{Kind: schemas.PingSuccess}})
-			st.put(history.CheckRow{Version: uint64(i), State: s})
+			st.load([]history.CheckRow{{Version: uint64(i), State: s}})
 		}
 		runtime.GC()
 		var after runtime.MemStats

@@ -105,6 +105,8 @@ type Projector struct {
 	registry Publisher
 	flips    Publisher
 
+	loading sync.Mutex
+
 	// live holds the partitions this projector is folding, for Check.
 	liveMu sync.RWMutex
 	live   map[int]*partitionState
@@ -220,6 +222,10 @@ type partitionState struct {
 	// writes, under mu, so its own reads need no lock.
 	mu        sync.RWMutex
 	checks    *checkTable
+	// open holds, unpacked, the rows the current batch has changed; closeBatch packs
+	// them into checks once per check rather than once per event. Every open check
+	// is also in checks, where its deadline lives.
+	open map[schemas.ID]*history.CheckRow
 	deadlines *deadline.Index
 	// streamTime is the latest event time folded in this partition: deadlines are judged
 	// by it, never by the wall clock.
@@ -228,11 +234,14 @@ type partitionState struct {
 
 func newPartitionState(partition, capacity int) *partitionState {
 	checks := newCheckTable(capacity)
-	return &partitionState{partition: partition, checks: checks, deadlines: deadline.New(checks)}
+	return &partitionState{partition: partition, checks: checks, deadlines: deadline.New(checks), open: map[schemas.ID]*history.CheckRow{}}
 }
 
 // row returns a check's row, false when the partition has none.
 func (st *partitionState) row(id schemas.ID) (history.CheckRow, bool) {
+	if open, ok := st.open[id]; ok {
+		return *open, true
+	}
 	packed, ok := st.checks.get(id)
 	if !ok {
 		return history.CheckRow{Partition: st.partition}, false
@@ -242,10 +251,37 @@ func (st *partitionState) row(id schemas.ID) (history.CheckRow, bool) {
 	return row, true
 }
 
-// put stores a check's row and indexes its next deadline.
+// put changes a check's row in the current batch and indexes its next deadline.
 func (st *partitionState) put(row history.CheckRow) {
-	st.checks.put(packRow(row))
+	id := row.State.CheckID
+	if open, ok := st.open[id]; ok {
+		*open = row
+	} else {
+		if _, stored := st.checks.get(id); !stored {
+			st.checks.put(packRow(row))
+		}
+		st.open[id] = &row
+	}
 	st.schedule(row.State)
+}
+
+// closeBatch packs the rows the batch changed and returns them.
+func (st *partitionState) closeBatch() []history.CheckRow {
+	rows := make([]history.CheckRow, 0, len(st.open))
+	for id, row := range st.open {
+		st.checks.put(packRow(*row))
+		rows = append(rows, *row)
+		delete(st.open, id)
+	}
+	return rows
+}
+
+// load stores rows read back from ClickHouse.
+func (st *partitionState) load(rows []history.CheckRow) {
+	for _, row := range rows {
+		st.checks.put(packRow(row))
+		st.schedule(row.State)
+	}
 }
 
 // schedule indexes when a check must next be advanced.
@@ -261,13 +297,15 @@ func (p *Projector) runPartition(ctx context.Context, partition int, offset, end
 	log := p.log.With("partition", partition)
 	st := newPartitionState(partition, 0)
 	if !p.retry(ctx, log, "loading check states", func(ctx context.Context) error {
+		// One partition loads at a time: twelve FINAL reads at once ran ClickHouse out
+		// of memory on a large checks table, and each then waited for a retry.
+		p.loading.Lock()
+		defer p.loading.Unlock()
 		rows, err := p.loader.LoadPartition(ctx, partition)
 		if err != nil {
 			return err
 		}
-		for i := range rows {
-			st.put(rows[i])
-		}
+		st.load(rows)
 		return nil
 	}) {
 		return false
@@ -384,7 +422,6 @@ type batch struct {
 	rows       history.Batch
 	registry   []kafka.Message
 	nextOffset int64
-	touched    map[schemas.ID]bool
 }
 
 func (b *batch) empty() bool { return b.nextOffset == 0 }
@@ -397,23 +434,22 @@ func (b *batch) append(later *batch) {
 }
 
 func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *partitionState) (*batch, error) {
-	b := &batch{touched: map[schemas.ID]bool{}}
-	var deadline time.Time
+	b := &batch{}
+	// The batch closes FlushInterval after its first record; one context carries that
+	// deadline for every fetch after the first.
+	fetchCtx := ctx
 	for n := 0; n < p.cfg.BatchSize; n++ {
-		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
-		if !deadline.IsZero() {
-			fetchCtx, cancel = context.WithDeadline(ctx, deadline)
-		}
 		msg, err := reader.FetchMessage(fetchCtx)
-		cancel()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				break
 			}
 			return nil, fmt.Errorf("fetching: %w", err)
 		}
-		if deadline.IsZero() {
-			deadline = time.Now().Add(p.cfg.FlushInterval)
+		if n == 0 {
+			var cancel context.CancelFunc
+			fetchCtx, cancel = context.WithTimeout(ctx, p.cfg.FlushInterval)
+			defer cancel()
 		}
 		st.mu.Lock()
 		err = p.fold(st, b, msg)
@@ -423,10 +459,9 @@ func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *pa
 		}
 		b.nextOffset = msg.Offset + 1
 	}
-	for id := range b.touched {
-		row, _ := st.row(id)
-		b.rows.Checks = append(b.rows.Checks, row)
-	}
+	st.mu.Lock()
+	b.rows.Checks = st.closeBatch()
+	st.mu.Unlock()
 	return b, nil
 }
 
@@ -474,7 +509,6 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	}
 	row.State, row.Version = state, version
 	st.put(row)
-	b.touched[ev.CheckID] = true
 	p.metrics.events.WithLabelValues(typ.String()).Inc()
 	switch typ {
 	case schemas.TypeCheckCreated, schemas.TypeCheckUpdated, schemas.TypeCheckDeleted:
@@ -510,7 +544,6 @@ func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version 
 		state, effects := check.Advance(row.State, at)
 		row.State, row.Version = state, max(row.Version, version)
 		st.put(row)
-		b.touched[id] = true
 		for _, e := range effects {
 			if f, ok := e.(check.Flipped); ok {
 				b.rows.Flips = append(b.rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: id, Flipped: f})
@@ -527,9 +560,8 @@ func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, versi
 	gap := to.Sub(from)
 	held := 0
 	for packed := range st.checks.rows {
-		row := packed.unpack()
-		row.Partition = st.partition
-		id := row.State.CheckID
+		id := packed.checkID()
+		row, _ := st.row(id)
 		if row.Version >= version {
 			continue
 		}
@@ -539,7 +571,6 @@ func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, versi
 		}
 		row.State, row.Version = state, version
 		st.put(row)
-		b.touched[id] = true
 		held++
 	}
 	b.rows.Incidents = append(b.rows.Incidents, history.Incident{Partition: st.partition, From: from, To: to, ChecksHeld: held})

@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/hcstream/hcstream/projector/check"
@@ -68,5 +69,25 @@ func TestCheckTableAgainstMap(t *testing.T) {
 	}
 	if seen != len(dues) || rows != len(want) {
 		t.Errorf("iterated %d deadlines and %d rows, want %d and %d", seen, rows, len(dues), len(want))
+	}
+}
+
+func BenchmarkCheckTableGet(b *testing.B) {
+	for _, n := range []int{3000, 1_000_000} {
+		table := newCheckTable(0)
+		ids := make([]schemas.ID, n)
+		for i := range ids {
+			ids[i] = schemas.NewID()
+			table.put(packRow(history.CheckRow{State: check.State{CheckID: ids[i], Exists: true}}))
+		}
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				if _, ok := table.get(ids[i%n]); !ok {
+					b.Fatal("missing")
+				}
+				i++
+			}
+		})
 	}
 }

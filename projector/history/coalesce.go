@@ -17,6 +17,10 @@ type Coalescer struct {
 	interval time.Duration
 	maxRows  int
 
+	// writing keeps merged writes one at a time: overlapping inserts only made
+	// ClickHouse create more parts to merge.
+	writing sync.Mutex
+
 	mu      sync.Mutex
 	pending []*coalesced
 	rows    int
@@ -85,7 +89,9 @@ func (c *Coalescer) flush() {
 	// Bounded independently of any one caller: a caller that gave up must not cancel
 	// the others' rows.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	c.writing.Lock()
 	err := c.next.Write(ctx, merged)
+	c.writing.Unlock()
 	cancel()
 	if err != nil {
 		err = errors.Join(errors.New("writing merged batch"), err)
