@@ -220,12 +220,12 @@ type partitionState struct {
 	partition int
 	// mu lets Check read while the partition's goroutine folds; only that goroutine
 	// writes, under mu, so its own reads need no lock.
-	mu        sync.RWMutex
-	checks    *checkTable
+	mu     sync.RWMutex
+	checks *checkTable
 	// open holds, unpacked, the rows the current batch has changed; closeBatch packs
 	// them into checks once per check rather than once per event. Every open check
 	// is also in checks, where its deadline lives.
-	open map[schemas.ID]*history.CheckRow
+	open      map[schemas.ID]*history.CheckRow
 	deadlines *deadline.Index
 	// streamTime is the latest event time folded in this partition: deadlines are judged
 	// by it, never by the wall clock.
