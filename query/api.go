@@ -66,6 +66,7 @@ type Store interface {
 	Pings(ctx context.Context, check schemas.ID, limit int) ([]store.Ping, error)
 	PingBody(ctx context.Context, check schemas.ID, n uint64) ([]byte, bool, error)
 	Flips(ctx context.Context, check schemas.ID, from, to time.Time) ([]store.Flip, error)
+	StateAt(ctx context.Context, check schemas.ID, at time.Time) (store.PastState, error)
 }
 
 // Appender appends one event and returns the version its rows will carry.
@@ -113,6 +114,7 @@ func (a *API) Register(r *mux.Router) {
 		v.Handle("/checks/"+uuidRoute+"/pings/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listPings}))
 		v.Handle("/checks/"+uuidRoute+"/pings/{n:[0-9]+}/body", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.pingBody}))
 		v.Handle("/checks/"+uuidRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
+		v.Handle("/checks/"+uuidRoute+"/state", a.endpoint(version, map[string]handlerFunc{"GET": a.stateAt}))
 	}
 }
 
@@ -672,4 +674,50 @@ func (a *API) waitForHistory(ctx context.Context, project, check schemas.ID, ver
 		}
 		wait = min(2*wait, 100*time.Millisecond)
 	}
+}
+
+// pastStateJSON is a check's state at a past instant (an hcstream addition).
+type pastStateJSON struct {
+	At           string  `json:"at"`
+	Status       string  `json:"status"`
+	Started      bool    `json:"started"`
+	NPings       uint64  `json:"n_pings"`
+	LastPing     *string `json:"last_ping"`
+	LastDuration *int64  `json:"last_duration,omitempty"`
+	FlipSeq      uint64  `json:"flip_seq"`
+}
+
+// stateAt answers GET /checks/<uuid>/state?at=<RFC 3339 time> from the check's flips
+// and pings: the status its last flip by then gave it, and its pings up to then.
+func (a *API) stateAt(w http.ResponseWriter, r *request) {
+	row, ok := a.ownCheck(w, r)
+	if !ok {
+		return
+	}
+	at, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("at"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "at is not an RFC 3339 time")
+		return
+	}
+	if at.After(a.now()) {
+		writeError(w, http.StatusBadRequest, "at is in the future")
+		return
+	}
+	if at.Before(row.State.Created) {
+		writeError(w, http.StatusNotFound, "the check did not exist at that time")
+		return
+	}
+	a.waitForHistory(r.Context(), row.State.ProjectID, row.State.CheckID, row.Version)
+	past, err := a.store.StateAt(r.Context(), row.State.CheckID, at)
+	if err != nil {
+		a.storeFailed(w, "reading past state", err)
+		return
+	}
+	out := pastStateJSON{At: isoMicros(at.UTC()), Status: past.Status, Started: !past.LastStart.IsZero(), NPings: past.NPings,
+		LastPing: isoSeconds(past.LastPing), FlipSeq: past.FlipSeq}
+	if past.LastDuration > 0 {
+		secs := int64(past.LastDuration.Seconds())
+		out.LastDuration = &secs
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -94,6 +94,10 @@ func (f *fakeLog) Flips(context.Context, schemas.ID, time.Time, time.Time) ([]st
 	return nil, nil
 }
 
+func (f *fakeLog) StateAt(context.Context, schemas.ID, time.Time) (store.PastState, error) {
+	return store.PastState{Status: "up", NPings: 3, LastPing: testNow.Add(-time.Hour), LastDuration: 90 * time.Second}, nil
+}
+
 const (
 	rwKey    = "hcw_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	roKey    = "hcr_bbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -434,5 +438,34 @@ func TestPythonSeparators(t *testing.T) {
 	want := `{"a": "x,y: \\\"z\",:", "b": [1, 2, {"c": null}], "d": ""}`
 	if got := string(pythonSeparators([]byte(in))); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestStateAt(t *testing.T) {
+	r, _ := newTestAPI(t)
+	rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "past"}`)
+	var created map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &created)
+	id, _ := created["uuid"].(string)
+	base := "/api/v3/checks/" + id + "/state"
+	for _, tt := range []struct {
+		name, query, key string
+		wantCode         int
+		wantBody         string
+	}{
+		{"no time", "", rwKey, 400, `{"error": "at is not an RFC 3339 time"}`},
+		{"not RFC 3339", "?at=yesterday", rwKey, 400, `{"error": "at is not an RFC 3339 time"}`},
+		{"future", "?at=" + url.QueryEscape(testNow.Add(time.Minute).Format(time.RFC3339)), rwKey, 400, `{"error": "at is in the future"}`},
+		{"before the check existed", "?at=" + url.QueryEscape(testNow.Add(-time.Second).Format(time.RFC3339)), rwKey, 404, `{"error": "the check did not exist at that time"}`},
+		{"another project's check", "?at=" + url.QueryEscape(testNow.Format(time.RFC3339)), otherKey, 403, ""},
+		{"read-only key", "?at=" + url.QueryEscape(testNow.Format(time.RFC3339Nano)), roKey, 200,
+			`{"at": "2026-11-25T12:00:00+00:00", "status": "up", "started": false, "n_pings": 3, "last_ping": "2026-11-25T11:00:00+00:00", "last_duration": 90, "flip_seq": 0}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := call(r, "GET", base+tt.query, tt.key, "")
+			if rec.Code != tt.wantCode || (tt.wantBody != "" && rec.Body.String() != tt.wantBody) {
+				t.Errorf("%d %s, want %d %s", rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
+			}
+		})
 	}
 }

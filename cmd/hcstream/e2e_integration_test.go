@@ -187,6 +187,7 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 		t.Fatalf("the caller's next read must see its write: %d %s", list.code, list.body)
 	}
 
+	beforePings := time.Now().UTC()
 	ping := do(t, "GET", s.base+"/ping/"+id, "", "")
 	if ping.code != 200 || ping.body != "OK" || ping.header.Get("Access-Control-Allow-Origin") != "*" || ping.header.Get("Ping-Body-Limit") != "10000" {
 		t.Fatalf("ping right after create: %d %q %v", ping.code, ping.body, ping.header)
@@ -205,6 +206,20 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 	})
 	if one["status"] != "down" || one["last_ping"] == nil {
 		t.Errorf("after success then fail: %v", one)
+	}
+	// The same check, as its history tells it at two instants.
+	stateAt := func(at time.Time) map[string]any {
+		got := do(t, "GET", s.base+"/api/v3/checks/"+id+"/state?at="+at.Format(time.RFC3339Nano), key, "")
+		if got.code != 200 {
+			t.Fatalf("state at %v: %d %s", at, got.code, got.body)
+		}
+		return got.json(t)
+	}
+	if past := stateAt(beforePings); past["status"] != "new" || past["n_pings"] != 0.0 || past["last_ping"] != nil || past["flip_seq"] != 0.0 {
+		t.Errorf("state before the pings: %v", past)
+	}
+	if now := stateAt(time.Now().UTC()); now["status"] != "down" || now["n_pings"] != 2.0 || now["last_ping"] != one["last_ping"] || now["flip_seq"] != 2.0 {
+		t.Errorf("state now: %v, check: %v", now, one)
 	}
 	pings := do(t, "GET", s.base+"/api/v3/checks/"+id+"/pings/", key, "")
 	var list2 struct {

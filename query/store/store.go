@@ -222,3 +222,55 @@ func (c *ClickHouse) PingBody(ctx context.Context, check schemas.ID, n uint64) (
 	}
 	return []byte(body), true, nil
 }
+
+// PastState is what a check's history says about it at a past instant.
+type PastState struct {
+	// Status is the new status of the last flip at or before the instant, "new" when
+	// the check had not flipped yet.
+	Status  string
+	FlipSeq uint64
+	// NPings is the number of the last ping at or before the instant.
+	NPings       uint64
+	LastPing     time.Time
+	LastDuration time.Duration
+	// LastStart is the last start at or before the instant that no success or fail
+	// followed; zero when none.
+	LastStart time.Time
+}
+
+// StateAt reads a check's state as of at from its flips and pings.
+func (c *ClickHouse) StateAt(ctx context.Context, check schemas.ID, at time.Time) (PastState, error) {
+	st := PastState{Status: "new"}
+	micros := at.UnixMicro()
+	rows, err := c.conn.Query(ctx, "SELECT flip_seq, toString(new_status) FROM "+c.database+
+		".flips FINAL WHERE check_id = ? AND at_us <= ? ORDER BY flip_seq DESC LIMIT 1", uuid.UUID(check), micros)
+	if err != nil {
+		return PastState{}, fmt.Errorf("reading flips: %w", err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&st.FlipSeq, &st.Status); err != nil {
+			rows.Close()
+			return PastState{}, fmt.Errorf("scanning flip: %w", err)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return PastState{}, err
+	}
+	// The ts bound prunes parts by the sorting key; received_us is the exact instant.
+	var lastPing, lastDuration, lastStart int64
+	err = c.conn.QueryRow(ctx, "SELECT max(n), maxIf(received_us, kind IN ('success', 'fail')), "+
+		"argMaxIf(duration_us, received_us, kind IN ('success', 'fail')), maxIf(received_us, kind = 'start') FROM "+c.database+
+		".pings FINAL WHERE check_id = ? AND ts <= toDateTime(?) AND received_us <= ?",
+		uuid.UUID(check), at.Unix(), micros).Scan(&st.NPings, &lastPing, &lastDuration, &lastStart)
+	if err != nil {
+		return PastState{}, fmt.Errorf("reading pings: %w", err)
+	}
+	if lastPing > 0 {
+		st.LastPing, st.LastDuration = time.UnixMicro(lastPing).UTC(), time.Duration(lastDuration)*time.Microsecond
+	}
+	if lastStart > lastPing {
+		st.LastStart = time.UnixMicro(lastStart).UTC()
+	}
+	return st, nil
+}
