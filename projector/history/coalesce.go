@@ -75,9 +75,23 @@ func (c *Coalescer) Write(ctx context.Context, b Batch) error {
 }
 
 func (c *Coalescer) flush() {
+	// Writes go one at a time, and each takes what is pending when its turn comes, so
+	// batches that arrived during a slow write join the next one instead of queueing
+	// as writes of their own.
+	c.writing.Lock()
+	defer c.writing.Unlock()
 	c.mu.Lock()
-	reqs := c.pending
-	c.pending, c.rows, c.timer = nil, 0, nil
+	n, rows := 0, 0
+	for n < len(c.pending) && (n == 0 || rows+c.pending[n].batch.Len() <= c.maxRows) {
+		rows += c.pending[n].batch.Len()
+		n++
+	}
+	reqs := c.pending[:n:n]
+	c.pending, c.rows, c.timer = c.pending[n:], c.rows-rows, nil
+	if len(c.pending) > 0 {
+		// More than one write's worth was waiting: the rest goes next.
+		c.timer = time.AfterFunc(0, c.flush)
+	}
 	c.mu.Unlock()
 	if len(reqs) == 0 {
 		return
@@ -86,12 +100,10 @@ func (c *Coalescer) flush() {
 	for _, r := range reqs {
 		merged.Append(r.batch)
 	}
-	// Bounded independently of any one caller: a caller that gave up must not cancel
-	// the others' rows.
+	// Bounded independently of any one caller (a caller that gave up must not cancel
+	// the others' rows), from when it is this write's turn.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	c.writing.Lock()
 	err := c.next.Write(ctx, merged)
-	c.writing.Unlock()
 	cancel()
 	if err != nil {
 		err = errors.Join(errors.New("writing merged batch"), err)

@@ -107,3 +107,51 @@ func TestCoalescerMergesConcurrentBatches(t *testing.T) {
 		t.Errorf("%d writes for 12 concurrent batches, want them merged", m.writes)
 	}
 }
+
+// A write never exceeds maxRows unless one batch does, writes do not overlap, and
+// batches waiting behind a slow write go out together rather than one by one.
+func TestCoalescerBoundsAndSerialisesWrites(t *testing.T) {
+	slow := &slowWriter{next: NewMemory(), delay: 20 * time.Millisecond}
+	c := NewCoalescer(slow, time.Millisecond, 3)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			b := Batch{Pings: []Ping{{CheckID: schemas.ID{byte(i)}, EventID: schemas.NewID()}}}
+			if err := c.Write(context.Background(), b); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if pings, _, _, _ := slow.next.Counts(); pings != 20 {
+		t.Errorf("%d pings written, want 20", pings)
+	}
+	if slow.maxRows > 3 || slow.maxConcurrent > 1 {
+		t.Errorf("largest write %d rows (max 3), %d writes at once (max 1)", slow.maxRows, slow.maxConcurrent)
+	}
+	if slow.writes > 10 {
+		t.Errorf("%d writes for 20 batches of 1 row with room for 3 each", slow.writes)
+	}
+}
+
+type slowWriter struct {
+	next  *Memory
+	delay time.Duration
+
+	mu                                      sync.Mutex
+	writes, running, maxConcurrent, maxRows int
+}
+
+func (s *slowWriter) Write(ctx context.Context, b Batch) error {
+	s.mu.Lock()
+	s.writes++
+	s.running++
+	s.maxConcurrent = max(s.maxConcurrent, s.running)
+	s.maxRows = max(s.maxRows, b.Len())
+	s.mu.Unlock()
+	time.Sleep(s.delay)
+	s.mu.Lock()
+	s.running--
+	s.mu.Unlock()
+	return s.next.Write(ctx, b)
+}
