@@ -60,6 +60,9 @@ func packRow(row history.CheckRow) packedRow {
 	}
 	b = binary.AppendUvarint(b, s.NPings)
 	b = binary.AppendUvarint(b, s.FlipSeq)
+	for _, n := range [...]uint16{s.Streak, c.FailureThreshold, c.RecoveryThreshold} {
+		b = binary.AppendUvarint(b, uint64(n))
+	}
 	for _, str := range [...]string{c.Name, c.Slug, c.Tags, c.Desc, c.Schedule, c.TZ, c.Methods, c.StartKeywords, c.SuccessKeywords, c.FailureKeywords} {
 		b = appendString(b, str)
 	}
@@ -134,6 +137,9 @@ func (p packedRow) decode() (history.CheckRow, error) {
 		*d = time.Duration(r.varint())
 	}
 	s.NPings, s.FlipSeq = r.uvarint(), r.uvarint()
+	for _, n := range [...]*uint16{&s.Streak, &c.FailureThreshold, &c.RecoveryThreshold} {
+		*n = uint16(r.uvarint())
+	}
 	for _, str := range [...]*string{&c.Name, &c.Slug, &c.Tags, &c.Desc, &c.Schedule, &c.TZ, &c.Methods, &c.StartKeywords, &c.SuccessKeywords, &c.FailureKeywords} {
 		*str = r.string()
 	}

@@ -20,11 +20,12 @@ func TestPackedRowRoundTrip(t *testing.T) {
 			Config: schemas.CheckConfig{Name: "nightly ☾", Slug: "nightly", Tags: "prod db", Desc: "line\nbreak", Kind: schemas.KindCron,
 				Timeout: 86400 * time.Second, Grace: -time.Nanosecond, Schedule: "0 3 * * *", TZ: "Europe/Riga", ManualResume: true,
 				Methods: "POST", StartKeywords: "go", SuccessKeywords: "ok,done", FailureKeywords: "error", FilterSubject: true,
-				FilterBody: true, FilterHTTPBody: true, FilterDefaultFail: true, Channels: []string{"a", "", "c"}},
+				FilterBody: true, FilterHTTPBody: true, FilterDefaultFail: true, Channels: []string{"a", "", "c"},
+				FailureThreshold: schemas.MaxThreshold, RecoveryThreshold: 3},
 			Created: time.Unix(0, 0).UTC(), Status: schemas.StatusDown, LastPing: at, LastStart: at.Add(-time.Hour),
 			LastStartRunID: schemas.ID{9}, LastStartHasRunID: true, LastDuration: 90 * time.Minute, NPings: 1<<63 + 5, FlipSeq: 42,
 			OpenRuns: []check.Run{{RunID: schemas.ID{9}, HasRunID: true, Started: at.Add(-time.Hour)}, {Started: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)}},
-			Held:     10 * time.Minute}},
+			Held:     10 * time.Minute, Streak: 999}},
 		"zero row": {},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -146,6 +146,12 @@ func TestCreateValidation(t *testing.T) {
 		{`{"slug": "Bad Slug"}`, "json validation error: slug does not match pattern"},
 		{`{"methods": "GET"}`, "json validation error: methods has unexpected value"},
 		{`{"manual_resume": 1}`, "json validation error: manual_resume is not a boolean"},
+		{`{"failure_threshold": 0}`, "json validation error: failure_threshold is too small"},
+		{`{"failure_threshold": 1001}`, "json validation error: failure_threshold is too large"},
+		{`{"failure_threshold": "3"}`, "json validation error: failure_threshold is not a number"},
+		{`{"recovery_threshold": 2.5}`, "json validation error: recovery_threshold is not a number"},
+		{`{"recovery_threshold": null}`, "json validation error: recovery_threshold is not a number"},
+		{`{"recovery_threshold": -1}`, "json validation error: recovery_threshold is too small"},
 		{`{"tz": "Mars/Olympus"}`, "json validation error: tz is not a valid timezone"},
 		{`{"tz": "utc"}`, "json validation error: tz is not a valid timezone"},
 		{`{"tz": "Local"}`, "json validation error: tz is not a valid timezone"},
@@ -227,7 +233,7 @@ func TestCreateAndReadShapes(t *testing.T) {
 	id := created["uuid"].(string)
 	wantKeys := []string{"name", "slug", "tags", "desc", "grace", "n_pings", "status", "started", "last_ping", "next_ping", "manual_resume",
 		"methods", "subject", "subject_fail", "start_kw", "success_kw", "failure_kw", "filter_subject", "filter_body", "filter_http_body",
-		"filter_default_fail", "badge_url", "uuid", "ping_url", "update_url", "pause_url", "resume_url", "channels", "schedule", "tz"}
+		"filter_default_fail", "failure_threshold", "recovery_threshold", "badge_url", "uuid", "ping_url", "update_url", "pause_url", "resume_url", "channels", "schedule", "tz"}
 	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))
 	_, _ = dec.Token()
 	var gotKeys []string
@@ -467,5 +473,27 @@ func TestStateAt(t *testing.T) {
 				t.Errorf("%d %s, want %d %s", rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
 			}
 		})
+	}
+}
+
+func TestThresholdFields(t *testing.T) {
+	r, _ := newTestAPI(t)
+	thresholds := func(rec *httptest.ResponseRecorder) [2]any {
+		var v map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &v)
+		return [2]any{v["failure_threshold"], v["recovery_threshold"]}
+	}
+	rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "flaky", "failure_threshold": 3}`)
+	if got := thresholds(rec); rec.Code != 201 || got != [2]any{3.0, 1.0} {
+		t.Fatalf("create: %d thresholds %v, want 201 [3 1]", rec.Code, got)
+	}
+	var created map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &created)
+	url := "/api/v3/checks/" + created["uuid"].(string)
+	if rec := call(r, "POST", url, rwKey, `{"recovery_threshold": 2}`); rec.Code != 200 || thresholds(rec) != [2]any{3.0, 2.0} {
+		t.Fatalf("update: %d thresholds %v, want 200 [3 2]", rec.Code, thresholds(rec))
+	}
+	if rec := call(r, "GET", url, roKey, ``); thresholds(rec) != [2]any{3.0, 2.0} {
+		t.Errorf("read-only read: thresholds %v, want [3 2]", thresholds(rec))
 	}
 }

@@ -37,6 +37,8 @@ type checkJSON struct {
 	FilterBody        bool    `json:"filter_body"`
 	FilterHTTPBody    bool    `json:"filter_http_body"`
 	FilterDefaultFail bool    `json:"filter_default_fail"`
+	FailureThreshold  int     `json:"failure_threshold"`
+	RecoveryThreshold int     `json:"recovery_threshold"`
 	BadgeURL          string  `json:"badge_url"`
 	LastDuration      *int64  `json:"last_duration,omitempty"`
 	UUID              *string `json:"uuid,omitempty"`
@@ -92,8 +94,8 @@ func (a *API) renderCheck(s check.State, version int, readOnly bool, now time.Ti
 		LastPing: isoSeconds(s.LastPing), ManualResume: cfg.ManualResume, Methods: cfg.Methods,
 		StartKw: cfg.StartKeywords, SuccessKw: cfg.SuccessKeywords, FailureKw: cfg.FailureKeywords,
 		FilterSubject: cfg.FilterSubject, FilterBody: cfg.FilterBody, FilterHTTPBody: cfg.FilterHTTPBody,
-		FilterDefaultFail: cfg.FilterDefaultFail,
-		BadgeURL:          a.cfg.SiteRoot + "/b/2/" + badgeKey(s.CheckID) + ".svg",
+		FilterDefaultFail: cfg.FilterDefaultFail, FailureThreshold: cfg.FailuresToAlert(), RecoveryThreshold: cfg.SuccessesToRecover(),
+		BadgeURL: a.cfg.SiteRoot + "/b/2/" + badgeKey(s.CheckID) + ".svg",
 	}
 	if next, ok := check.NextPing(s); ok {
 		out.NextPing = isoSeconds(next)

@@ -72,10 +72,12 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 	var channels, failureKw, desc, startKw, successKw, subject, subjectFail, name, slug, tags, schedule, tz, methods string
 	var filterSubject, filterBody, filterHTTPBody, filterDefaultFail, manualResume bool
 	var grace, timeout time.Duration
+	var failureThreshold, recoveryThreshold uint16
 	checks := []func() string{
 		func() string { return str("channels", 0, &channels) },
 		func() string { return str("desc", 0, &desc) },
 		func() string { return str("failure_kw", 200, &failureKw) },
+		func() string { return threshold(body, "failure_threshold", &failureThreshold) },
 		func() string { return boolean("filter_subject", &filterSubject) },
 		func() string { return boolean("filter_body", &filterBody) },
 		func() string { return boolean("filter_http_body", &filterHTTPBody) },
@@ -93,6 +95,7 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 			return ""
 		},
 		func() string { return str("name", 100, &name) },
+		func() string { return threshold(body, "recovery_threshold", &recoveryThreshold) },
 		func() string {
 			if msg := str("schedule", 100, &schedule); msg != "" {
 				return msg
@@ -192,12 +195,35 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 		{"filter_http_body", func() { cfg.FilterHTTPBody = filterHTTPBody }},
 		{"filter_default_fail", func() { cfg.FilterDefaultFail = filterDefaultFail }},
 		{"grace", func() { cfg.Grace = grace }},
+		{"failure_threshold", func() { cfg.FailureThreshold = failureThreshold }},
+		{"recovery_threshold", func() { cfg.RecoveryThreshold = recoveryThreshold }},
 	}
 	for _, a := range assign {
 		if has(a.field) {
 			a.apply()
 		}
 	}
+	return ""
+}
+
+// threshold reads failure_threshold or recovery_threshold, hcstream's own fields: a
+// whole number of consecutive runs from 1 to schemas.MaxThreshold.
+func threshold(body map[string]json.RawMessage, field string, dst *uint16) string {
+	raw, ok := body[field]
+	if !ok {
+		return ""
+	}
+	var n int64
+	if t := bytes.TrimSpace(raw); isNull(t) || bytes.ContainsAny(t, ".eE") || json.Unmarshal(t, &n) != nil {
+		return field + " is not a number"
+	}
+	if n < 1 {
+		return field + " is too small"
+	}
+	if n > schemas.MaxThreshold {
+		return field + " is too large"
+	}
+	*dst = uint16(n)
 	return ""
 }
 

@@ -127,7 +127,21 @@ type CheckConfig struct {
 	FilterDefaultFail bool   `json:"filter_default_fail"`
 	// Channels are the IDs of the notification channels assigned to the check.
 	Channels []string `json:"channels"`
+	// FailureThreshold is how many consecutive failed runs take the check down, and
+	// RecoveryThreshold how many consecutive successful runs bring a down check back up.
+	// 0 (every record before CheckConfig v2) means 1, Healthchecks' behaviour.
+	FailureThreshold  uint16 `json:"failure_threshold,omitempty"`
+	RecoveryThreshold uint16 `json:"recovery_threshold,omitempty"`
 }
+
+// MaxThreshold bounds FailureThreshold and RecoveryThreshold.
+const MaxThreshold = 1000
+
+// FailuresToAlert is how many consecutive failures take the check down.
+func (c CheckConfig) FailuresToAlert() int { return max(1, int(c.FailureThreshold)) }
+
+// SuccessesToRecover is how many consecutive successes bring a down check back up.
+func (c CheckConfig) SuccessesToRecover() int { return max(1, int(c.RecoveryThreshold)) }
 
 // CheckCreated records a new check.
 type CheckCreated struct {

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -39,7 +40,8 @@ func goldenConfig() CheckConfig {
 		Schedule: "30 2 * * *", TZ: "Europe/Riga", ManualResume: true, Methods: "POST",
 		StartKeywords: "starting", SuccessKeywords: "done,ok", FailureKeywords: "ERROR",
 		FilterHTTPBody: true, FilterDefaultFail: true,
-		Channels: []string{"4c9d1a2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d"},
+		Channels:         []string{"4c9d1a2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d"},
+		FailureThreshold: 3, RecoveryThreshold: 2,
 	}
 }
 
@@ -86,23 +88,29 @@ func TestGoldenFilesDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev, err := Decode(raw)
+			typ, version, err := Peek(raw)
+			if err != nil {
+				t.Fatalf("reading %s: %v", bin, err)
+			}
+			if version == CurrentVersion(typ) {
+				seen[typ] = true
+			}
+			compact, err := MarshalRecord(raw)
 			if err != nil {
 				t.Fatalf("decoding %s: %v", bin, err)
 			}
-			seen[ev.Body.Type()] = true
-			got, err := json.MarshalIndent(ev, "", "  ")
-			if err != nil {
+			var got bytes.Buffer
+			if err := json.Indent(&got, compact, "", "  "); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(strings.TrimSpace(string(want)), string(got)); diff != "" {
+			if diff := cmp.Diff(strings.TrimSpace(string(want)), got.String()); diff != "" {
 				t.Errorf("%s decodes differently (-golden +now):\n%s", bin, diff)
 			}
 		})
 	}
 	for typ := range typeNames {
 		if !seen[typ] {
-			t.Errorf("no golden file for %s: every shipped type needs one", typ)
+			t.Errorf("no golden file for %s v%d: every shipped version needs one (go test ./schemas -update)", typ, CurrentVersion(typ))
 		}
 	}
 }
@@ -166,6 +174,12 @@ func TestDecodeRejects(t *testing.T) {
 	futureEnvelope := append([]byte(nil), valid...)
 	futureEnvelope[0] = 2
 	hugeLength := append(append([]byte(nil), valid[:headerSize+3]...), 0xff, 0xff, 0xff, 0xff, 0x0f)
+	overThreshold := goldenCases()["CheckCreated/full"]
+	overThreshold.Body = CheckCreated{Config: CheckConfig{FailureThreshold: MaxThreshold + 1}}
+	hugeThreshold, err := Encode(overThreshold)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		record []byte
@@ -176,6 +190,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"truncated body", valid[:len(valid)-3], ErrCorrupt},
 		{"trailing bytes", append(append([]byte(nil), valid...), 0), ErrCorrupt},
 		{"length past end", hugeLength, ErrCorrupt},
+		{"threshold out of range", hugeThreshold, ErrCorrupt},
 		{"unknown body version", unknownVersion, ErrUnknownVersion},
 		{"unknown envelope format", futureEnvelope, ErrUnknownVersion},
 	}

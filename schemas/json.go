@@ -19,10 +19,31 @@ type eventJSON struct {
 
 // MarshalJSON renders the event with its type name and current version.
 func (e Event) MarshalJSON() ([]byte, error) {
-	out := eventJSON{ID: e.ID, ProjectID: e.ProjectID, CheckID: e.CheckID, At: e.At.UTC()}
+	var version uint8
+	if e.Body != nil {
+		version = CurrentVersion(e.Body.Type())
+	}
+	return marshalEvent(e, version)
+}
+
+// MarshalRecord renders a binary record as JSON: its event as decoded today, with the
+// version the record was written in, so an old record shows what it is.
+func MarshalRecord(record []byte) ([]byte, error) {
+	_, version, err := Peek(record)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := Decode(record)
+	if err != nil {
+		return nil, err
+	}
+	return marshalEvent(ev, version)
+}
+
+func marshalEvent(e Event, version uint8) ([]byte, error) {
+	out := eventJSON{ID: e.ID, ProjectID: e.ProjectID, CheckID: e.CheckID, At: e.At.UTC(), Version: version}
 	if e.Body != nil {
 		out.Type = e.Body.Type().String()
-		out.Version = CurrentVersion(e.Body.Type())
 		body, err := json.Marshal(e.Body)
 		if err != nil {
 			return nil, err

@@ -145,6 +145,11 @@ func (s State) ping(at time.Time, p schemas.PingReceived) (State, []Effect) {
 			newStatus, reason = schemas.StatusDown, "fail"
 		}
 		if newStatus == s.Status {
+			s.Streak = 0
+			return s, []Effect{rec}
+		}
+		if s.Streak+1 < uint16(s.pingsToFlip(newStatus)) {
+			s.Streak++
 			return s, []Effect{rec}
 		}
 		s, flips := s.flip(at, newStatus, reason)
@@ -153,8 +158,22 @@ func (s State) ping(at time.Time, p schemas.PingReceived) (State, []Effect) {
 	return s, []Effect{rec}
 }
 
+// pingsToFlip is how many consecutive pings it takes to flip to status: the failure
+// threshold for down, the recovery threshold for up from down. A new or paused check
+// goes up on its first success, as there is no failure to recover from.
+func (s State) pingsToFlip(to schemas.Status) int {
+	switch {
+	case to == schemas.StatusDown:
+		return s.Config.FailuresToAlert()
+	case s.Status == schemas.StatusDown:
+		return s.Config.SuccessesToRecover()
+	}
+	return 1
+}
+
 func (s State) flip(at time.Time, to schemas.Status, reason string) (State, []Effect) {
 	s.FlipSeq++
+	s.Streak = 0
 	change := schemas.StatusChanged{FlipSeq: s.FlipSeq, Old: s.Status, New: to, Reason: reason}
 	s.Status = to
 	return s, []Effect{Flipped{At: at, Change: change}}

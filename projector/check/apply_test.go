@@ -38,6 +38,12 @@ func defaultConfig() schemas.CheckConfig {
 	return schemas.CheckConfig{Timeout: time.Hour, Grace: 10 * time.Minute, TZ: "UTC", Schedule: "* * * * *"}
 }
 
+func thresholds(failures, recoveries uint16) schemas.CheckConfig {
+	cfg := defaultConfig()
+	cfg.FailureThreshold, cfg.RecoveryThreshold = failures, recoveries
+	return cfg
+}
+
 func fold(steps []step) (State, []Effect) {
 	var s State
 	var all []Effect
@@ -248,6 +254,72 @@ func TestApplyScenarios(t *testing.T) {
 			},
 		},
 		{
+			// With a failure threshold of 3, two failures keep the check up; a success
+			// in between starts the count again; the third failure in a row flips it.
+			name: "failure threshold",
+			steps: []step{at(0, schemas.CheckCreated{Config: thresholds(3, 1)}), at(1, ping(schemas.PingSuccess)),
+				at(2, ping(schemas.PingFail)), at(3, ping(schemas.PingFail)), at(4, ping(schemas.PingSuccess)),
+				at(5, ping(schemas.PingFail)), at(6, ping(schemas.PingStart)), at(7, ping(schemas.PingLog)),
+				at(8, schemas.PingReceived{Kind: schemas.PingExitStatus, ExitStatus: 1}), at(9, ping(schemas.PingFail))},
+			wantStatus: schemas.StatusDown,
+			wantEffects: []Effect{PingRecorded{N: 1}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				PingRecorded{N: 2, Kind: KindFail}, PingRecorded{N: 3, Kind: KindFail}, PingRecorded{N: 4},
+				PingRecorded{N: 5, Kind: KindFail}, PingRecorded{N: 6, Kind: KindStart}, PingRecorded{N: 7, Kind: KindLog},
+				PingRecorded{N: 8, Kind: KindFail, Duration: 2, HasDuration: true}, PingRecorded{N: 9, Kind: KindFail}, flipped(9, 2, schemas.StatusUp, schemas.StatusDown, "fail")},
+			check: func(t *testing.T, s State) {
+				if s.Streak != 0 || !s.LastPing.Equal(t0.Add(9)) {
+					t.Errorf("streak %d last_ping %v", s.Streak, s.LastPing)
+				}
+			},
+		},
+		{
+			// A failure below the threshold still counts as the check's last ping, so
+			// the job's next deadline is measured from it.
+			name:       "failure below threshold moves the deadline",
+			steps:      []step{at(0, schemas.CheckCreated{Config: thresholds(2, 1)}), at(1, ping(schemas.PingSuccess)), at(time.Hour, ping(schemas.PingFail))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				PingRecorded{N: 2, Kind: KindFail}},
+			check: func(t *testing.T, s State) {
+				if deadline, ok := NextDeadline(s); !ok || !deadline.Equal(t0.Add(2*time.Hour+10*time.Minute)) || s.Streak != 1 {
+					t.Errorf("deadline %v %v streak %d", deadline, ok, s.Streak)
+				}
+			},
+		},
+		{
+			// With a recovery threshold of 2, a down check needs two successes in a row;
+			// a failure in between starts the count again.
+			name: "recovery threshold",
+			steps: []step{at(0, schemas.CheckCreated{Config: thresholds(1, 2)}), at(1, ping(schemas.PingFail)),
+				at(2, ping(schemas.PingSuccess)), at(3, ping(schemas.PingFail)), at(4, ping(schemas.PingSuccess)),
+				at(5, ping(schemas.PingSuccess))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1, Kind: KindFail}, flipped(1, 1, schemas.StatusNew, schemas.StatusDown, "fail"),
+				PingRecorded{N: 2}, PingRecorded{N: 3, Kind: KindFail}, PingRecorded{N: 4}, PingRecorded{N: 5},
+				flipped(5, 2, schemas.StatusDown, schemas.StatusUp, "")},
+		},
+		{
+			// Pausing clears a failure count: after resume the threshold starts afresh.
+			name: "pause clears the count",
+			steps: []step{at(0, schemas.CheckCreated{Config: thresholds(2, 1)}), at(1, ping(schemas.PingSuccess)),
+				at(2, ping(schemas.PingFail)), at(3, schemas.CheckPaused{}), at(4, ping(schemas.PingFail))},
+			wantStatus: schemas.StatusPaused,
+			wantEffects: []Effect{PingRecorded{N: 1}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				PingRecorded{N: 2, Kind: KindFail}, flipped(3, 2, schemas.StatusUp, schemas.StatusPaused, ""),
+				PingRecorded{N: 3, Kind: KindFail}},
+		},
+		{
+			// Lowering the threshold below the current count flips on the next failure.
+			name: "threshold lowered",
+			steps: []step{at(0, schemas.CheckCreated{Config: thresholds(5, 1)}), at(1, ping(schemas.PingSuccess)),
+				at(2, ping(schemas.PingFail)), at(3, ping(schemas.PingFail)), at(4, schemas.CheckUpdated{Config: thresholds(2, 1)}),
+				at(5, ping(schemas.PingFail))},
+			wantStatus: schemas.StatusDown,
+			wantEffects: []Effect{PingRecorded{N: 1}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				PingRecorded{N: 2, Kind: KindFail}, PingRecorded{N: 3, Kind: KindFail}, PingRecorded{N: 4, Kind: KindFail},
+				flipped(5, 2, schemas.StatusUp, schemas.StatusDown, "fail")},
+		},
+		{
 			// A ping for a check that was never created is dropped.
 			name:  "unknown check",
 			steps: []step{at(0, ping(schemas.PingSuccess))},
@@ -326,5 +398,25 @@ func TestNextPingAndAlertAfter(t *testing.T) {
 				t.Errorf("NextPing = %v %v, AlertAfter = %v; want +%v +%v %v", next, ok, alert, tt.wantNext, tt.wantAlert, tt.wantOK)
 			}
 		})
+	}
+}
+
+// A check that went down by timeout needs its recovery threshold too; a new check goes
+// up on its first success, there being nothing to recover from.
+func TestRecoveryThresholdAfterTimeout(t *testing.T) {
+	s, _ := fold([]step{at(0, schemas.CheckCreated{Config: thresholds(1, 2)}), at(1, ping(schemas.PingSuccess))})
+	if s.Status != schemas.StatusUp {
+		t.Fatalf("status %s after the first success, want up", s.Status)
+	}
+	s, effects := Advance(s, t0.Add(2*time.Hour))
+	if len(effects) != 1 || s.Status != schemas.StatusDown {
+		t.Fatalf("timeout: status %s effects %v", s.Status, effects)
+	}
+	for i, wantStatus := range []schemas.Status{schemas.StatusDown, schemas.StatusUp} {
+		at := t0.Add(3*time.Hour + time.Duration(i)*time.Minute)
+		s, _ = Apply(s, schemas.Event{ProjectID: project, CheckID: checkID, At: at, Body: ping(schemas.PingSuccess)})
+		if s.Status != wantStatus {
+			t.Fatalf("success %d: status %s, want %s", i+1, s.Status, wantStatus)
+		}
 	}
 }

@@ -51,11 +51,21 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{0x10, 0x23, 0x34, 0x45, 0x56})
 	f.Add([]byte{0x09, 0x13, 0x0a, 0x00, 0xf4, 0x06})
 	f.Add([]byte{0x0b, 0x09, 0x03, 0x05, 0x0c, 0x08})
+	f.Add([]byte{0x9b, 0x10, 0x13, 0x13, 0x13, 0x10, 0x10, 0x13, 0x10, 0x10})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		events := eventsFromBytes(data, defaultConfig())
+		cfg := defaultConfig()
+		if len(data) > 0 {
+			// The first byte also picks thresholds of 1 to 4.
+			cfg.FailureThreshold, cfg.RecoveryThreshold = uint16(1+data[0]&3), uint16(1+data[0]>>2&3)
+		}
+		events := eventsFromBytes(data, cfg)
 		var s State
 		var prevPings, prevFlips uint64
 		var flips int
+		// failures and successes are the current runs of each, counted by the test
+		// itself: a fail flip must come exactly at the failure threshold, a recovery
+		// exactly at the recovery threshold.
+		var failures, successes int
 		for _, ev := range events {
 			var effects []Effect
 			s, effects = Apply(s, ev)
@@ -78,12 +88,30 @@ func FuzzApply(f *testing.F) {
 				t.Fatalf("counters went backwards: n_pings %d→%d flip_seq %d→%d", prevPings, s.NPings, prevFlips, s.FlipSeq)
 			}
 			for _, e := range effects {
-				if f, ok := e.(Flipped); ok {
-					flips++
-					if f.Change.Old == f.Change.New {
-						t.Fatalf("flip to the same status %s", f.Change.New)
+				switch e := e.(type) {
+				case PingRecorded:
+					switch e.Kind {
+					case KindFail:
+						failures, successes = failures+1, 0
+					case KindSuccess:
+						failures, successes = 0, successes+1
 					}
+				case Flipped:
+					flips++
+					if e.Change.Old == e.Change.New {
+						t.Fatalf("flip to the same status %s", e.Change.New)
+					}
+					if e.Change.Reason == "fail" && failures != cfg.FailuresToAlert() {
+						t.Fatalf("fail flip after %d failures, threshold %d", failures, cfg.FailuresToAlert())
+					}
+					if e.Change.Old == schemas.StatusDown && e.Change.New == schemas.StatusUp && successes != cfg.SuccessesToRecover() {
+						t.Fatalf("recovery after %d successes, threshold %d", successes, cfg.SuccessesToRecover())
+					}
+					failures, successes = 0, 0
 				}
+			}
+			if int(s.Streak) >= max(cfg.FailuresToAlert(), cfg.SuccessesToRecover()) {
+				t.Fatalf("streak %d not below thresholds %+v", s.Streak, cfg)
 			}
 			if len(s.OpenRuns) > maxOpenRuns {
 				t.Fatalf("%d open runs", len(s.OpenRuns))
@@ -105,7 +133,7 @@ func FuzzApply(f *testing.F) {
 			snapshot, _ = Apply(snapshot, ev)
 			snapshot, _ = Advance(snapshot, ev.At)
 		}
-		if snapshot.NPings != s.NPings || snapshot.Status != s.Status || snapshot.FlipSeq != s.FlipSeq || !snapshot.LastPing.Equal(s.LastPing) {
+		if snapshot.NPings != s.NPings || snapshot.Status != s.Status || snapshot.FlipSeq != s.FlipSeq || !snapshot.LastPing.Equal(s.LastPing) || snapshot.Streak != s.Streak {
 			t.Fatalf("chunked fold differs")
 		}
 	})

@@ -37,6 +37,9 @@ type State struct {
 	NPings uint64
 	// FlipSeq numbers this check's flips; the same log gives the same numbers.
 	FlipSeq uint64
+	// Streak counts the consecutive successes (while down) or failures (otherwise) that
+	// have not flipped the check yet because its recovery or failure threshold is higher.
+	Streak uint16
 	// OpenRuns are the most recent starts per rid, for the durations of ping rows.
 	OpenRuns []Run
 	// Held postpones the current deadline by the length of the ingest outages it lived

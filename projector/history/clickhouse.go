@@ -114,7 +114,8 @@ func (c *ClickHouse) writeIncidents(ctx context.Context, incidents []Incident) e
 // CheckColumns is the column list of the checks table in the order ScanCheck reads it.
 const CheckColumns = "project_id, check_id, partition, version, deleted, name, slug, tags, description, kind, timeout, grace, schedule, tz, " +
 	"manual_resume, methods, start_kw, success_kw, failure_kw, filter_subject, filter_body, filter_http_body, filter_default_fail, channels, " +
-	"status, created_us, last_ping_us, last_start_us, last_start_rid, last_duration_us, n_pings, flip_seq, open_runs_rid, open_runs_us, held_us"
+	"status, created_us, last_ping_us, last_start_us, last_start_rid, last_duration_us, n_pings, flip_seq, open_runs_rid, open_runs_us, held_us, " +
+	"failure_threshold, recovery_threshold, streak"
 
 func (c *ClickHouse) writeChecks(ctx context.Context, rows []CheckRow) error {
 	insert := "INSERT INTO " + c.database + ".checks (" + CheckColumns + ")"
@@ -144,7 +145,7 @@ func (c *ClickHouse) writeChecks(ctx context.Context, rows []CheckRow) error {
 			cfg.Schedule, cfg.TZ, flag(cfg.ManualResume), cfg.Methods, cfg.StartKeywords, cfg.SuccessKeywords, cfg.FailureKeywords,
 			flag(cfg.FilterSubject), flag(cfg.FilterBody), flag(cfg.FilterHTTPBody), flag(cfg.FilterDefaultFail), channels,
 			s.Status.String(), micros(s.Created), micros(s.LastPing), micros(s.LastStart), rid, s.LastDuration.Microseconds(),
-			s.NPings, s.FlipSeq, runRIDs, runTimes, s.Held.Microseconds())
+			s.NPings, s.FlipSeq, runRIDs, runTimes, s.Held.Microseconds(), cfg.FailureThreshold, cfg.RecoveryThreshold, s.Streak)
 	})
 }
 
@@ -153,6 +154,7 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 	var (
 		projectID, checkID                                          uuid.UUID
 		partition, timeout, grace                                   uint32
+		streak                                                      uint16
 		version, nPings, flipSeq                                    uint64
 		deleted, manualResume, fSubject, fBody, fHTTPBody, fDefault uint8
 		kind, status, lastStartRID                                  string
@@ -164,7 +166,7 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 	err := rows.Scan(&projectID, &checkID, &partition, &version, &deleted, &cfg.Name, &cfg.Slug, &cfg.Tags, &cfg.Desc, &kind,
 		&timeout, &grace, &cfg.Schedule, &cfg.TZ, &manualResume, &cfg.Methods, &cfg.StartKeywords, &cfg.SuccessKeywords,
 		&cfg.FailureKeywords, &fSubject, &fBody, &fHTTPBody, &fDefault, &channels, &status, &created, &lastPing, &lastStart,
-		&lastStartRID, &lastDuration, &nPings, &flipSeq, &runRIDs, &runTimes, &held)
+		&lastStartRID, &lastDuration, &nPings, &flipSeq, &runRIDs, &runTimes, &held, &cfg.FailureThreshold, &cfg.RecoveryThreshold, &streak)
 	if err != nil {
 		return CheckRow{}, fmt.Errorf("scanning check row: %w", err)
 	}
@@ -179,7 +181,7 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 		ProjectID: schemas.ID(projectID), CheckID: schemas.ID(checkID), Exists: true, Deleted: deleted == 1,
 		Config: cfg, Created: fromMicros(created), Status: parseStatus(status), LastPing: fromMicros(lastPing),
 		LastStart: fromMicros(lastStart), LastDuration: time.Duration(lastDuration) * time.Microsecond,
-		NPings: nPings, FlipSeq: flipSeq, Held: time.Duration(held) * time.Microsecond,
+		NPings: nPings, FlipSeq: flipSeq, Held: time.Duration(held) * time.Microsecond, Streak: streak,
 	}
 	if lastStartRID != "" {
 		s.LastStartRunID, err = schemas.ParseID(lastStartRID)

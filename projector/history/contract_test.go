@@ -24,8 +24,9 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	at := time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC)
 	project, checkID := schemas.NewID(), schemas.NewID()
 	state := check.State{ProjectID: project, CheckID: checkID, Exists: true, Status: schemas.StatusUp, LastPing: at, NPings: 2, FlipSeq: 1,
-		Config:   schemas.CheckConfig{Name: "db backup", Timeout: time.Hour, Grace: time.Minute, TZ: "UTC", Channels: []string{"a"}},
-		OpenRuns: []check.Run{{HasRunID: true, RunID: schemas.NewID(), Started: at}}, Created: at, Held: 90 * time.Second}
+		Config: schemas.CheckConfig{Name: "db backup", Timeout: time.Hour, Grace: time.Minute, TZ: "UTC", Channels: []string{"a"},
+			FailureThreshold: 3, RecoveryThreshold: 2},
+		OpenRuns: []check.Run{{HasRunID: true, RunID: schemas.NewID(), Started: at}}, Created: at, Held: 90 * time.Second, Streak: 2}
 	batch := Batch{
 		Pings: []Ping{
 			{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at, Ping: schemas.PingReceived{Kind: schemas.PingStart, Method: "GET"}, Recorded: check.PingRecorded{N: 1, Kind: check.KindStart}},
@@ -60,7 +61,8 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	if !ok || got.Version != 7 || got.State.NPings != 2 || got.Partition != 3 {
 		t.Errorf("latest check row = %+v %v, want version 7 with 2 pings", got, ok)
 	}
-	if !got.State.LastPing.Equal(at) || len(got.State.OpenRuns) != 1 || got.State.Config.Channels[0] != "a" || got.State.Held != 90*time.Second {
+	if !got.State.LastPing.Equal(at) || len(got.State.OpenRuns) != 1 || got.State.Config.Channels[0] != "a" || got.State.Held != 90*time.Second ||
+		got.State.Streak != 2 || got.State.Config.FailureThreshold != 3 || got.State.Config.RecoveryThreshold != 2 {
 		t.Errorf("check state did not round-trip: %+v", got.State)
 	}
 	if err := w.Write(ctx, Batch{}); err != nil {
