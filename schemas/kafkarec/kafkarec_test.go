@@ -1,7 +1,10 @@
 package kafkarec
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -62,6 +65,29 @@ func TestPartitionKey(t *testing.T) {
 			if got := Partition(PartitionKey(p, n), n); got != p {
 				t.Errorf("PartitionKey(%d, %d) lands in %d", p, n, got)
 			}
+		}
+	}
+}
+
+func TestNotAppended(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("producing to events/3: %w", err) }
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"not leader", wrap(kafka.NotLeaderForPartition), true},
+		{"no leader in metadata", fmt.Errorf("partition 2 of events: %w", errNoLeader), true},
+		{"two partitions refused", errors.Join(wrap(kafka.LeaderNotAvailable), wrap(kafka.NotEnoughReplicas)), true},
+		{"one refused, one timed out", errors.Join(wrap(kafka.NotLeaderForPartition), wrap(kafka.RequestTimedOut)), false},
+		{"timed out: may be stored", wrap(kafka.RequestTimedOut), false},
+		{"stored, then too few replicas", wrap(kafka.NotEnoughReplicasAfterAppend), false},
+		{"connection lost", wrap(io.ErrUnexpectedEOF), false},
+		{"deadline", context.DeadlineExceeded, false},
+	}
+	for _, tt := range tests {
+		if got := notAppended(tt.err); got != tt.want {
+			t.Errorf("%s: notAppended(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
 		}
 	}
 }

@@ -67,8 +67,60 @@ func NewProducer(brokers []string, topic string, maxInFlight int) *Producer {
 	}
 }
 
-// Publish returns nil once every record is acknowledged by the partition leaders.
+// Publish returns nil once every record is acknowledged by the partition leaders. A
+// request the broker refused without appending anything, because leadership was moving
+// or too few replicas were in sync, is sent again (with fresh metadata) until ctx ends:
+// a leader election must not turn into failed pings. When msgs span partitions, those
+// already stored are sent again with the rest; their event IDs make that harmless.
 func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
+	for attempt := 0; ; attempt++ {
+		err := p.publishOnce(ctx, msgs)
+		if err == nil || !notAppended(err) {
+			return err
+		}
+		select {
+		case <-time.After(min(retryBackoff<<attempt, maxRetryBackoff)):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// Backoff between sends of records the broker refused before appending them.
+const (
+	retryBackoff    = 20 * time.Millisecond
+	maxRetryBackoff = 500 * time.Millisecond
+)
+
+var errNoLeader = errors.New("partition has no leader")
+
+// notAppended reports whether every error in err guarantees that the broker stored
+// none of the records it was about, so sending them again cannot duplicate one. A
+// timeout does not qualify: the records may have been appended after all.
+func notAppended(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !notAppended(e) {
+				return false
+			}
+		}
+		return true
+	}
+	if errors.Is(err, errNoLeader) {
+		return true
+	}
+	var code kafka.Error
+	if !errors.As(err, &code) {
+		return false
+	}
+	switch code {
+	case kafka.NotLeaderForPartition, kafka.LeaderNotAvailable, kafka.NotEnoughReplicas, kafka.UnknownTopicOrPartition:
+		return true
+	}
+	return false
+}
+
+func (p *Producer) publishOnce(ctx context.Context, msgs []kafka.Message) error {
 	call := &produceCall{msgs: msgs, done: make(chan error, 1)}
 	for _, m := range msgs {
 		call.size += len(m.Key) + len(m.Value) + 64
@@ -146,7 +198,7 @@ func (p *Producer) send(ctx context.Context, calls []*produceCall) []error {
 			partition := Partition(m.Key, layout.partitions)
 			addr := layout.leader[partition]
 			if addr == nil {
-				errs[i] = fmt.Errorf("partition %d of %s has no leader", partition, p.topic)
+				errs[i] = fmt.Errorf("partition %d of %s: %w", partition, p.topic, errNoLeader)
 				continue
 			}
 			parts := byLeader[addr.String()]
