@@ -63,6 +63,7 @@ func packRow(row history.CheckRow) packedRow {
 	for _, n := range [...]uint16{s.Streak, c.FailureThreshold, c.RecoveryThreshold} {
 		b = binary.AppendUvarint(b, uint64(n))
 	}
+	b = appendTally(b, s.Tally)
 	for _, str := range [...]string{c.Name, c.Slug, c.Tags, c.Desc, c.Schedule, c.TZ, c.Methods, c.StartKeywords, c.SuccessKeywords, c.FailureKeywords} {
 		b = appendString(b, str)
 	}
@@ -104,6 +105,27 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// appendTally writes the tally's hour, then a bit mask of its non-zero counts and the
+// counts themselves: most hours of most checks hold only pings and successes.
+func appendTally(b []byte, t check.HourTally) []byte {
+	b = appendTime(b, t.Hour)
+	counts := [...]uint64{uint64(t.Pings), uint64(t.Successes), uint64(t.Failures), uint64(t.Starts), uint64(t.Logs),
+		uint64(t.Ignored), uint64(t.Runs), uint64(t.RunTotal), uint64(t.RunLongest)}
+	var present uint64
+	for i, n := range counts {
+		if n != 0 {
+			present |= 1 << i
+		}
+	}
+	b = binary.AppendUvarint(b, present)
+	for _, n := range counts {
+		if n != 0 {
+			b = binary.AppendUvarint(b, n)
+		}
+	}
+	return b
+}
+
 var errCorruptRow = errors.New("corrupt packed check row")
 
 // unpack returns the row; it panics on a row packRow did not write, which cannot
@@ -140,6 +162,7 @@ func (p packedRow) decode() (history.CheckRow, error) {
 	for _, n := range [...]*uint16{&s.Streak, &c.FailureThreshold, &c.RecoveryThreshold} {
 		*n = uint16(r.uvarint())
 	}
+	s.Tally = r.tally()
 	for _, str := range [...]*string{&c.Name, &c.Slug, &c.Tags, &c.Desc, &c.Schedule, &c.TZ, &c.Methods, &c.StartKeywords, &c.SuccessKeywords, &c.FailureKeywords} {
 		*str = r.string()
 	}
@@ -240,4 +263,20 @@ func (r *rowReader) string() string {
 	v := r.s[:n]
 	r.s = r.s[n:]
 	return v
+}
+
+func (r *rowReader) tally() check.HourTally {
+	hour := r.time()
+	present := r.uvarint()
+	var n [9]uint64
+	if present>>len(n) != 0 {
+		r.fail()
+	}
+	for i := range n {
+		if present&(1<<i) != 0 {
+			n[i] = r.uvarint()
+		}
+	}
+	return check.HourTally{Hour: hour, Pings: uint32(n[0]), Successes: uint32(n[1]), Failures: uint32(n[2]), Starts: uint32(n[3]),
+		Logs: uint32(n[4]), Ignored: uint32(n[5]), Runs: uint32(n[6]), RunTotal: time.Duration(n[7]), RunLongest: time.Duration(n[8])}
 }

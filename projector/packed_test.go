@@ -25,8 +25,11 @@ func TestPackedRowRoundTrip(t *testing.T) {
 			Created: time.Unix(0, 0).UTC(), Status: schemas.StatusDown, LastPing: at, LastStart: at.Add(-time.Hour),
 			LastStartRunID: schemas.ID{9}, LastStartHasRunID: true, LastDuration: 90 * time.Minute, NPings: 1<<63 + 5, FlipSeq: 42,
 			OpenRuns: []check.Run{{RunID: schemas.ID{9}, HasRunID: true, Started: at.Add(-time.Hour)}, {Started: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)}},
-			Held:     10 * time.Minute, Streak: 999}},
-		"zero row": {},
+			Held:     10 * time.Minute, Streak: 999,
+			Tally: check.HourTally{Hour: at.Truncate(time.Hour), Pings: 1 << 31, Successes: 5, Failures: 6, Starts: 7, Logs: 8,
+				Ignored: 9, Runs: 3, RunTotal: 1 << 40, RunLongest: time.Hour}}},
+		"tally of successes only": {State: check.State{Exists: true, Tally: check.HourTally{Hour: at.Truncate(time.Hour), Pings: 2, Successes: 2}}},
+		"zero row":                {},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := packRow(row).unpack()

@@ -523,6 +523,8 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 				At: ev.At, Ping: ev.Body.(schemas.PingReceived), Recorded: e})
 		case check.Flipped:
 			b.rows.Flips = append(b.rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: ev.CheckID, Flipped: e})
+		case check.HourClosed:
+			b.rows.Hours = append(b.rows.Hours, history.Hour{ProjectID: state.ProjectID, CheckID: ev.CheckID, Tally: e.Tally})
 		}
 	}
 	return nil

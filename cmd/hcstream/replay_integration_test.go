@@ -24,7 +24,8 @@ func tableDigests(t *testing.T, db string) string {
 	for _, q := range []string{
 		"SELECT count(), sum(cityHash64(toString(check_id), toString(event_id), n, received_us, toString(kind), exit_status, rid, duration_us, scheme, remote_addr, method, ua, body)) FROM %s.pings FINAL",
 		"SELECT count(), sum(cityHash64(toString(check_id), flip_seq, at_us, toString(old_status), toString(new_status), reason)) FROM %s.flips FINAL",
-		"SELECT count(), sum(cityHash64(toString(check_id), version, n_pings, toString(status), flip_seq, last_ping_us, last_start_us, last_duration_us, held_us, name)) FROM %s.checks FINAL",
+		"SELECT count(), sum(cityHash64(toString(check_id), version, n_pings, toString(status), flip_seq, last_ping_us, last_start_us, last_duration_us, held_us, name, streak, tally_hour_us, tally_pings, tally_run_us_sum)) FROM %s.checks FINAL",
+		"SELECT count(), sum(cityHash64(toString(check_id), hour, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max)) FROM %s.check_hours FINAL",
 		"SELECT count(), sum(cityHash64(toString(project_id), name, api_key_hash, ping_key, version)) FROM %s.projects FINAL",
 	} {
 		var n, h uint64
@@ -37,7 +38,7 @@ func tableDigests(t *testing.T, db string) string {
 }
 
 // `hcstream replay` rebuilds, from the log alone, exactly the rows the live projector
-// wrote: pings, flips (timeouts included), check states and projects.
+// wrote: pings, flips (timeouts included), check states, hourly rollups and projects.
 func TestReplayIsIdentical(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, isolatedEnv(t))
@@ -63,6 +64,17 @@ func TestReplayIsIdentical(t *testing.T) {
 		_ = conn.QueryRow(context.Background(), "SELECT sum(n_pings) FROM "+db+".checks FINAL").Scan(&n)
 		return n == 200
 	})
+	// Every ping is counted once in the hourly rollup, whichever hours they fell in.
+	var hourPings, hourRuns, pingRuns uint64
+	if err := conn.QueryRow(context.Background(), "SELECT sum(pings), sum(runs) FROM "+db+".check_hours FINAL").Scan(&hourPings, &hourRuns); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".pings FINAL WHERE duration_us >= 0").Scan(&pingRuns); err != nil {
+		t.Fatal(err)
+	}
+	if hourPings != 200 || hourRuns != pingRuns {
+		t.Errorf("check_hours counts %d pings and %d runs; the pings table has 200 pings and %d runs", hourPings, hourRuns, pingRuns)
+	}
 	// Ticks keep arriving, but no deadline falls within the test, so they change no row.
 	time.Sleep(1500 * time.Millisecond) //nolint:forbidigo // the last batch settles
 

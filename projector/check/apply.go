@@ -119,6 +119,21 @@ func (s State) ping(at time.Time, p schemas.PingReceived) (State, []Effect) {
 	kind := Classify(s.Config, s.Status, p)
 	s.NPings++
 	rec := PingRecorded{N: s.NPings, Kind: kind}
+	if kind == KindSuccess || kind == KindFail {
+		rec.Duration, rec.HasDuration = s.finishRun(at, p.RunID, p.HasRunID)
+	}
+	var closed HourTally
+	var hourClosed bool
+	s.Tally, closed, hourClosed = s.Tally.count(at, rec)
+	s, effects := s.applyPing(at, p, rec)
+	if hourClosed {
+		effects = append(effects, HourClosed{Tally: closed})
+	}
+	return s, effects
+}
+
+func (s State) applyPing(at time.Time, p schemas.PingReceived, rec PingRecorded) (State, []Effect) {
+	kind := rec.Kind
 	if kind == KindStart || kind == KindSuccess || kind == KindFail {
 		s.Held = 0
 	}
@@ -128,7 +143,6 @@ func (s State) ping(at time.Time, p schemas.PingReceived) (State, []Effect) {
 		s.rememberRun(Run{RunID: p.RunID, HasRunID: p.HasRunID, Started: at})
 		return s, []Effect{rec}
 	case KindSuccess, KindFail:
-		rec.Duration, rec.HasDuration = s.finishRun(at, p.RunID, p.HasRunID)
 		s.LastPing = at
 		s.LastDuration = 0
 		if !s.LastStart.IsZero() {

@@ -279,7 +279,7 @@ func TestApplyScenarios(t *testing.T) {
 			steps:      []step{at(0, schemas.CheckCreated{Config: thresholds(2, 1)}), at(1, ping(schemas.PingSuccess)), at(time.Hour, ping(schemas.PingFail))},
 			wantStatus: schemas.StatusUp,
 			wantEffects: []Effect{PingRecorded{N: 1}, flipped(1, 1, schemas.StatusNew, schemas.StatusUp, ""),
-				PingRecorded{N: 2, Kind: KindFail}},
+				PingRecorded{N: 2, Kind: KindFail}, HourClosed{Tally: HourTally{Hour: t0, Pings: 1, Successes: 1}}},
 			check: func(t *testing.T, s State) {
 				if deadline, ok := NextDeadline(s); !ok || !deadline.Equal(t0.Add(2*time.Hour+10*time.Minute)) || s.Streak != 1 {
 					t.Errorf("deadline %v %v streak %d", deadline, ok, s.Streak)
@@ -418,5 +418,40 @@ func TestRecoveryThresholdAfterTimeout(t *testing.T) {
 		if s.Status != wantStatus {
 			t.Fatalf("success %d: status %s, want %s", i+1, s.Status, wantStatus)
 		}
+	}
+}
+
+// Each ping counts in its hour's tally; moving to a later hour closes the tally of the
+// one before, and a ping stamped a moment before the current hour still counts in it.
+func TestHourTally(t *testing.T) {
+	post := func(kind schemas.PingKind) schemas.PingReceived {
+		return schemas.PingReceived{Kind: kind, Method: "POST"}
+	}
+	cfg := defaultConfig()
+	cfg.Methods = "POST"
+	steps := []step{at(0, schemas.CheckCreated{Config: cfg}),
+		at(time.Minute, withRID(post(schemas.PingStart), ridA)),
+		at(3*time.Minute, post(schemas.PingLog)),
+		at(4*time.Minute, withRID(post(schemas.PingSuccess), ridA)),
+		at(5*time.Minute, withRID(post(schemas.PingStart), ridB)),
+		at(15*time.Minute, withRID(post(schemas.PingFail), ridB)),
+		at(59*time.Minute, ping(schemas.PingSuccess)), // a GET, ignored: the check takes POST only
+		at(2*time.Hour+time.Second, post(schemas.PingFail)),
+		at(2*time.Hour-time.Millisecond, post(schemas.PingSuccess)),
+	}
+	s, effects := fold(steps)
+	var closed []HourTally
+	for _, e := range effects {
+		if c, ok := e.(HourClosed); ok {
+			closed = append(closed, c.Tally)
+		}
+	}
+	want := []HourTally{{Hour: t0, Pings: 6, Successes: 1, Failures: 1, Starts: 2, Logs: 1, Ignored: 1, Runs: 2,
+		RunTotal: 13 * time.Minute, RunLongest: 10 * time.Minute}}
+	if diff := cmp.Diff(want, closed); diff != "" {
+		t.Errorf("closed hours (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(HourTally{Hour: t0.Add(2 * time.Hour), Pings: 2, Successes: 1, Failures: 1}, s.Tally); diff != "" {
+		t.Errorf("current hour (-want +got):\n%s", diff)
 	}
 }

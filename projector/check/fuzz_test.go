@@ -66,6 +66,8 @@ func FuzzApply(f *testing.F) {
 		// itself: a fail flip must come exactly at the failure threshold, a recovery
 		// exactly at the recovery threshold.
 		var failures, successes int
+		// Every ping is in exactly one hour: the closed hours plus the open one.
+		var closedPings uint64
 		for _, ev := range events {
 			var effects []Effect
 			s, effects = Apply(s, ev)
@@ -96,6 +98,11 @@ func FuzzApply(f *testing.F) {
 					case KindSuccess:
 						failures, successes = 0, successes+1
 					}
+				case HourClosed:
+					closedPings += uint64(e.Tally.Pings)
+					if !e.Tally.Hour.Before(s.Tally.Hour) {
+						t.Fatalf("closed hour %v is not before the open one %v", e.Tally.Hour, s.Tally.Hour)
+					}
 				case Flipped:
 					flips++
 					if e.Change.Old == e.Change.New {
@@ -118,6 +125,9 @@ func FuzzApply(f *testing.F) {
 			}
 			prevPings, prevFlips = s.NPings, s.FlipSeq
 		}
+		if closedPings+uint64(s.Tally.Pings) != s.NPings {
+			t.Fatalf("hours count %d + %d pings, n_pings %d", closedPings, s.Tally.Pings, s.NPings)
+		}
 		if uint64(flips) != s.FlipSeq {
 			t.Fatalf("%d flips emitted, flip_seq %d", flips, s.FlipSeq)
 		}
@@ -133,7 +143,7 @@ func FuzzApply(f *testing.F) {
 			snapshot, _ = Apply(snapshot, ev)
 			snapshot, _ = Advance(snapshot, ev.At)
 		}
-		if snapshot.NPings != s.NPings || snapshot.Status != s.Status || snapshot.FlipSeq != s.FlipSeq || !snapshot.LastPing.Equal(s.LastPing) || snapshot.Streak != s.Streak {
+		if snapshot.NPings != s.NPings || snapshot.Status != s.Status || snapshot.FlipSeq != s.FlipSeq || !snapshot.LastPing.Equal(s.LastPing) || snapshot.Streak != s.Streak || snapshot.Tally != s.Tally {
 			t.Fatalf("chunked fold differs")
 		}
 	})

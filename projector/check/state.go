@@ -42,10 +42,57 @@ type State struct {
 	Streak uint16
 	// OpenRuns are the most recent starts per rid, for the durations of ping rows.
 	OpenRuns []Run
+	// Tally counts the pings of the check's latest hour, for the check_hours rollup.
+	Tally HourTally
 	// Held postpones the current deadline by the length of the ingest outages it lived
 	// through: a job cannot be blamed for pings hcstream could not take. The next success,
 	// fail or start sets a new deadline and clears it.
 	Held time.Duration
+}
+
+// HourTally counts one hour of a check's pings by kind, and the runs completed in it.
+// It is folded with the check, so a replay or a restarted projector arrives at the
+// same counts, and the row written last for an hour (the one with most pings) is the
+// hour's total.
+type HourTally struct {
+	// Hour is the start of the hour, UTC; zero before the check's first ping.
+	Hour                                                    time.Time
+	Pings, Successes, Failures, Starts, Logs, Ignored, Runs uint32
+	// RunTotal and RunLongest are the summed and the longest duration of the Runs.
+	RunTotal, RunLongest time.Duration
+}
+
+// count adds a recorded ping at at. A ping stamped before the tally's hour (ingest
+// instances whose clocks disagree by a moment at the turn of an hour) counts in the
+// tally's hour, so an hour's row never changes after the check has moved on.
+func (t HourTally) count(at time.Time, rec PingRecorded) (HourTally, HourTally, bool) {
+	var closed HourTally
+	if hour := at.UTC().Truncate(time.Hour); hour.After(t.Hour) {
+		closed = t
+		t = HourTally{Hour: hour}
+	}
+	t.Pings++
+	switch rec.Kind {
+	case KindSuccess:
+		t.Successes++
+	case KindFail:
+		t.Failures++
+	case KindStart:
+		t.Starts++
+	case KindLog:
+		t.Logs++
+	case KindIgnored:
+		t.Ignored++
+	}
+	if rec.HasDuration {
+		// Whole microseconds, as stored, so a tally restored from ClickHouse goes on
+		// exactly as the one in memory would have.
+		d := rec.Duration.Truncate(time.Microsecond)
+		t.Runs++
+		t.RunTotal += d
+		t.RunLongest = max(t.RunLongest, d)
+	}
+	return t, closed, closed.Pings > 0
 }
 
 // Run is a started run waiting for its success or fail ping.
@@ -84,6 +131,12 @@ type PingRecorded struct {
 	HasDuration bool
 }
 
+// HourClosed says the check's pings moved on to a later hour: Tally is the final count
+// of the one before.
+type HourClosed struct {
+	Tally HourTally
+}
+
 // Flipped says the stored status changed at At.
 type Flipped struct {
 	At     time.Time
@@ -92,3 +145,4 @@ type Flipped struct {
 
 func (PingRecorded) isEffect() {}
 func (Flipped) isEffect()      {}
+func (HourClosed) isEffect()   {}

@@ -40,6 +40,9 @@ func (c *ClickHouse) Write(ctx context.Context, b Batch) error {
 	if err := c.writeIncidents(ctx, b.Incidents); err != nil {
 		return fmt.Errorf("writing %d incidents: %w", len(b.Incidents), err)
 	}
+	if err := c.writeHours(ctx, b.HourRows()); err != nil {
+		return fmt.Errorf("writing check hours: %w", err)
+	}
 	if err := c.writeChecks(ctx, b.Checks); err != nil {
 		return fmt.Errorf("writing %d check states: %w", len(b.Checks), err)
 	}
@@ -111,11 +114,22 @@ func (c *ClickHouse) writeIncidents(ctx context.Context, incidents []Incident) e
 	})
 }
 
+func (c *ClickHouse) writeHours(ctx context.Context, hours []Hour) error {
+	insert := "INSERT INTO " + c.database + ".check_hours (project_id, check_id, hour, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max)"
+	return c.send(ctx, insert, len(hours), func(batch driver.Batch, i int) error {
+		h := hours[i]
+		t := h.Tally
+		return batch.Append(uuid.UUID(h.ProjectID), uuid.UUID(h.CheckID), t.Hour.UTC(), t.Pings, t.Successes, t.Failures, t.Starts,
+			t.Logs, t.Ignored, t.Runs, t.RunTotal.Microseconds(), t.RunLongest.Microseconds())
+	})
+}
+
 // CheckColumns is the column list of the checks table in the order ScanCheck reads it.
 const CheckColumns = "project_id, check_id, partition, version, deleted, name, slug, tags, description, kind, timeout, grace, schedule, tz, " +
 	"manual_resume, methods, start_kw, success_kw, failure_kw, filter_subject, filter_body, filter_http_body, filter_default_fail, channels, " +
 	"status, created_us, last_ping_us, last_start_us, last_start_rid, last_duration_us, n_pings, flip_seq, open_runs_rid, open_runs_us, held_us, " +
-	"failure_threshold, recovery_threshold, streak"
+	"failure_threshold, recovery_threshold, streak, " +
+	"tally_hour_us, tally_pings, tally_successes, tally_failures, tally_starts, tally_logs, tally_ignored, tally_runs, tally_run_us_sum, tally_run_us_max"
 
 func (c *ClickHouse) writeChecks(ctx context.Context, rows []CheckRow) error {
 	insert := "INSERT INTO " + c.database + ".checks (" + CheckColumns + ")"
@@ -145,7 +159,9 @@ func (c *ClickHouse) writeChecks(ctx context.Context, rows []CheckRow) error {
 			cfg.Schedule, cfg.TZ, flag(cfg.ManualResume), cfg.Methods, cfg.StartKeywords, cfg.SuccessKeywords, cfg.FailureKeywords,
 			flag(cfg.FilterSubject), flag(cfg.FilterBody), flag(cfg.FilterHTTPBody), flag(cfg.FilterDefaultFail), channels,
 			s.Status.String(), micros(s.Created), micros(s.LastPing), micros(s.LastStart), rid, s.LastDuration.Microseconds(),
-			s.NPings, s.FlipSeq, runRIDs, runTimes, s.Held.Microseconds(), cfg.FailureThreshold, cfg.RecoveryThreshold, s.Streak)
+			s.NPings, s.FlipSeq, runRIDs, runTimes, s.Held.Microseconds(), cfg.FailureThreshold, cfg.RecoveryThreshold, s.Streak,
+			micros(s.Tally.Hour), s.Tally.Pings, s.Tally.Successes, s.Tally.Failures, s.Tally.Starts, s.Tally.Logs, s.Tally.Ignored, s.Tally.Runs,
+			s.Tally.RunTotal.Microseconds(), s.Tally.RunLongest.Microseconds())
 	})
 }
 
@@ -155,6 +171,8 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 		projectID, checkID                                          uuid.UUID
 		partition, timeout, grace                                   uint32
 		streak                                                      uint16
+		tallyHour, tallyRunTotal, tallyRunLongest                   int64
+		tally                                                       check.HourTally
 		version, nPings, flipSeq                                    uint64
 		deleted, manualResume, fSubject, fBody, fHTTPBody, fDefault uint8
 		kind, status, lastStartRID                                  string
@@ -166,7 +184,8 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 	err := rows.Scan(&projectID, &checkID, &partition, &version, &deleted, &cfg.Name, &cfg.Slug, &cfg.Tags, &cfg.Desc, &kind,
 		&timeout, &grace, &cfg.Schedule, &cfg.TZ, &manualResume, &cfg.Methods, &cfg.StartKeywords, &cfg.SuccessKeywords,
 		&cfg.FailureKeywords, &fSubject, &fBody, &fHTTPBody, &fDefault, &channels, &status, &created, &lastPing, &lastStart,
-		&lastStartRID, &lastDuration, &nPings, &flipSeq, &runRIDs, &runTimes, &held, &cfg.FailureThreshold, &cfg.RecoveryThreshold, &streak)
+		&lastStartRID, &lastDuration, &nPings, &flipSeq, &runRIDs, &runTimes, &held, &cfg.FailureThreshold, &cfg.RecoveryThreshold, &streak,
+		&tallyHour, &tally.Pings, &tally.Successes, &tally.Failures, &tally.Starts, &tally.Logs, &tally.Ignored, &tally.Runs, &tallyRunTotal, &tallyRunLongest)
 	if err != nil {
 		return CheckRow{}, fmt.Errorf("scanning check row: %w", err)
 	}
@@ -183,6 +202,9 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 		LastStart: fromMicros(lastStart), LastDuration: time.Duration(lastDuration) * time.Microsecond,
 		NPings: nPings, FlipSeq: flipSeq, Held: time.Duration(held) * time.Microsecond, Streak: streak,
 	}
+	tally.Hour = fromMicros(tallyHour)
+	tally.RunTotal, tally.RunLongest = time.Duration(tallyRunTotal)*time.Microsecond, time.Duration(tallyRunLongest)*time.Microsecond
+	s.Tally = tally
 	if lastStartRID != "" {
 		s.LastStartRunID, err = schemas.ParseID(lastStartRID)
 		s.LastStartHasRunID = err == nil

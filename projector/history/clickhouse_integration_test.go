@@ -5,6 +5,7 @@ package history
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -28,6 +29,29 @@ func TestClickHouseWriterContract(t *testing.T) {
 		counts: func(t *testing.T) (int, int, int, int) {
 			return count(t, "pings"), count(t, "flips"), count(t, "projects"), count(t, "checks")
 		},
+		hours: func(t *testing.T, id schemas.ID) []Hour {
+			rows, err := conn.Query(context.Background(), "SELECT project_id, check_id, hour, pings, successes, failures, starts, logs, ignored, runs, "+
+				"run_us_sum, run_us_max FROM "+database+".check_hours FINAL WHERE check_id = ? ORDER BY hour", uuid.UUID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []Hour
+			for rows.Next() {
+				var h Hour
+				var project, check uuid.UUID
+				var runSum, runMax int64
+				tally := &h.Tally
+				if err := rows.Scan(&project, &check, &tally.Hour, &tally.Pings, &tally.Successes, &tally.Failures, &tally.Starts,
+					&tally.Logs, &tally.Ignored, &tally.Runs, &runSum, &runMax); err != nil {
+					t.Fatal(err)
+				}
+				h.ProjectID, h.CheckID = schemas.ID(project), schemas.ID(check)
+				tally.RunTotal, tally.RunLongest = time.Duration(runSum)*time.Microsecond, time.Duration(runMax)*time.Microsecond
+				out = append(out, h)
+			}
+			return out
+		},
 		check: func(t *testing.T, id schemas.ID) (CheckRow, bool) {
 			rows, err := conn.Query(context.Background(), "SELECT "+CheckColumns+" FROM "+database+".checks FINAL WHERE check_id = ?", uuid.UUID(id))
 			if err != nil {
@@ -45,7 +69,7 @@ func TestClickHouseWriterContract(t *testing.T) {
 		},
 	})
 	loaded, err := w.LoadPartition(context.Background(), 3)
-	if err != nil || len(loaded) != 1 || loaded[0].Version != 7 {
-		t.Errorf("LoadPartition(3) = %+v, %v; want the version-7 row", loaded, err)
+	if err != nil || len(loaded) != 1 || loaded[0].Version != 8 {
+		t.Errorf("LoadPartition(3) = %+v, %v; want the version-8 row (the contract writes 8 last)", loaded, err)
 	}
 }

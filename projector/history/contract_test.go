@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/schemas"
 )
@@ -15,6 +17,7 @@ type readBack struct {
 	counts    func(t *testing.T) (pings, flips, projects, checks int)
 	check     func(t *testing.T, id schemas.ID) (CheckRow, bool)
 	incidents func(t *testing.T) int
+	hours     func(t *testing.T, id schemas.ID) []Hour
 }
 
 // runWriterContract is the behaviour every Writer must have; the in-memory fake runs it
@@ -26,7 +29,10 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	state := check.State{ProjectID: project, CheckID: checkID, Exists: true, Status: schemas.StatusUp, LastPing: at, NPings: 2, FlipSeq: 1,
 		Config: schemas.CheckConfig{Name: "db backup", Timeout: time.Hour, Grace: time.Minute, TZ: "UTC", Channels: []string{"a"},
 			FailureThreshold: 3, RecoveryThreshold: 2},
-		OpenRuns: []check.Run{{HasRunID: true, RunID: schemas.NewID(), Started: at}}, Created: at, Held: 90 * time.Second, Streak: 2}
+		OpenRuns: []check.Run{{HasRunID: true, RunID: schemas.NewID(), Started: at}}, Created: at, Held: 90 * time.Second, Streak: 2,
+		Tally: check.HourTally{Hour: at.Truncate(time.Hour), Pings: 2, Successes: 1, Starts: 1, Runs: 1, RunTotal: time.Second, RunLongest: time.Second}}
+	closedHour := Hour{ProjectID: project, CheckID: checkID, Tally: check.HourTally{Hour: at.Truncate(time.Hour).Add(-time.Hour),
+		Pings: 9, Successes: 1, Failures: 2, Starts: 3, Logs: 2, Ignored: 1, Runs: 3, RunTotal: 3 * time.Minute, RunLongest: 2 * time.Minute}}
 	batch := Batch{
 		Pings: []Ping{
 			{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at, Ping: schemas.PingReceived{Kind: schemas.PingStart, Method: "GET"}, Recorded: check.PingRecorded{N: 1, Kind: check.KindStart}},
@@ -37,6 +43,7 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 		Projects:  []Project{{ProjectID: project, Created: at, Version: 1, Body: schemas.ProjectCreated{Name: "p", APIKeyHash: "h1", PingKey: "k"}}},
 		Checks:    []CheckRow{{Partition: 3, Version: 7, State: state}},
 		Incidents: []Incident{{Partition: 3, From: at, To: at.Add(time.Minute), ChecksHeld: 1}},
+		Hours:     []Hour{closedHour},
 	}
 	if err := w.Write(ctx, batch); err != nil {
 		t.Fatalf("first write: %v", err)
@@ -50,6 +57,10 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	}
 	if n := rb.incidents(t); n != 1 {
 		t.Errorf("after a repeated batch: %d incidents, want 1", n)
+	}
+	openHour := Hour{ProjectID: project, CheckID: checkID, Tally: state.Tally}
+	if diff := cmp.Diff([]Hour{closedHour, openHour}, rb.hours(t, checkID), timeEqual); diff != "" {
+		t.Errorf("check hours after a repeated batch (-want +got):\n%s", diff)
 	}
 	// An older version of a check never wins over a newer one.
 	older := state
@@ -65,10 +76,28 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 		got.State.Streak != 2 || got.State.Config.FailureThreshold != 3 || got.State.Config.RecoveryThreshold != 2 {
 		t.Errorf("check state did not round-trip: %+v", got.State)
 	}
+	if diff := cmp.Diff(state.Tally, got.State.Tally, timeEqual); diff != "" {
+		t.Errorf("the open hour's tally did not round-trip (-written +read):\n%s", diff)
+	}
+	// The open hour's count grows with later batches; a stale one never wins.
+	later := state
+	later.Tally.Pings, later.Tally.Logs = 3, 1
+	if err := w.Write(ctx, Batch{Checks: []CheckRow{{Partition: 3, Version: 8, State: later}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, Batch{Checks: []CheckRow{{Partition: 3, Version: 5, State: older}}}); err != nil {
+		t.Fatal(err)
+	}
+	if hours := rb.hours(t, checkID); len(hours) != 2 || !cmp.Equal(hours[1].Tally, later.Tally, timeEqual) {
+		t.Errorf("check hours after a later batch: %+v, want the open hour at %+v", hours, later.Tally)
+	}
 	if err := w.Write(ctx, Batch{}); err != nil {
 		t.Errorf("an empty batch must be a no-op: %v", err)
 	}
 }
+
+// timeEqual compares times by instant, whatever their location.
+var timeEqual = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 
 func TestMemoryWriterContract(t *testing.T) {
 	m := NewMemory()
@@ -76,6 +105,7 @@ func TestMemoryWriterContract(t *testing.T) {
 		counts:    func(*testing.T) (int, int, int, int) { return m.Counts() },
 		check:     func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
 		incidents: func(*testing.T) int { return len(m.Incidents()) },
+		hours:     func(_ *testing.T, id schemas.ID) []Hour { return m.Hours(id) },
 	})
 }
 
@@ -85,6 +115,7 @@ func TestCoalescerWriterContract(t *testing.T) {
 		counts:    func(*testing.T) (int, int, int, int) { return m.Counts() },
 		check:     func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
 		incidents: func(*testing.T) int { return len(m.Incidents()) },
+		hours:     func(_ *testing.T, id schemas.ID) []Hour { return m.Hours(id) },
 	})
 }
 

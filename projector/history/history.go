@@ -27,6 +27,29 @@ type Batch struct {
 	Projects  []Project
 	Checks    []CheckRow
 	Incidents []Incident
+	// Hours are the check hours that ended in this step; the hours still open are
+	// the tallies of Checks (see HourRows).
+	Hours []Hour
+}
+
+// Hour is one check's final count of one hour of pings.
+type Hour struct {
+	ProjectID schemas.ID
+	CheckID   schemas.ID
+	Tally     check.HourTally
+}
+
+// HourRows returns the check_hours rows of the batch: the hours that ended, then the
+// open hour of every check row that has one. An open hour is written again with each
+// batch that touches its check; the row with the most pings is the hour's count.
+func (b Batch) HourRows() []Hour {
+	rows := append([]Hour(nil), b.Hours...)
+	for _, c := range b.Checks {
+		if c.State.Tally.Pings > 0 {
+			rows = append(rows, Hour{ProjectID: c.State.ProjectID, CheckID: c.State.CheckID, Tally: c.State.Tally})
+		}
+	}
+	return rows
 }
 
 // Append adds other's rows after b's.
@@ -36,11 +59,12 @@ func (b *Batch) Append(other Batch) {
 	b.Projects = append(b.Projects, other.Projects...)
 	b.Checks = append(b.Checks, other.Checks...)
 	b.Incidents = append(b.Incidents, other.Incidents...)
+	b.Hours = append(b.Hours, other.Hours...)
 }
 
 // Len is the number of rows in the batch.
 func (b Batch) Len() int {
-	return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) + len(b.Incidents)
+	return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) + len(b.Incidents) + len(b.Hours)
 }
 
 // Incident is an ingest outage a partition's stream time jumped over: no event arrived

@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -15,7 +16,13 @@ type Memory struct {
 	projects  map[[16]byte]Project
 	checks    map[[16]byte]CheckRow
 	incidents map[memIncidentKey]Incident
+	hours     map[memHourKey]Hour
 	writes    int
+}
+
+type memHourKey struct {
+	check [16]byte
+	hour  int64
 }
 
 type memIncidentKey struct {
@@ -38,6 +45,7 @@ func NewMemory() *Memory {
 	return &Memory{
 		pings: map[memPingKey]Ping{}, flips: map[memFlipKey]Flip{},
 		projects: map[[16]byte]Project{}, checks: map[[16]byte]CheckRow{}, incidents: map[memIncidentKey]Incident{},
+		hours: map[memHourKey]Hour{},
 	}
 }
 
@@ -68,7 +76,27 @@ func (m *Memory) Write(ctx context.Context, b Batch) error {
 			m.checks[c.State.CheckID] = c
 		}
 	}
+	for _, h := range b.HourRows() {
+		key := memHourKey{h.CheckID, h.Tally.Hour.Unix()}
+		if old, ok := m.hours[key]; !ok || h.Tally.Pings >= old.Tally.Pings {
+			m.hours[key] = h
+		}
+	}
 	return nil
+}
+
+// Hours returns the count of every hour of a check, oldest first.
+func (m *Memory) Hours(id [16]byte) []Hour {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Hour
+	for key, h := range m.hours {
+		if key.check == id {
+			out = append(out, h)
+		}
+	}
+	slices.SortFunc(out, func(a, b Hour) int { return a.Tally.Hour.Compare(b.Tally.Hour) })
+	return out
 }
 
 // Counts returns the deduplicated number of pings, flips, projects and checks.
