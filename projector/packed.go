@@ -60,10 +60,7 @@ func packRow(row history.CheckRow) packedRow {
 	}
 	b = binary.AppendUvarint(b, s.NPings)
 	b = binary.AppendUvarint(b, s.FlipSeq)
-	for _, n := range [...]uint16{s.Streak, c.FailureThreshold, c.RecoveryThreshold} {
-		b = binary.AppendUvarint(b, uint64(n))
-	}
-	b = appendTally(b, s.Tally)
+	b = appendSparse(b, s)
 	for _, str := range [...]string{c.Name, c.Slug, c.Tags, c.Desc, c.Schedule, c.TZ, c.Methods, c.StartKeywords, c.SuccessKeywords, c.FailureKeywords} {
 		b = appendString(b, str)
 	}
@@ -105,20 +102,34 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// appendTally writes the tally's hour, then a bit mask of its non-zero counts and the
-// counts themselves: most hours of most checks hold only pings and successes.
-func appendTally(b []byte, t check.HourTally) []byte {
-	b = appendTime(b, t.Hour)
-	counts := [...]uint64{uint64(t.Pings), uint64(t.Successes), uint64(t.Failures), uint64(t.Starts), uint64(t.Logs),
-		uint64(t.Ignored), uint64(t.Runs), uint64(t.RunTotal), uint64(t.RunLongest)}
+// sparseFields are the small counters that are zero for most checks: the hour tally's
+// counts (most hours of most checks hold only pings and successes), the threshold count
+// and the thresholds. They are written as a bit mask of the non-zero ones, then those
+// values; the most common come first so the mask usually takes one byte.
+func sparseFields(s *check.State) [12]uint64 {
+	t, c := &s.Tally, &s.Config
+	return [12]uint64{uint64(t.Pings), uint64(t.Successes), uint64(t.Starts), uint64(t.Failures), uint64(t.Logs), uint64(t.Ignored),
+		uint64(t.Runs), uint64(t.RunTotal), uint64(t.RunLongest), uint64(s.Streak), uint64(c.FailureThreshold), uint64(c.RecoveryThreshold)}
+}
+
+// appendSparse writes the tally's hour (in whole hours, as the tally starts on one),
+// then the sparse fields.
+func appendSparse(b []byte, s *check.State) []byte {
+	hour := int64(0)
+	if !s.Tally.Hour.IsZero() {
+		h := s.Tally.Hour.Unix() / 3600
+		hour = h<<1 ^ h>>63 + 1
+	}
+	b = binary.AppendUvarint(b, uint64(hour))
+	fields := sparseFields(s)
 	var present uint64
-	for i, n := range counts {
+	for i, n := range fields {
 		if n != 0 {
 			present |= 1 << i
 		}
 	}
 	b = binary.AppendUvarint(b, present)
-	for _, n := range counts {
+	for _, n := range fields {
 		if n != 0 {
 			b = binary.AppendUvarint(b, n)
 		}
@@ -159,10 +170,7 @@ func (p packedRow) decode() (history.CheckRow, error) {
 		*d = time.Duration(r.varint())
 	}
 	s.NPings, s.FlipSeq = r.uvarint(), r.uvarint()
-	for _, n := range [...]*uint16{&s.Streak, &c.FailureThreshold, &c.RecoveryThreshold} {
-		*n = uint16(r.uvarint())
-	}
-	s.Tally = r.tally()
+	r.sparse(s)
 	for _, str := range [...]*string{&c.Name, &c.Slug, &c.Tags, &c.Desc, &c.Schedule, &c.TZ, &c.Methods, &c.StartKeywords, &c.SuccessKeywords, &c.FailureKeywords} {
 		*str = r.string()
 	}
@@ -265,10 +273,13 @@ func (r *rowReader) string() string {
 	return v
 }
 
-func (r *rowReader) tally() check.HourTally {
-	hour := r.time()
+func (r *rowReader) sparse(s *check.State) {
+	if hour := r.uvarint(); hour != 0 {
+		hour--
+		s.Tally.Hour = time.Unix((int64(hour>>1)^-int64(hour&1))*3600, 0).UTC()
+	}
 	present := r.uvarint()
-	var n [9]uint64
+	var n [12]uint64
 	if present>>len(n) != 0 {
 		r.fail()
 	}
@@ -277,6 +288,8 @@ func (r *rowReader) tally() check.HourTally {
 			n[i] = r.uvarint()
 		}
 	}
-	return check.HourTally{Hour: hour, Pings: uint32(n[0]), Successes: uint32(n[1]), Failures: uint32(n[2]), Starts: uint32(n[3]),
-		Logs: uint32(n[4]), Ignored: uint32(n[5]), Runs: uint32(n[6]), RunTotal: time.Duration(n[7]), RunLongest: time.Duration(n[8])}
+	t, c := &s.Tally, &s.Config
+	t.Pings, t.Successes, t.Starts, t.Failures, t.Logs, t.Ignored = uint32(n[0]), uint32(n[1]), uint32(n[2]), uint32(n[3]), uint32(n[4]), uint32(n[5])
+	t.Runs, t.RunTotal, t.RunLongest = uint32(n[6]), time.Duration(n[7]), time.Duration(n[8])
+	s.Streak, c.FailureThreshold, c.RecoveryThreshold = uint16(n[9]), uint16(n[10]), uint16(n[11])
 }

@@ -122,17 +122,15 @@ func (s State) ping(at time.Time, p schemas.PingReceived) (State, []Effect) {
 	if kind == KindSuccess || kind == KindFail {
 		rec.Duration, rec.HasDuration = s.finishRun(at, p.RunID, p.HasRunID)
 	}
-	var closed HourTally
-	var hourClosed bool
-	s.Tally, closed, hourClosed = s.Tally.count(at, rec)
-	s, effects := s.applyPing(at, p, rec)
+	closed, hourClosed := s.Tally.count(at, rec)
+	effects := s.applyPing(at, p, rec)
 	if hourClosed {
 		effects = append(effects, HourClosed{Tally: closed})
 	}
 	return s, effects
 }
 
-func (s State) applyPing(at time.Time, p schemas.PingReceived, rec PingRecorded) (State, []Effect) {
+func (s *State) applyPing(at time.Time, p schemas.PingReceived, rec PingRecorded) []Effect {
 	kind := rec.Kind
 	if kind == KindStart || kind == KindSuccess || kind == KindFail {
 		s.Held = 0
@@ -141,7 +139,6 @@ func (s State) applyPing(at time.Time, p schemas.PingReceived, rec PingRecorded)
 	case KindStart:
 		s.LastStart, s.LastStartRunID, s.LastStartHasRunID = at, p.RunID, p.HasRunID
 		s.rememberRun(Run{RunID: p.RunID, HasRunID: p.HasRunID, Started: at})
-		return s, []Effect{rec}
 	case KindSuccess, KindFail:
 		s.LastPing = at
 		s.LastDuration = 0
@@ -158,18 +155,18 @@ func (s State) applyPing(at time.Time, p schemas.PingReceived, rec PingRecorded)
 		if kind == KindFail {
 			newStatus, reason = schemas.StatusDown, "fail"
 		}
-		if newStatus == s.Status {
+		switch {
+		case newStatus == s.Status:
 			s.Streak = 0
-			return s, []Effect{rec}
-		}
-		if s.Streak+1 < uint16(s.pingsToFlip(newStatus)) {
+		case s.Streak+1 < uint16(s.pingsToFlip(newStatus)):
 			s.Streak++
-			return s, []Effect{rec}
+		default:
+			var flips []Effect
+			*s, flips = s.flip(at, newStatus, reason)
+			return append([]Effect{rec}, flips...)
 		}
-		s, flips := s.flip(at, newStatus, reason)
-		return s, append([]Effect{rec}, flips...)
 	}
-	return s, []Effect{rec}
+	return []Effect{rec}
 }
 
 // pingsToFlip is how many consecutive pings it takes to flip to status: the failure

@@ -62,14 +62,17 @@ type HourTally struct {
 	RunTotal, RunLongest time.Duration
 }
 
-// count adds a recorded ping at at. A ping stamped before the tally's hour (ingest
+// count adds a recorded ping at at and, when the ping starts a later hour, returns the
+// final count of the hour before. A ping stamped before the tally's hour (ingest
 // instances whose clocks disagree by a moment at the turn of an hour) counts in the
 // tally's hour, so an hour's row never changes after the check has moved on.
-func (t HourTally) count(at time.Time, rec PingRecorded) (HourTally, HourTally, bool) {
-	var closed HourTally
-	if hour := at.UTC().Truncate(time.Hour); hour.After(t.Hour) {
-		closed = t
-		t = HourTally{Hour: hour}
+func (t *HourTally) count(at time.Time, rec PingRecorded) (closed HourTally, hourClosed bool) {
+	// Whole seconds and an integer floor: time.Truncate costs more than the rest of the fold.
+	sec := at.Unix()
+	hour := sec - (sec%3600+3600)%3600
+	if t.Hour.IsZero() || hour > t.Hour.Unix() {
+		closed, hourClosed = *t, t.Pings > 0
+		*t = HourTally{Hour: time.Unix(hour, 0).UTC()}
 	}
 	t.Pings++
 	switch rec.Kind {
@@ -92,7 +95,7 @@ func (t HourTally) count(at time.Time, rec PingRecorded) (HourTally, HourTally, 
 		t.RunTotal += d
 		t.RunLongest = max(t.RunLongest, d)
 	}
-	return t, closed, closed.Pings > 0
+	return closed, hourClosed
 }
 
 // Run is a started run waiting for its success or fail ping.
