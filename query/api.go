@@ -67,6 +67,9 @@ type Store interface {
 	PingBody(ctx context.Context, check schemas.ID, n uint64) ([]byte, bool, error)
 	Flips(ctx context.Context, check schemas.ID, from, to time.Time) ([]store.Flip, error)
 	StateAt(ctx context.Context, check schemas.ID, at time.Time) (store.PastState, error)
+	Buckets(ctx context.Context, scope store.Scope, from, to time.Time, bucket time.Duration) ([]store.Bucket, error)
+	RunDurations(ctx context.Context, scope store.Scope, from, to time.Time) (store.RunStats, error)
+	StatusHistories(ctx context.Context, scope store.Scope, from, to time.Time) ([]store.StatusHistory, error)
 }
 
 // Appender appends one event and returns the version its rows will carry.
@@ -115,6 +118,10 @@ func (a *API) Register(r *mux.Router) {
 		v.Handle("/checks/"+uuidRoute+"/pings/{n:[0-9]+}/body", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.pingBody}))
 		v.Handle("/checks/"+uuidRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
 		v.Handle("/checks/"+uuidRoute+"/state", a.endpoint(version, map[string]handlerFunc{"GET": a.stateAt}))
+		v.Handle("/checks/"+uuidRoute+"/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.checkAnalytics}))
+		v.Handle("/checks/"+uuidRoute+"/analytics", redirectSlash())
+		v.Handle("/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.projectAnalytics}))
+		v.Handle("/analytics", redirectSlash())
 	}
 }
 

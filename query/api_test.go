@@ -28,6 +28,30 @@ type fakeLog struct {
 	projects map[string]store.Project
 	checks   map[schemas.ID]history.CheckRow
 	offset   uint64
+	// analytics is what the analytics reads return; scopes records what they were asked.
+	analytics fakeAnalytics
+	scopes    []store.Scope
+}
+
+type fakeAnalytics struct {
+	buckets   []store.Bucket
+	runs      store.RunStats
+	histories []store.StatusHistory
+}
+
+func (f *fakeLog) Buckets(_ context.Context, s store.Scope, _, _ time.Time, _ time.Duration) ([]store.Bucket, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scopes = append(f.scopes, s)
+	return f.analytics.buckets, nil
+}
+
+func (f *fakeLog) RunDurations(context.Context, store.Scope, time.Time, time.Time) (store.RunStats, error) {
+	return f.analytics.runs, nil
+}
+
+func (f *fakeLog) StatusHistories(context.Context, store.Scope, time.Time, time.Time) ([]store.StatusHistory, error) {
+	return f.analytics.histories, nil
 }
 
 func (f *fakeLog) Append(_ context.Context, ev schemas.Event) (uint64, error) {
