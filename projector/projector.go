@@ -88,6 +88,7 @@ func (c Config) Validate() error {
 // StateLoader returns the durable state of a partition's checks.
 type StateLoader interface {
 	LoadPartition(ctx context.Context, partition int) ([]history.CheckRow, error)
+	LoadProjectHours(ctx context.Context, partition int, since time.Time) ([]history.ProjectHour, error)
 }
 
 // Publisher appends records to one topic and returns once they are acknowledged.
@@ -230,11 +231,14 @@ type partitionState struct {
 	// streamTime is the latest event time folded in this partition: deadlines are judged
 	// by it, never by the wall clock.
 	streamTime time.Time
+	// projectHours counts the partition's pings per project and hour.
+	projectHours *projectHours
 }
 
 func newPartitionState(partition, capacity int) *partitionState {
 	checks := newCheckTable(capacity)
-	return &partitionState{partition: partition, checks: checks, deadlines: deadline.New(checks), open: map[schemas.ID]*history.CheckRow{}}
+	return &partitionState{partition: partition, checks: checks, deadlines: deadline.New(checks), open: map[schemas.ID]*history.CheckRow{},
+		projectHours: newProjectHours(partition)}
 }
 
 // row returns a check's row, false when the partition has none.
@@ -305,7 +309,13 @@ func (p *Projector) runPartition(ctx context.Context, partition int, offset, end
 		if err != nil {
 			return err
 		}
+		latest := latestTally(rows)
+		hours, err := p.loader.LoadProjectHours(ctx, partition, latest.Add(-time.Hour))
+		if err != nil {
+			return err
+		}
 		st.load(rows)
+		st.projectHours.load(latest, hours)
 		return nil
 	}) {
 		return false
@@ -461,6 +471,7 @@ func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *pa
 	}
 	st.mu.Lock()
 	b.rows.Checks = st.closeBatch()
+	b.rows.ProjectHours = st.projectHours.closeBatch()
 	st.mu.Unlock()
 	return b, nil
 }
@@ -521,6 +532,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 		case check.PingRecorded:
 			b.rows.Pings = append(b.rows.Pings, history.Ping{ProjectID: state.ProjectID, CheckID: ev.CheckID, EventID: ev.ID,
 				At: ev.At, Ping: ev.Body.(schemas.PingReceived), Recorded: e})
+			st.projectHours.count(state.ProjectID, state.Tally.Hour, e, version)
 		case check.Flipped:
 			b.rows.Flips = append(b.rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: ev.CheckID, Flipped: e})
 		case check.HourClosed:

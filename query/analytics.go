@@ -201,8 +201,10 @@ func (a *API) analytics(w http.ResponseWriter, r *request, scope store.Scope, ch
 	out.FailureRatio = ratio(out.Pings.Fail, out.Pings.Success+out.Pings.Fail)
 	out.Runs.Count = runs.Count
 	if runs.Count > 0 {
-		out.Runs.Mean = seconds(runs.Mean)
-		out.Runs.P50, out.Runs.P95, out.Runs.P99, out.Runs.Longest = seconds(runs.P50), seconds(runs.P95), seconds(runs.P99), seconds(runs.Longest)
+		out.Runs.Mean, out.Runs.Longest = seconds(runs.Mean), seconds(runs.Longest)
+	}
+	if runs.HasPercentiles {
+		out.Runs.P50, out.Runs.P95, out.Runs.P99 = seconds(runs.P50), seconds(runs.P95), seconds(runs.P99)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -81,7 +81,7 @@ func TestCheckAnalytics(t *testing.T) {
 			{Start: hour.Add(-2 * time.Hour), Pings: 10, Successes: 6, Failures: 2, Starts: 1, Logs: 1, Runs: 2, RunTotal: 3 * time.Minute},
 			{Start: hour, Pings: 4, Successes: 3, Ignored: 1},
 		},
-		runs:      store.RunStats{Count: 2, Mean: 90 * time.Second, P50: time.Minute, P95: 2 * time.Minute, P99: 2 * time.Minute, Longest: 2 * time.Minute},
+		runs:      store.RunStats{Count: 2, Mean: 90 * time.Second, HasPercentiles: true, P50: time.Minute, P95: 2 * time.Minute, P99: 2 * time.Minute, Longest: 2 * time.Minute},
 		histories: []store.StatusHistory{{Initial: "up", Changes: []store.StatusChange{{At: hour.Add(-90 * time.Minute), Status: "down"}, {At: hour.Add(-60 * time.Minute), Status: "up"}}}},
 	}
 	url := "/api/v3/checks/" + id + "/analytics/?from=" + hour.Add(-3*time.Hour).Format(time.RFC3339) + "&to=" + hour.Add(time.Hour).Format(time.RFC3339)

@@ -12,7 +12,8 @@ import (
 )
 
 // The analytics endpoints answer from ClickHouse: counts by kind from the hourly
-// rollup, run durations from the pings, uptime from the flips.
+// rollups (check_hours for a check, project_hours for a project), run durations from
+// the pings, uptime from the flips.
 func TestAnalyticsFromClickHouse(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, isolatedEnv(t))
@@ -91,7 +92,7 @@ func TestAnalyticsFromClickHouse(t *testing.T) {
 	}
 
 	all := get("/api/v3/analytics/" + window + "&bucket=day")
-	if all.Checks != 2 || all.Pings.Total != 8 || all.Pings.Success != 4 || all.Runs.Count != 2 {
+	if all.Checks != 2 || all.Pings.Total != 8 || all.Pings.Success != 4 || all.Runs.Count != 2 || all.Runs.P50 != nil || all.Runs.Longest == nil {
 		t.Errorf("project analytics: %+v", all)
 	}
 }

@@ -26,6 +26,7 @@ func tableDigests(t *testing.T, db string) string {
 		"SELECT count(), sum(cityHash64(toString(check_id), flip_seq, at_us, toString(old_status), toString(new_status), reason)) FROM %s.flips FINAL",
 		"SELECT count(), sum(cityHash64(toString(check_id), version, n_pings, toString(status), flip_seq, last_ping_us, last_start_us, last_duration_us, held_us, name, streak, tally_hour_us, tally_pings, tally_run_us_sum)) FROM %s.checks FINAL",
 		"SELECT count(), sum(cityHash64(toString(check_id), hour, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max)) FROM %s.check_hours FINAL",
+		"SELECT count(), sum(cityHash64(toString(project_id), hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max)) FROM %s.project_hours FINAL",
 		"SELECT count(), sum(cityHash64(toString(project_id), name, api_key_hash, ping_key, version)) FROM %s.projects FINAL",
 	} {
 		var n, h uint64
@@ -71,6 +72,13 @@ func TestReplayIsIdentical(t *testing.T) {
 	}
 	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".pings FINAL WHERE duration_us >= 0").Scan(&pingRuns); err != nil {
 		t.Fatal(err)
+	}
+	var projectPings, projectRuns uint64
+	if err := conn.QueryRow(context.Background(), "SELECT sum(pings), sum(runs) FROM "+db+".project_hours FINAL").Scan(&projectPings, &projectRuns); err != nil {
+		t.Fatal(err)
+	}
+	if projectPings != 200 || projectRuns != pingRuns {
+		t.Errorf("project_hours counts %d pings and %d runs; the pings table has 200 pings and %d runs", projectPings, projectRuns, pingRuns)
 	}
 	if hourPings != 200 || hourRuns != pingRuns {
 		t.Errorf("check_hours counts %d pings and %d runs; the pings table has 200 pings and %d runs", hourPings, hourRuns, pingRuns)

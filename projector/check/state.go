@@ -74,6 +74,12 @@ func (t *HourTally) count(at time.Time, rec PingRecorded) (closed HourTally, hou
 		closed, hourClosed = *t, t.Pings > 0
 		*t = HourTally{Hour: time.Unix(hour, 0).UTC()}
 	}
+	t.Add(rec)
+	return closed, hourClosed
+}
+
+// Add counts a recorded ping in the tally's hour.
+func (t *HourTally) Add(rec PingRecorded) {
 	t.Pings++
 	switch rec.Kind {
 	case KindSuccess:
@@ -95,7 +101,6 @@ func (t *HourTally) count(at time.Time, rec PingRecorded) (closed HourTally, hou
 		t.RunTotal += d
 		t.RunLongest = max(t.RunLongest, d)
 	}
-	return closed, hourClosed
 }
 
 // Run is a started run waiting for its success or fail ping.

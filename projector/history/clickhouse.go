@@ -43,6 +43,9 @@ func (c *ClickHouse) Write(ctx context.Context, b Batch) error {
 	if err := c.writeHours(ctx, b.HourRows()); err != nil {
 		return fmt.Errorf("writing check hours: %w", err)
 	}
+	if err := c.writeProjectHours(ctx, b.ProjectHours); err != nil {
+		return fmt.Errorf("writing project hours: %w", err)
+	}
 	if err := c.writeChecks(ctx, b.Checks); err != nil {
 		return fmt.Errorf("writing %d check states: %w", len(b.Checks), err)
 	}
@@ -122,6 +125,45 @@ func (c *ClickHouse) writeHours(ctx context.Context, hours []Hour) error {
 		return batch.Append(uuid.UUID(h.ProjectID), uuid.UUID(h.CheckID), t.Hour.UTC(), t.Pings, t.Successes, t.Failures, t.Starts,
 			t.Logs, t.Ignored, t.Runs, t.RunTotal.Microseconds(), t.RunLongest.Microseconds())
 	})
+}
+
+const projectHourColumns = "project_id, hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max"
+
+func (c *ClickHouse) writeProjectHours(ctx context.Context, hours []ProjectHour) error {
+	insert := "INSERT INTO " + c.database + ".project_hours (" + projectHourColumns + ")"
+	return c.send(ctx, insert, len(hours), func(batch driver.Batch, i int) error {
+		h := hours[i]
+		t := h.Tally
+		return batch.Append(uuid.UUID(h.ProjectID), t.Hour.UTC(), uint32(h.Partition), h.Version, t.Pings, t.Successes, t.Failures, t.Starts,
+			t.Logs, t.Ignored, t.Runs, t.RunTotal.Microseconds(), t.RunLongest.Microseconds())
+	})
+}
+
+// LoadProjectHours returns a partition's latest per-project counts of the hours from
+// since on: the ones a restarted projector may still add to.
+func (c *ClickHouse) LoadProjectHours(ctx context.Context, partition int, since time.Time) ([]ProjectHour, error) {
+	rows, err := c.conn.Query(ctx, "SELECT "+projectHourColumns+" FROM "+c.database+".project_hours FINAL WHERE hour >= toDateTime(?) AND partition = ?",
+		since.Unix(), uint32(partition))
+	if err != nil {
+		return nil, fmt.Errorf("loading project hours of partition %d: %w", partition, err)
+	}
+	defer rows.Close()
+	var out []ProjectHour
+	for rows.Next() {
+		var h ProjectHour
+		var project uuid.UUID
+		var part uint32
+		var runTotal, runLongest int64
+		t := &h.Tally
+		if err := rows.Scan(&project, &t.Hour, &part, &h.Version, &t.Pings, &t.Successes, &t.Failures, &t.Starts, &t.Logs, &t.Ignored,
+			&t.Runs, &runTotal, &runLongest); err != nil {
+			return nil, fmt.Errorf("scanning a project hour: %w", err)
+		}
+		h.ProjectID, h.Partition, t.Hour = schemas.ID(project), int(part), t.Hour.UTC()
+		t.RunTotal, t.RunLongest = time.Duration(runTotal)*time.Microsecond, time.Duration(runLongest)*time.Microsecond
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // CheckColumns is the column list of the checks table in the order ScanCheck reads it.

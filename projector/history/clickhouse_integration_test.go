@@ -4,6 +4,7 @@ package history
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,6 +29,22 @@ func TestClickHouseWriterContract(t *testing.T) {
 		incidents: func(t *testing.T) int { return count(t, "incidents") },
 		counts: func(t *testing.T) (int, int, int, int) {
 			return count(t, "pings"), count(t, "flips"), count(t, "projects"), count(t, "checks")
+		},
+		projHours: func(t *testing.T, project schemas.ID) []ProjectHour {
+			var out []ProjectHour
+			for _, partition := range []int{3, 4} {
+				hours, err := w.LoadProjectHours(context.Background(), partition, time.Unix(0, 0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, h := range hours {
+					if h.ProjectID == project {
+						out = append(out, h)
+					}
+				}
+			}
+			slices.SortFunc(out, func(a, b ProjectHour) int { return a.Tally.Hour.Compare(b.Tally.Hour) })
+			return out
 		},
 		hours: func(t *testing.T, id schemas.ID) []Hour {
 			rows, err := conn.Query(context.Background(), "SELECT project_id, check_id, hour, pings, successes, failures, starts, logs, ignored, runs, "+

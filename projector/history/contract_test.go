@@ -18,6 +18,7 @@ type readBack struct {
 	check     func(t *testing.T, id schemas.ID) (CheckRow, bool)
 	incidents func(t *testing.T) int
 	hours     func(t *testing.T, id schemas.ID) []Hour
+	projHours func(t *testing.T, project schemas.ID) []ProjectHour
 }
 
 // runWriterContract is the behaviour every Writer must have; the in-memory fake runs it
@@ -44,6 +45,8 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 		Checks:    []CheckRow{{Partition: 3, Version: 7, State: state}},
 		Incidents: []Incident{{Partition: 3, From: at, To: at.Add(time.Minute), ChecksHeld: 1}},
 		Hours:     []Hour{closedHour},
+		ProjectHours: []ProjectHour{{ProjectID: project, Partition: 3, Version: 7, Tally: state.Tally},
+			{ProjectID: project, Partition: 4, Version: 2, Tally: closedHour.Tally}},
 	}
 	if err := w.Write(ctx, batch); err != nil {
 		t.Fatalf("first write: %v", err)
@@ -79,14 +82,22 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 	if diff := cmp.Diff(state.Tally, got.State.Tally, timeEqual); diff != "" {
 		t.Errorf("the open hour's tally did not round-trip (-written +read):\n%s", diff)
 	}
+	wantProjectHours := []ProjectHour{batch.ProjectHours[1], batch.ProjectHours[0]}
+	if diff := cmp.Diff(wantProjectHours, rb.projHours(t, project), timeEqual); diff != "" {
+		t.Errorf("project hours after a repeated batch (-want +got):\n%s", diff)
+	}
 	// The open hour's count grows with later batches; a stale one never wins.
 	later := state
 	later.Tally.Pings, later.Tally.Logs = 3, 1
-	if err := w.Write(ctx, Batch{Checks: []CheckRow{{Partition: 3, Version: 8, State: later}}}); err != nil {
+	laterProjectHour := ProjectHour{ProjectID: project, Partition: 3, Version: 8, Tally: later.Tally}
+	if err := w.Write(ctx, Batch{Checks: []CheckRow{{Partition: 3, Version: 8, State: later}}, ProjectHours: []ProjectHour{laterProjectHour}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(ctx, Batch{Checks: []CheckRow{{Partition: 3, Version: 5, State: older}}}); err != nil {
+	if err := w.Write(ctx, Batch{Checks: []CheckRow{{Partition: 3, Version: 5, State: older}}, ProjectHours: []ProjectHour{{ProjectID: project, Partition: 3, Version: 5, Tally: older.Tally}}}); err != nil {
 		t.Fatal(err)
+	}
+	if got := rb.projHours(t, project); len(got) != 2 || !cmp.Equal(got[1], laterProjectHour, timeEqual) {
+		t.Errorf("project hours after a later batch: %+v, want the partition 3 hour at version 8", got)
 	}
 	if hours := rb.hours(t, checkID); len(hours) != 2 || !cmp.Equal(hours[1].Tally, later.Tally, timeEqual) {
 		t.Errorf("check hours after a later batch: %+v, want the open hour at %+v", hours, later.Tally)
@@ -106,6 +117,7 @@ func TestMemoryWriterContract(t *testing.T) {
 		check:     func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
 		incidents: func(*testing.T) int { return len(m.Incidents()) },
 		hours:     func(_ *testing.T, id schemas.ID) []Hour { return m.Hours(id) },
+		projHours: func(_ *testing.T, project schemas.ID) []ProjectHour { return m.ProjectHours(project) },
 	})
 }
 
@@ -116,6 +128,7 @@ func TestCoalescerWriterContract(t *testing.T) {
 		check:     func(_ *testing.T, id schemas.ID) (CheckRow, bool) { return m.Check(id) },
 		incidents: func(*testing.T) int { return len(m.Incidents()) },
 		hours:     func(_ *testing.T, id schemas.ID) []Hour { return m.Hours(id) },
+		projHours: func(_ *testing.T, project schemas.ID) []ProjectHour { return m.ProjectHours(project) },
 	})
 }
 

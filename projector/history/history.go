@@ -30,6 +30,19 @@ type Batch struct {
 	// Hours are the check hours that ended in this step; the hours still open are
 	// the tallies of Checks (see HourRows).
 	Hours []Hour
+	// ProjectHours are the partition's per-project hourly counts this step changed.
+	ProjectHours []ProjectHour
+}
+
+// ProjectHour is one partition's count of one project's pings in one hour; summed over
+// the partitions it is the project's count, without reading a row per check. Version
+// is the offset after the last event it counts, so a count restored after a restart
+// knows which redelivered events it already holds.
+type ProjectHour struct {
+	ProjectID schemas.ID
+	Partition int
+	Version   uint64
+	Tally     check.HourTally
 }
 
 // Hour is one check's final count of one hour of pings.
@@ -60,11 +73,12 @@ func (b *Batch) Append(other Batch) {
 	b.Checks = append(b.Checks, other.Checks...)
 	b.Incidents = append(b.Incidents, other.Incidents...)
 	b.Hours = append(b.Hours, other.Hours...)
+	b.ProjectHours = append(b.ProjectHours, other.ProjectHours...)
 }
 
 // Len is the number of rows in the batch.
 func (b Batch) Len() int {
-	return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) + len(b.Incidents) + len(b.Hours)
+	return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) + len(b.Incidents) + len(b.Hours) + len(b.ProjectHours)
 }
 
 // Incident is an ingest outage a partition's stream time jumped over: no event arrived

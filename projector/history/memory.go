@@ -17,7 +17,14 @@ type Memory struct {
 	checks    map[[16]byte]CheckRow
 	incidents map[memIncidentKey]Incident
 	hours     map[memHourKey]Hour
+	projHours map[memProjectHourKey]ProjectHour
 	writes    int
+}
+
+type memProjectHourKey struct {
+	project   [16]byte
+	hour      int64
+	partition int
 }
 
 type memHourKey struct {
@@ -45,7 +52,7 @@ func NewMemory() *Memory {
 	return &Memory{
 		pings: map[memPingKey]Ping{}, flips: map[memFlipKey]Flip{},
 		projects: map[[16]byte]Project{}, checks: map[[16]byte]CheckRow{}, incidents: map[memIncidentKey]Incident{},
-		hours: map[memHourKey]Hour{},
+		hours: map[memHourKey]Hour{}, projHours: map[memProjectHourKey]ProjectHour{},
 	}
 }
 
@@ -76,6 +83,12 @@ func (m *Memory) Write(ctx context.Context, b Batch) error {
 			m.checks[c.State.CheckID] = c
 		}
 	}
+	for _, h := range b.ProjectHours {
+		key := memProjectHourKey{h.ProjectID, h.Tally.Hour.Unix(), h.Partition}
+		if old, ok := m.projHours[key]; !ok || h.Version >= old.Version {
+			m.projHours[key] = h
+		}
+	}
 	for _, h := range b.HourRows() {
 		key := memHourKey{h.CheckID, h.Tally.Hour.Unix()}
 		if old, ok := m.hours[key]; !ok || h.Tally.Pings >= old.Tally.Pings {
@@ -83,6 +96,25 @@ func (m *Memory) Write(ctx context.Context, b Batch) error {
 		}
 	}
 	return nil
+}
+
+// ProjectHours returns a project's hourly counts of every partition, oldest first.
+func (m *Memory) ProjectHours(project [16]byte) []ProjectHour {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ProjectHour
+	for key, h := range m.projHours {
+		if key.project == project {
+			out = append(out, h)
+		}
+	}
+	slices.SortFunc(out, func(a, b ProjectHour) int {
+		if c := a.Tally.Hour.Compare(b.Tally.Hour); c != 0 {
+			return c
+		}
+		return a.Partition - b.Partition
+	})
+	return out
 }
 
 // Hours returns the count of every hour of a check, oldest first.

@@ -24,6 +24,15 @@ func (s Scope) where(projectColumn string) (string, []any) {
 	return projectColumn + " = ? AND check_id = ?", []any{uuid.UUID(s.Project), uuid.UUID(s.Check)}
 }
 
+// hourTable is the hourly rollup that answers for the scope: a check's own rows, or a
+// project's rows per partition, a few per hour however many checks it has.
+func (s Scope) hourTable() string {
+	if s.Check.IsZero() {
+		return "project_hours"
+	}
+	return "check_hours"
+}
+
 // Bucket is the ping counts of one time bucket, from the hourly rollup.
 type Bucket struct {
 	Start                                                   time.Time
@@ -39,8 +48,8 @@ func (c *ClickHouse) Buckets(ctx context.Context, s Scope, from, to time.Time, b
 	seconds := int64(bucket / time.Second)
 	// intDiv on the Unix time keeps buckets in UTC whatever the server's time zone.
 	rows, err := c.conn.Query(ctx, fmt.Sprintf("SELECT intDiv(toUInt32(hour), %d) * %d AS bucket, sum(pings), sum(successes), sum(failures), "+
-		"sum(starts), sum(logs), sum(ignored), sum(runs), sum(run_us_sum) FROM %s.check_hours FINAL WHERE %s AND hour >= toDateTime(?) AND hour < toDateTime(?) "+
-		"GROUP BY bucket ORDER BY bucket", seconds, seconds, c.database, where), append(args, from.Unix(), to.Unix())...)
+		"sum(starts), sum(logs), sum(ignored), sum(runs), sum(run_us_sum) FROM %s.%s FINAL WHERE %s AND hour >= toDateTime(?) AND hour < toDateTime(?) "+
+		"GROUP BY bucket ORDER BY bucket", seconds, seconds, c.database, s.hourTable(), where), append(args, from.Unix(), to.Unix())...)
 	if err != nil {
 		return nil, fmt.Errorf("reading hourly counts: %w", err)
 	}
@@ -61,31 +70,43 @@ func (c *ClickHouse) Buckets(ctx context.Context, s Scope, from, to time.Time, b
 
 // RunStats describes the durations of the runs that completed in a window.
 type RunStats struct {
-	Count                        uint64
-	Mean, P50, P95, P99, Longest time.Duration
+	Count         uint64
+	Mean, Longest time.Duration
+	// Percentiles are ranked for one check only: a project's runs mix jobs of every
+	// length, and ranking them would read every ping of the window.
+	HasPercentiles bool
+	P50, P95, P99  time.Duration
 }
 
-// RunDurations returns the scope's run durations over [from, to), from the pings that
-// completed a run.
+// RunDurations returns the scope's run durations over [from, to): for one check from
+// the pings that completed a run, for a project from the hourly rollup.
 func (c *ClickHouse) RunDurations(ctx context.Context, s Scope, from, to time.Time) (RunStats, error) {
 	where, args := s.where("project_id")
 	var st RunStats
-	var ranks []float64
 	var mean float64
 	var longest int64
-	// The ts bounds prune by partition and sorting key; received_us is the exact instant.
-	// One check's runs are few enough to rank exactly; a project's take a t-digest.
-	quantiles := "quantilesExact"
 	if s.Check.IsZero() {
-		quantiles = "quantilesTDigest"
+		var total int64
+		err := c.conn.QueryRow(ctx, "SELECT sum(runs), sum(run_us_sum), max(run_us_max) FROM "+c.database+".project_hours FINAL WHERE "+where+
+			" AND hour >= toDateTime(?) AND hour < toDateTime(?)", append(args, from.Unix(), to.Unix())...).Scan(&st.Count, &total, &longest)
+		if err != nil {
+			return RunStats{}, fmt.Errorf("reading run durations: %w", err)
+		}
+		if st.Count > 0 {
+			st.Mean, st.Longest = time.Duration(total/int64(st.Count))*time.Microsecond, time.Duration(longest)*time.Microsecond
+		}
+		return st, nil
 	}
-	err := c.conn.QueryRow(ctx, "SELECT count(), "+quantiles+"(0.5, 0.95, 0.99)(duration_us), avg(duration_us), max(duration_us) FROM "+c.database+
+	var ranks []float64
+	// The ts bounds prune by partition and sorting key; received_us is the exact instant.
+	err := c.conn.QueryRow(ctx, "SELECT count(), quantilesExact(0.5, 0.95, 0.99)(duration_us), avg(duration_us), max(duration_us) FROM "+c.database+
 		".pings FINAL WHERE "+where+" AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND received_us >= ? AND received_us < ? AND duration_us >= 0",
 		append(args, from.Unix(), to.Unix(), from.UnixMicro(), to.UnixMicro())...).Scan(&st.Count, &ranks, &mean, &longest)
 	if err != nil {
 		return RunStats{}, fmt.Errorf("reading run durations: %w", err)
 	}
 	if st.Count > 0 && len(ranks) == 3 {
+		st.HasPercentiles = true
 		st.Mean, st.P50, st.P95, st.P99 = micros(mean), micros(ranks[0]), micros(ranks[1]), micros(ranks[2])
 		st.Longest = time.Duration(longest) * time.Microsecond
 	}

@@ -57,6 +57,8 @@ func TestMigrationsOnRealServer(t *testing.T) {
 			"old_status Enum8('new' = 0, 'up' = 1, 'down' = 2, 'paused' = 3), new_status Enum8('new' = 0, 'up' = 1, 'down' = 2, 'paused' = 3), reason String",
 		"check_hours": "project_id UUID, check_id UUID, hour DateTime, pings UInt32, successes UInt32, failures UInt32, starts UInt32, " +
 			"logs UInt32, ignored UInt32, runs UInt32, run_us_sum Int64, run_us_max Int64",
+		"project_hours": "project_id UUID, hour DateTime, partition UInt32, version UInt64, pings UInt32, successes UInt32, failures UInt32, " +
+			"starts UInt32, logs UInt32, ignored UInt32, runs UInt32, run_us_sum Int64, run_us_max Int64",
 	}
 	for table, columns := range want {
 		rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", database, table)
