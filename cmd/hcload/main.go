@@ -46,6 +46,7 @@ type options struct {
 	topic       string
 	jsonOut     bool
 	visibility  int
+	apiReads    int
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.StringVar(&o.topic, "topic", envOr("HC_KAFKA_TOPIC_EVENTS", "hcstream.events"), "events topic, for the verification")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.IntVar(&o.visibility, "visibility", 0, "probes per second of ping-to-API visibility during the run (0: none)")
+	flag.IntVar(&o.apiReads, "api-reads", 0, "API reads per second during the run, alternating the project's check list and one check (0: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -164,6 +166,17 @@ type result struct {
 	VisibleP50ms  float64 `json:"visible_p50_ms,omitempty"`
 	VisibleP99ms  float64 `json:"visible_p99_ms,omitempty"`
 	VisibleMaxMs  float64 `json:"visible_max_ms,omitempty"`
+	// List* and Single* time API reads made during the run: GET /api/v3/checks/ and
+	// GET /api/v3/checks/<uuid>, from request to the last byte of the response.
+	ListReads   int     `json:"list_reads,omitempty"`
+	ListP50ms   float64 `json:"list_p50_ms,omitempty"`
+	ListP99ms   float64 `json:"list_p99_ms,omitempty"`
+	ListMaxMs   float64 `json:"list_max_ms,omitempty"`
+	ListChecks  int     `json:"list_checks,omitempty"`
+	SingleReads int     `json:"single_reads,omitempty"`
+	SingleP50ms float64 `json:"single_p50_ms,omitempty"`
+	SingleP99ms float64 `json:"single_p99_ms,omitempty"`
+	SingleMaxMs float64 `json:"single_max_ms,omitempty"`
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
@@ -210,6 +223,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		probing.Go(func() { probes, probeErr = probeVisibility(ctx, client, o, probeChecks, o.warmup+o.duration) })
 	}
+	var reads apiReads
+	var readErr error
+	if o.apiReads > 0 {
+		probing.Go(func() { reads, readErr = readAPI(ctx, client, o, checks, o.duration) })
+	}
 	res, err := drive(ctx, o, checks, kinds, o.duration)
 	if err != nil {
 		return err
@@ -217,6 +235,17 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	probing.Wait()
 	if probeErr != nil {
 		return probeErr
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if len(reads.list) > 0 {
+		slices.Sort(reads.list)
+		slices.Sort(reads.single)
+		res.ListReads, res.ListChecks = len(reads.list), reads.listed
+		res.ListP50ms, res.ListP99ms, res.ListMaxMs = quantile(reads.list, 0.5), quantile(reads.list, 0.99), quantile(reads.list, 1)
+		res.SingleReads = len(reads.single)
+		res.SingleP50ms, res.SingleP99ms, res.SingleMaxMs = quantile(reads.single, 0.5), quantile(reads.single, 0.99), quantile(reads.single, 1)
 	}
 	if len(probes) > 0 {
 		slices.Sort(probes)
@@ -245,6 +274,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if res.VisibleProbes > 0 {
 		fmt.Fprintf(stdout, "ping visible through the API (%d probes): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 			res.VisibleProbes, res.VisibleP50ms, res.VisibleP99ms, res.VisibleMaxMs)
+	}
+	if res.ListReads > 0 {
+		fmt.Fprintf(stdout, "GET /api/v3/checks/ (%d reads of %d checks): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+			res.ListReads, res.ListChecks, res.ListP50ms, res.ListP99ms, res.ListMaxMs)
+		fmt.Fprintf(stdout, "GET /api/v3/checks/<uuid> (%d reads): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			res.SingleReads, res.SingleP50ms, res.SingleP99ms, res.SingleMaxMs)
 	}
 	if !res.KafkaVerified {
 		return fmt.Errorf("kafka holds %d events for %d acknowledged pings", res.KafkaEvents, res.Acknowledged)
@@ -423,6 +458,57 @@ func probeVisibility(ctx context.Context, client *http.Client, o options, checks
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
+		}
+		if wait := interval - time.Since(start); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
+	return out, nil
+}
+
+// apiReads are the latencies of the API reads made during a run.
+type apiReads struct {
+	list, single []time.Duration
+	listed       int
+}
+
+// readAPI reads through the API at o.apiReads per second for d, alternating the
+// project's check list and a single check, each timed to the last byte of its body.
+func readAPI(ctx context.Context, client *http.Client, o options, checks []string, d time.Duration) (apiReads, error) {
+	var out apiReads
+	interval := time.Second / time.Duration(o.apiReads)
+	deadline := time.Now().Add(d)
+	for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		start := time.Now()
+		path := "/api/v3/checks/"
+		if i%2 == 1 {
+			path += checks[(i/2)%len(checks)]
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", o.baseURL+path, nil)
+		req.Header.Set("X-Api-Key", o.apiKey)
+		resp, err := client.Do(req)
+		if err != nil {
+			return out, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if err != nil {
+			return out, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return out, fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		if i%2 == 1 {
+			out.single = append(out.single, took)
+		} else {
+			var list struct {
+				Checks []json.RawMessage `json:"checks"`
+			}
+			if err := json.Unmarshal(body, &list); err != nil {
+				return out, fmt.Errorf("GET %s: %w", path, err)
+			}
+			out.list, out.listed = append(out.list, took), len(list.Checks)
 		}
 		if wait := interval - time.Since(start); wait > 0 {
 			time.Sleep(wait)
