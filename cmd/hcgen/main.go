@@ -174,7 +174,7 @@ func generate(ctx context.Context, conn driver.Conn, o options, start, end time.
 	}
 	// project_hours as twelve partitions' projectors would have written it.
 	projectRollup := fmt.Sprintf("INSERT INTO %s.project_hours (project_id, hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max) "+
-		"SELECT project_id, hour, toUInt32(cityHash64(check_id) %% 12) AS partition, toUInt64(1), toUInt32(sum(pings)), toUInt32(sum(successes)), toUInt32(sum(failures)), "+
+		"SELECT project_id, hour, toUInt32(cityHash64(toString(check_id)) %% 12) AS partition, toUInt64(1), toUInt32(sum(pings)), toUInt32(sum(successes)), toUInt32(sum(failures)), "+
 		"toUInt32(sum(starts)), toUInt32(sum(logs)), toUInt32(sum(ignored)), toUInt32(sum(runs)), sum(run_us_sum), max(run_us_max) "+
 		"FROM %s.check_hours GROUP BY project_id, hour, partition", db, db)
 	if err := conn.Exec(ctx, projectRollup); err != nil {

@@ -99,8 +99,10 @@ func (c *ClickHouse) RunDurations(ctx context.Context, s Scope, from, to time.Ti
 	}
 	var ranks []float64
 	// The ts bounds prune by partition and sorting key; received_us is the exact instant.
-	err := c.conn.QueryRow(ctx, "SELECT count(), quantilesExact(0.5, 0.95, 0.99)(duration_us), avg(duration_us), max(duration_us) FROM "+c.database+
-		".pings FINAL WHERE "+where+" AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND received_us >= ? AND received_us < ? AND duration_us >= 0",
+	// Grouping by event ID drops a redelivered ping's second row as FINAL would, at a
+	// tenth of the cost: FINAL merges every part the check's range touches.
+	err := c.conn.QueryRow(ctx, "SELECT count(), quantilesExact(0.5, 0.95, 0.99)(d), avg(d), max(d) FROM (SELECT any(duration_us) AS d FROM "+c.database+
+		".pings WHERE "+where+" AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND received_us >= ? AND received_us < ? AND duration_us >= 0 GROUP BY event_id)",
 		append(args, from.Unix(), to.Unix(), from.UnixMicro(), to.UnixMicro())...).Scan(&st.Count, &ranks, &mean, &longest)
 	if err != nil {
 		return RunStats{}, fmt.Errorf("reading run durations: %w", err)
