@@ -6,6 +6,7 @@
 package query
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -265,25 +266,55 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(pythonSeparators(body))
 }
 
+// writeJSONList writes {"<field>": [items…]} one item at a time through a buffer, so a
+// list of ten thousand checks never holds its ten megabytes of JSON twice over.
+func writeJSONList[T any](w http.ResponseWriter, field string, items []T) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	out := bufio.NewWriterSize(w, 64<<10)
+	_, _ = out.WriteString(`{"` + field + `": [`)
+	var buf []byte
+	for i := range items {
+		item, err := json.Marshal(items[i])
+		if err != nil {
+			// The status is already sent; a cut body is all that is left to say.
+			return
+		}
+		buf = buf[:0]
+		if i > 0 {
+			buf = append(buf, ", "...)
+		}
+		buf = appendPythonSeparators(buf, item)
+		_, _ = out.Write(buf)
+	}
+	_, _ = out.WriteString("]}")
+	_ = out.Flush()
+}
+
 // pythonSeparators rewrites compact JSON with the separators Python's json.dumps uses
 // (", " and ": "), so response bodies are byte-for-byte what Healthchecks sends.
 func pythonSeparators(compact []byte) []byte {
-	out := make([]byte, 0, len(compact)+len(compact)/8)
-	inString, escaped := false, false
-	for _, c := range compact {
-		out = append(out, c)
+	return appendPythonSeparators(make([]byte, 0, len(compact)+len(compact)/8), compact)
+}
+
+// appendPythonSeparators appends compact with a space after every comma and colon that
+// is not inside a string, copying the runs between them whole.
+func appendPythonSeparators(out, compact []byte) []byte {
+	start, inString, escaped := 0, false, false
+	for i, c := range compact {
 		switch {
-		case inString && escaped:
+		case escaped:
 			escaped = false
-		case inString && c == '\\':
-			escaped = true
+		case inString:
+			inString, escaped = c != '"', c == '\\'
 		case c == '"':
-			inString = !inString
-		case !inString && (c == ',' || c == ':'):
-			out = append(out, ' ')
+			inString = true
+		case c == ',' || c == ':':
+			out = append(append(out, compact[start:i+1]...), ' ')
+			start = i + 1
 		}
 	}
-	return out
+	return append(out, compact[start:]...)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -317,7 +348,7 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 		}
 		out = append(out, a.renderCheck(row.State, r.version, r.project.ReadOnly, now))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"checks": out})
+	writeJSONList(w, "checks", out)
 }
 
 func hasAllTags(tags string, want []string) bool {
