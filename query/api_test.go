@@ -521,3 +521,33 @@ func TestThresholdFields(t *testing.T) {
 		t.Errorf("read-only read: thresholds %v, want [3 2]", thresholds(rec))
 	}
 }
+
+// FuzzQueryStrings sends arbitrary query strings to every GET endpoint that reads one:
+// none may answer 500.
+func FuzzQueryStrings(f *testing.F) {
+	for _, seed := range []string{"tag=a&tag=b&slug=x", "start=1&end=2&seconds=60", "from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z&bucket=day",
+		"at=2026-11-25T10:00:00Z", "from=%zz", "bucket=", "seconds=-1", "a=" + strings.Repeat("x", 300)} {
+		f.Add(seed)
+	}
+	r, log := newTestAPI(f)
+	rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "fuzzed"}`)
+	var created map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &created)
+	id := created["uuid"].(string)
+	log.analytics = fakeAnalytics{buckets: []store.Bucket{{Start: testNow.Truncate(time.Hour), Pings: 1, Successes: 1}},
+		histories: []store.StatusHistory{{Initial: "up", Changes: []store.StatusChange{{At: testNow.Add(-time.Hour), Status: "down"}}}}}
+	paths := []string{"/api/v3/checks/", "/api/v3/checks/" + id + "/flips/", "/api/v3/checks/" + id + "/analytics/",
+		"/api/v3/analytics/", "/api/v3/checks/" + id + "/state", "/api/v1/checks/", "/api/v3/checks/" + id}
+	f.Fuzz(func(t *testing.T, query string) {
+		for _, path := range paths {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.URL.Path, req.URL.RawQuery = path, query
+			req.Header.Set("X-Api-Key", rwKey)
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("GET %s?%s: %d %s", path, query, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
