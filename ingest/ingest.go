@@ -41,6 +41,9 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are
 	// believed. Default none.
 	TrustedProxies []netip.Prefix
+	// CheckLimit is how many checks a project may have; 0 means no limit. As in
+	// Healthchecks, ?create=1 answers 404 once a project holds twice the limit.
+	CheckLimit int
 }
 
 // maxRequestBody is Django's DATA_UPLOAD_MAX_MEMORY_SIZE: a larger body is a 400.
@@ -70,6 +73,7 @@ type Publisher interface {
 type Lookup interface {
 	Check(id schemas.ID) (project schemas.ID, ok bool)
 	Slug(pingKey, slug string) (project schemas.ID, projectOK bool, checks []schemas.ID)
+	Checks(project schemas.ID) int
 	Sync(ctx context.Context) error
 }
 
@@ -222,6 +226,8 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 		return project, checks[0], http.StatusOK
 	case len(checks) > 1:
 		return project, check, http.StatusConflict
+	case req.Create && in.cfg.CheckLimit > 0 && in.lookup.Checks(project) >= 2*in.cfg.CheckLimit:
+		return project, check, http.StatusNotFound
 	case req.Create:
 		return project, slugCheckID(project, req.Slug), http.StatusCreated
 	}

@@ -37,6 +37,15 @@ func (f *fakeLookup) Slug(key, slug string) (schemas.ID, bool, []schemas.ID) {
 	return p, true, f.slugs[slug]
 }
 func (f *fakeLookup) Sync(context.Context) error { f.syncs++; return f.syncErr }
+func (f *fakeLookup) Checks(project schemas.ID) int {
+	n := 0
+	for _, p := range f.checks {
+		if p == project {
+			n++
+		}
+	}
+	return n
+}
 
 type fakePublisher struct {
 	mu   sync.Mutex
@@ -276,5 +285,30 @@ func TestUnreadableBody(t *testing.T) {
 	newTestIngest(pub, defaultLookup()).ServeHTTP(rec, httptest.NewRequest("POST", "/ping/"+checkID.String(), failingBody{}))
 	if rec.Code != 400 || rec.Body.String() != "could not read request body" || len(pub.msgs) != 0 {
 		t.Errorf("got %d %q with %d records", rec.Code, rec.Body.String(), len(pub.msgs))
+	}
+}
+
+// As in Healthchecks, ?create=1 stops creating once the project holds twice its limit;
+// pings of existing checks go on.
+func TestAutoProvisionCheckLimit(t *testing.T) {
+	lookup := defaultLookup()
+	lookup.checks[dupA], lookup.checks[dupB] = project, project
+	for _, tt := range []struct {
+		limit    int
+		target   string
+		wantCode int
+	}{
+		{0, "/ping/pk/new-job?create=1", 201},
+		{2, "/ping/pk/new-job?create=1", 201},
+		{1, "/ping/pk/new-job?create=1", 404},
+		{1, "/ping/pk/backup?create=1", 200},
+		{1, "/ping/" + checkID.String(), 200},
+	} {
+		in := New(Config{CheckLimit: tt.limit}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, lookup, &fakePublisher{}, func() time.Time { return now })
+		rec := httptest.NewRecorder()
+		in.Handler("/ping/").ServeHTTP(rec, httptest.NewRequest("GET", tt.target, nil))
+		if rec.Code != tt.wantCode {
+			t.Errorf("limit %d, %s: %d %q, want %d", tt.limit, tt.target, rec.Code, rec.Body.String(), tt.wantCode)
+		}
 	}
 }

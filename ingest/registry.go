@@ -27,7 +27,8 @@ type Registry struct {
 	checks   map[schemas.ID]registeredCheck
 	pingKeys map[string]schemas.ID
 	slugs    map[slugKey][]schemas.ID
-	applied  int64 // next offset to read
+	counts   map[schemas.ID]int // checks per project
+	applied  int64              // next offset to read
 	progress chan struct{}
 	caughtUp bool
 }
@@ -50,6 +51,7 @@ func NewRegistry(brokers []string, topic string, logger *slog.Logger) *Registry 
 		checks:   map[schemas.ID]registeredCheck{},
 		pingKeys: map[string]schemas.ID{},
 		slugs:    map[slugKey][]schemas.ID{},
+		counts:   map[schemas.ID]int{},
 		progress: make(chan struct{}),
 	}
 }
@@ -124,6 +126,7 @@ func (r *Registry) applyEvent(ev schemas.Event) {
 func (r *Registry) putCheck(id, project schemas.ID, slug string) {
 	r.removeCheck(id)
 	r.checks[id] = registeredCheck{project: project, slug: slug}
+	r.counts[project]++
 	if slug != "" {
 		k := slugKey{project, slug}
 		r.slugs[k] = append(r.slugs[k], id)
@@ -136,6 +139,9 @@ func (r *Registry) removeCheck(id schemas.ID) {
 		return
 	}
 	delete(r.checks, id)
+	if r.counts[old.project]--; r.counts[old.project] <= 0 {
+		delete(r.counts, old.project)
+	}
 	k := slugKey(old)
 	ids := r.slugs[k][:0:0]
 	for _, other := range r.slugs[k] {
@@ -156,6 +162,13 @@ func (r *Registry) Check(id schemas.ID) (project schemas.ID, ok bool) {
 	defer r.mu.RUnlock()
 	c, ok := r.checks[id]
 	return c.project, ok
+}
+
+// Checks returns how many checks a project has.
+func (r *Registry) Checks(project schemas.ID) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.counts[project]
 }
 
 // Slug returns the project of a ping key and the checks with that slug in it.

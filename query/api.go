@@ -39,6 +39,9 @@ type Config struct {
 	WriteWait time.Duration
 	// PingLogLimit is how many pings the pings list returns. Default 100.
 	PingLogLimit int
+	// CheckLimit is how many checks a project may have; 0 means no limit. A create
+	// beyond it is a 403 with an empty body, as Healthchecks' check_limit.
+	CheckLimit int
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +71,7 @@ type Store interface {
 	PingBody(ctx context.Context, check schemas.ID, n uint64) ([]byte, bool, error)
 	Flips(ctx context.Context, check schemas.ID, from, to time.Time) ([]store.Flip, error)
 	StateAt(ctx context.Context, check schemas.ID, at time.Time) (store.PastState, error)
+	CheckCount(ctx context.Context, project schemas.ID) (int, error)
 	Buckets(ctx context.Context, scope store.Scope, from, to time.Time, bucket time.Duration) ([]store.Bucket, error)
 	RunDurations(ctx context.Context, scope store.Scope, from, to time.Time) (store.RunStats, error)
 	StatusHistories(ctx context.Context, scope store.Scope, from, to time.Time) ([]store.StatusHistory, error)
@@ -632,6 +636,17 @@ func (a *API) createCheck(w http.ResponseWriter, r *request) {
 		}
 		a.write(w, r, existing, schemas.CheckUpdated{Config: cfg})
 		return
+	}
+	if a.cfg.CheckLimit > 0 {
+		n, err := a.store.CheckCount(r.Context(), r.project.ID)
+		if err != nil {
+			a.storeFailed(w, "counting checks", err)
+			return
+		}
+		if n >= a.cfg.CheckLimit {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
 	}
 	ev := schemas.Event{ID: schemas.NewID(), ProjectID: r.project.ID, CheckID: schemas.NewID(),
 		At: a.now().UTC().Truncate(time.Microsecond), Body: schemas.CheckCreated{Config: cfg}}

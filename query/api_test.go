@@ -110,6 +110,11 @@ func (f *fakeLog) CheckVersion(_ context.Context, _, id schemas.ID) (uint64, err
 
 func (f *fakeLog) Pings(context.Context, schemas.ID, int) ([]store.Ping, error) { return nil, nil }
 
+func (f *fakeLog) CheckCount(ctx context.Context, project schemas.ID) (int, error) {
+	rows, err := f.Checks(ctx, project)
+	return len(rows), err
+}
+
 func (f *fakeLog) PingBody(context.Context, schemas.ID, uint64) ([]byte, bool, error) {
 	return nil, false, nil
 }
@@ -550,4 +555,31 @@ func FuzzQueryStrings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A project at its check limit gets 403 with an empty body for a new check; an upsert
+// that finds its check still updates it, and other projects are not affected.
+func TestCheckLimit(t *testing.T) {
+	project, other := schemas.ID{1}, schemas.ID{2}
+	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{
+		auth.Hash(rwKey): {ID: project}, auth.Hash(otherKey): {ID: other}}}
+	r := mux.NewRouter()
+	New(Config{CheckLimit: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)), log, log, func() time.Time { return testNow }).Register(r)
+	for _, tt := range []struct {
+		key, body string
+		wantCode  int
+	}{
+		{rwKey, `{"name": "a"}`, 201},
+		{rwKey, `{"name": "b"}`, 201},
+		{rwKey, `{"name": "c"}`, 403},
+		{rwKey, `{"name": "b", "tags": "x", "unique": ["name"]}`, 200},
+		{rwKey, `{"name": "d", "unique": ["name"]}`, 403},
+		{rwKey, `{"name": 5}`, 400},
+		{otherKey, `{"name": "c"}`, 201},
+	} {
+		rec := call(r, "POST", "/api/v3/checks/", tt.key, tt.body)
+		if rec.Code != tt.wantCode || (tt.wantCode == 403 && rec.Body.Len() != 0) {
+			t.Errorf("%s: %d %q, want %d", tt.body, rec.Code, rec.Body.String(), tt.wantCode)
+		}
+	}
 }

@@ -247,7 +247,8 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		pingProducer = kafkarec.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.ProduceRequests)
 		ticker := ingest.NewTicker(pingProducer, cfg.TickInterval, time.Now, logger)
 		after(kafkaReady)(func() error { return ticker.Run(gctx) })
-		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies},
+		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies,
+			CheckLimit: cfg.CheckLimit},
 			logger, reg, registry, pingProducer, time.Now)
 		pings = in.Handler(cfg.PingPrefix)
 	}
@@ -274,7 +275,8 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		if live != nil {
 			reads = query.WithLiveChecks(reads, live)
 		}
-		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait},
+		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait,
+			CheckLimit: cfg.CheckLimit},
 			logger, reads, query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
 		api.Register(router)
 	}

@@ -76,6 +76,15 @@ func (c *ClickHouse) Checks(ctx context.Context, project schemas.ID) ([]history.
 	return c.checks(ctx, "project_id = ?", uuid.UUID(project))
 }
 
+// CheckCount returns how many checks a project has, deleted ones not counted.
+func (c *ClickHouse) CheckCount(ctx context.Context, project schemas.ID) (int, error) {
+	var n uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.database+".checks FINAL WHERE project_id = ? AND deleted = 0", uuid.UUID(project)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting checks: %w", err)
+	}
+	return int(n), nil
+}
+
 // Check returns one check of a project.
 func (c *ClickHouse) Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error) {
 	rows, err := c.checks(ctx, "project_id = ? AND check_id = ?", uuid.UUID(project), uuid.UUID(check))
