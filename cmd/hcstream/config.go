@@ -66,6 +66,16 @@ func envVars() []envVar {
 			return nil
 		}
 	}
+	count := func(dst func(*config) *int) func(*config, string) error {
+		return func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a whole number (0 or more), got %q", v)
+			}
+			*dst(c) = n
+			return nil
+		}
+	}
 	duration := func(dst func(*config) *time.Duration) func(*config, string) error {
 		return func(c *config, v string) error {
 			d, err := time.ParseDuration(v)
@@ -110,7 +120,7 @@ func envVars() []envVar {
 		}},
 		{"HC_CLICKHOUSE_USER", "default", "ClickHouse user", str(func(c *config) *string { return &c.ClickHouseUser })},
 		{"HC_CLICKHOUSE_PASSWORD", "", "ClickHouse password (never logged)", str(func(c *config) *string { return &c.ClickHousePassword })},
-		{"HC_CHECK_LIMIT", "0", "most checks a project may have (0: no limit); creating more is a 403, ?create=1 stops at twice it", integer(func(c *config) *int { return &c.CheckLimit })},
+		{"HC_CHECK_LIMIT", "0", "most checks a project may have (0: no limit); creating more is a 403, ?create=1 stops at twice it", count(func(c *config) *int { return &c.CheckLimit })},
 		{"HC_PING_BODY_LIMIT", "10000", "ping body bytes kept, sent back in the Ping-Body-Limit header", integer(func(c *config) *int { return &c.PingBodyLimit })},
 		{"HC_INGEST_PUBLISH_TIMEOUT", "2s", "longest wait for Kafka's acknowledgement before a ping is answered 503", duration(func(c *config) *time.Duration { return &c.PublishTimeout })},
 		{"HC_INGEST_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For/-Proto are believed", func(c *config, v string) error {
