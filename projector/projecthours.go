@@ -19,6 +19,9 @@ type projectHours struct {
 	latest    time.Time
 	open      map[projectHourKey]*history.ProjectHour
 	changed   map[projectHourKey]bool
+	// prunedBefore is the hour before which open has been emptied: pruning walks open
+	// only when the window has moved, not with every batch.
+	prunedBefore int64
 }
 
 type projectHourKey struct {
@@ -60,11 +63,13 @@ func (p *projectHours) closeBatch() []history.ProjectHour {
 		out = append(out, *p.open[key])
 		delete(p.changed, key)
 	}
-	oldest := p.latest.Add(-time.Hour).Unix()
-	for key := range p.open {
-		if key.hour < oldest {
-			delete(p.open, key)
+	if oldest := p.latest.Add(-time.Hour).Unix(); oldest > p.prunedBefore {
+		for key := range p.open {
+			if key.hour < oldest {
+				delete(p.open, key)
+			}
 		}
+		p.prunedBefore = oldest
 	}
 	return out
 }

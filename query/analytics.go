@@ -140,7 +140,7 @@ func ratio(part, whole uint64) *float64 {
 	return &r
 }
 
-func seconds(d time.Duration) *float64 {
+func secondsOf(d time.Duration) *float64 {
 	s := d.Seconds()
 	return &s
 }
@@ -190,7 +190,7 @@ func (a *API) analytics(w http.ResponseWriter, r *request, scope store.Scope, ch
 			item.FailureRatio = ratio(b.Failures, b.Successes+b.Failures)
 			item.Runs = b.Runs
 			if b.Runs > 0 {
-				item.RunMean = seconds(b.RunTotal / time.Duration(b.Runs))
+				item.RunMean = secondsOf(b.RunTotal / time.Duration(b.Runs))
 			}
 			p := &out.Pings
 			p.Total, p.Success, p.Fail, p.Start, p.Log, p.Ign = p.Total+b.Pings, p.Success+b.Successes, p.Fail+b.Failures,
@@ -201,10 +201,10 @@ func (a *API) analytics(w http.ResponseWriter, r *request, scope store.Scope, ch
 	out.FailureRatio = ratio(out.Pings.Fail, out.Pings.Success+out.Pings.Fail)
 	out.Runs.Count = runs.Count
 	if runs.Count > 0 {
-		out.Runs.Mean, out.Runs.Longest = seconds(runs.Mean), seconds(runs.Longest)
+		out.Runs.Mean, out.Runs.Longest = secondsOf(runs.Mean), secondsOf(runs.Longest)
 	}
 	if runs.HasPercentiles {
-		out.Runs.P50, out.Runs.P95, out.Runs.P99 = seconds(runs.P50), seconds(runs.P95), seconds(runs.P99)
+		out.Runs.P50, out.Runs.P95, out.Runs.P99 = secondsOf(runs.P50), secondsOf(runs.P95), secondsOf(runs.P99)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

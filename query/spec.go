@@ -51,23 +51,12 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 		if !ok {
 			return ""
 		}
-		var n int64
-		switch t := bytes.TrimSpace(raw); {
-		case string(t) == "true":
-			n = 1
-		case string(t) == "false":
-			n = 0
-		case isNull(t) || bytes.ContainsAny(t, ".eE") || json.Unmarshal(t, &n) != nil:
-			return field + " is not a number"
+		// Healthchecks reads true and false as 1 and 0 here (so "too small").
+		n, msg := wholeNumber(field, raw, 60, 31536000, true)
+		if msg == "" {
+			*dst = time.Duration(n) * time.Second
 		}
-		if n < 60 {
-			return field + " is too small"
-		}
-		if n > 31536000 {
-			return field + " is too large"
-		}
-		*dst = time.Duration(n) * time.Second
-		return ""
+		return msg
 	}
 	var channels, failureKw, desc, startKw, successKw, subject, subjectFail, name, slug, tags, schedule, tz, methods string
 	var filterSubject, filterBody, filterHTTPBody, filterDefaultFail, manualResume bool
@@ -213,18 +202,33 @@ func threshold(body map[string]json.RawMessage, field string, dst *uint16) strin
 	if !ok {
 		return ""
 	}
+	n, msg := wholeNumber(field, raw, 1, schemas.MaxThreshold, false)
+	if msg == "" {
+		*dst = uint16(n)
+	}
+	return msg
+}
+
+// wholeNumber reads a JSON integer within [least, most] as Healthchecks' schema check
+// does (60.0 is not a number), returning the validation message when it is not one.
+// boolAsNumber reads true and false as 1 and 0, a quirk of timeout and grace.
+func wholeNumber(field string, raw json.RawMessage, least, most int64, boolAsNumber bool) (int64, string) {
 	var n int64
-	if t := bytes.TrimSpace(raw); isNull(t) || bytes.ContainsAny(t, ".eE") || json.Unmarshal(t, &n) != nil {
-		return field + " is not a number"
+	switch t := bytes.TrimSpace(raw); {
+	case boolAsNumber && string(t) == "true":
+		n = 1
+	case boolAsNumber && string(t) == "false":
+		n = 0
+	case isNull(t) || bytes.ContainsAny(t, ".eE") || json.Unmarshal(t, &n) != nil:
+		return 0, field + " is not a number"
 	}
-	if n < 1 {
-		return field + " is too small"
+	if n < least {
+		return 0, field + " is too small"
 	}
-	if n > schemas.MaxThreshold {
-		return field + " is too large"
+	if n > most {
+		return 0, field + " is too large"
 	}
-	*dst = uint16(n)
-	return ""
+	return n, ""
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

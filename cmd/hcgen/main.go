@@ -182,15 +182,14 @@ func generate(ctx context.Context, conn driver.Conn, o options, start, end time.
 	}
 	fmt.Fprintf(os.Stderr, "hcgen: rolled up (%v)\n", time.Since(began).Round(time.Second))
 	// Each check goes down at a different minute of every day for ten minutes.
-	days := o.days
 	flips := fmt.Sprintf("INSERT INTO %s.flips (project_id, check_id, flip_seq, ts, at_us, old_status, new_status, reason) "+
 		"SELECT toUUID('%s'), "+checkIDSQL+", seq, toDateTime(intDiv(at_us, 1000000)), at_us, if(seq %% 2 = 1, 'up', 'down'), if(seq %% 2 = 1, 'down', 'up'), if(seq %% 2 = 1, 'timeout', '') "+
 		"FROM (SELECT number %% %d AS i, intDiv(number, %d) + 1 AS seq, (%d + intDiv(seq - 1, 2) * 86400 + (i %% 1440) * 60 + if(seq %% 2 = 0, 600, 0)) * 1000000 AS at_us "+
-		"FROM system.numbers LIMIT %d)", db, project, "i", o.checks, o.checks, start.Unix(), o.checks*days*2)
+		"FROM system.numbers LIMIT %d)", db, project, "i", o.checks, o.checks, start.Unix(), o.checks*o.days*2)
 	if err := conn.Exec(ctx, flips); err != nil {
 		return fmt.Errorf("generating flips: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "hcgen: %d flips; merging (%v)\n", o.checks*days*2, time.Since(began).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "hcgen: %d flips; merging (%v)\n", o.checks*o.days*2, time.Since(began).Round(time.Second))
 	for _, table := range []string{"check_hours", "flips"} {
 		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+db+"."+table+" FINAL"); err != nil {
 			return err

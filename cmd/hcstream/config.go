@@ -56,26 +56,19 @@ func envVars() []envVar {
 	str := func(dst func(*config) *string) func(*config, string) error {
 		return func(c *config, v string) error { *dst(c) = v; return nil }
 	}
-	integer := func(dst func(*config) *int) func(*config, string) error {
-		return func(c *config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("want a positive integer, got %q", v)
+	atLeast := func(least int) func(dst func(*config) *int) func(*config, string) error {
+		return func(dst func(*config) *int) func(*config, string) error {
+			return func(c *config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < least {
+					return fmt.Errorf("want a whole number of at least %d, got %q", least, v)
+				}
+				*dst(c) = n
+				return nil
 			}
-			*dst(c) = n
-			return nil
 		}
 	}
-	count := func(dst func(*config) *int) func(*config, string) error {
-		return func(c *config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return fmt.Errorf("want a whole number (0 or more), got %q", v)
-			}
-			*dst(c) = n
-			return nil
-		}
-	}
+	integer, count := atLeast(1), atLeast(0)
 	duration := func(dst func(*config) *time.Duration) func(*config, string) error {
 		return func(c *config, v string) error {
 			d, err := time.ParseDuration(v)

@@ -67,7 +67,8 @@ type HourTally struct {
 // instances whose clocks disagree by a moment at the turn of an hour) counts in the
 // tally's hour, so an hour's row never changes after the check has moved on.
 func (t *HourTally) count(at time.Time, rec PingRecorded) (closed HourTally, hourClosed bool) {
-	// Whole seconds and an integer floor: time.Truncate costs more than the rest of the fold.
+	// An integer floor of the Unix seconds: this runs for every ping, and time.Truncate
+	// goes through a general duration division.
 	sec := at.Unix()
 	hour := sec - (sec%3600+3600)%3600
 	if t.Hour.IsZero() || hour > t.Hour.Unix() {
