@@ -21,16 +21,17 @@ import (
 // localStack runs a deploy/local script action, for tests that stop and start the shared
 // stack. Such tests are named TestFault… and run alone (make test-fault). Each action is
 // bounded by three minutes (a start waits up to HC_LOCAL_WAIT_SECONDS, 60 s by default).
-func localStack(t *testing.T, script, action string) {
+func localStack(t *testing.T, script string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "../../deploy/local/"+script, action)
+	cmd := exec.CommandContext(ctx, "bash", append([]string{"../../deploy/local/" + script}, args...)...)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", script, action, err, out)
+		t.Fatalf("%s %s: %v\n%s", script, strings.Join(args, " "), err, out)
 	}
+	return string(out)
 }
 
 func statusOf(t *testing.T, base string) (int, string) {
@@ -137,9 +138,96 @@ func TestFaultStatusFollowsKafka(t *testing.T) {
 
 // pingResult is one request of a fault-test load.
 type pingResult struct {
-	rid        string
+	check, rid string
 	code       int
 	start, end time.Time
+}
+
+// ridLoad pings checks from several workers, each ping with a fresh run id, and records
+// every request, so that the test can later find each acknowledged ping in Kafka.
+type ridLoad struct {
+	mu      sync.Mutex
+	results []pingResult
+	stop    context.CancelFunc
+	workers sync.WaitGroup
+}
+
+func startRIDLoad(base string, checks []string, workers int) *ridLoad {
+	ctx, stop := context.WithCancel(context.Background())
+	l := &ridLoad{stop: stop}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range workers {
+		l.workers.Go(func() {
+			for i := w; ctx.Err() == nil; i++ {
+				check := checks[i%len(checks)]
+				rid := schemas.NewID().String()
+				start := time.Now()
+				code := 0
+				if resp, err := client.Get(base + "/ping/" + check + "?rid=" + rid); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				l.mu.Lock()
+				l.results = append(l.results, pingResult{check: check, rid: rid, code: code, start: start, end: time.Now()})
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+// firstAckedAfter returns when the first ping sent after t was acknowledged.
+func (l *ridLoad) firstAckedAfter(t time.Time) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.results {
+		if r.code == 200 && r.start.After(t) {
+			return r.end, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// finish stops the load, waits for the requests in flight, and returns every result.
+func (l *ridLoad) finish() []pingResult {
+	l.stop()
+	l.workers.Wait()
+	return l.results
+}
+
+// ackedInKafka checks that every acknowledged ping of results is among the records of
+// the events topic on brokers, and returns the distinct ping events found there.
+func ackedInKafka(t *testing.T, brokers []string, topic string, results []pingResult) map[schemas.ID]bool {
+	t.Helper()
+	found := map[string]bool{}
+	events := map[schemas.ID]bool{}
+	for _, m := range testenv.ReadAllFrom(t, brokers, topic) {
+		ev, err := kafkarec.Event(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := ev.Body.(schemas.PingReceived); ok {
+			events[ev.ID] = true
+			if p.HasRunID {
+				found[p.RunID.String()] = true
+			}
+		}
+	}
+	acked, lost := 0, 0
+	for _, r := range results {
+		if r.code == 200 {
+			acked++
+			if !found[r.rid] {
+				lost++
+			}
+		}
+	}
+	t.Logf("%d pings sent, %d acknowledged, %d ping records in Kafka", len(results), acked, len(found))
+	if lost > 0 {
+		t.Errorf("%d acknowledged pings are missing from Kafka", lost)
+	}
+	return events
 }
 
 // The broker stops under load: while it is down no ping gets 200, each is refused with
@@ -163,28 +251,7 @@ func TestFaultBrokerStopDuringLoad(t *testing.T) {
 }
 
 func brokerOutageUnderLoad(t *testing.T, s *stack, env map[string]string, id, stop string) {
-	ctx, stopLoad := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	var results []pingResult
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 10 * time.Second}
-	for range 16 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				rid := schemas.NewID().String()
-				start := time.Now()
-				code := 0
-				if resp, err := client.Get(s.base + "/ping/" + id + "?rid=" + rid); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					code = resp.StatusCode
-				}
-				mu.Lock()
-				results = append(results, pingResult{rid: rid, code: code, start: start, end: time.Now()})
-				mu.Unlock()
-			}
-		})
-	}
+	load := startRIDLoad(s.base, []string{id}, 16)
 	time.Sleep(2 * time.Second) //nolint:forbidigo // load runs for a while before the fault
 	localStack(t, "kafka.sh", stop)
 	down := time.Now()
@@ -193,27 +260,16 @@ func brokerOutageUnderLoad(t *testing.T, s *stack, env map[string]string, id, st
 	localStack(t, "kafka.sh", "up")
 	var recovered time.Time
 	testenv.Eventually(t, 60*time.Second, "ingest did not recover after the broker restarted", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, r := range results {
-			if r.code == 200 && r.start.After(up) {
-				recovered = r.end
-				return true
-			}
-		}
-		return false
+		var ok bool
+		recovered, ok = load.firstAckedAfter(up)
+		return ok
 	})
 	time.Sleep(time.Second) //nolint:forbidigo // some load after recovery
-	stopLoad()
-	wg.Wait()
+	results := load.finish()
 	t.Logf("recovered %v after the broker was started", recovered.Sub(up).Round(time.Millisecond))
 
-	acked := map[string]bool{}
 	var during, refused int
 	for _, r := range results {
-		if r.code == 200 {
-			acked[r.rid] = true
-		}
 		if r.start.After(down) && r.end.Before(up) {
 			during++
 			if r.code != http.StatusServiceUnavailable {
@@ -228,26 +284,8 @@ func brokerOutageUnderLoad(t *testing.T, s *stack, env map[string]string, id, st
 	if during == 0 {
 		t.Fatal("no ping was sent while the broker was down")
 	}
-	found := map[string]bool{}
-	for _, m := range testenv.ReadAll(t, env["HC_KAFKA_TOPIC_EVENTS"]) {
-		ev, err := kafkarec.Event(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p, ok := ev.Body.(schemas.PingReceived); ok && p.HasRunID {
-			found[p.RunID.String()] = true
-		}
-	}
-	lost := 0
-	for rid := range acked {
-		if !found[rid] {
-			lost++
-		}
-	}
-	t.Logf("%d pings sent, %d acknowledged, %d refused with 503 during the outage, %d records in Kafka", len(results), len(acked), refused, len(found))
-	if lost > 0 {
-		t.Errorf("%d acknowledged pings are missing from Kafka", lost)
-	}
+	t.Logf("%d refused with 503 during the outage", refused)
+	ackedInKafka(t, testenv.KafkaBrokers(t), env["HC_KAFKA_TOPIC_EVENTS"], results)
 }
 
 // ClickHouse stops for a minute under a steady load of pings. Ingest acknowledges every

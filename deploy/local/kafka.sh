@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Local single-node Apache Kafka 4.1.1 (KRaft combined broker+controller) on 127.0.0.1.
+# Local Apache Kafka 4.1.1 node (KRaft combined broker+controller) on 127.0.0.1: the
+# single-node broker of `make run` and the tests, and each node of kafka-cluster.sh.
 #
-#   deploy/local/kafka.sh {up|down|status|restart|stop-hard}
+#   deploy/local/kafka.sh {up|down|status|restart|stop-hard|start|wait}
+#       start   spawn the broker without waiting (a cluster node cannot answer until a
+#               quorum of its peers runs too); wait  wait until it answers metadata
 #   deploy/local/kafka.sh tool CLASS [ARGS...]   run a Kafka CLI class from the same jars, e.g.
 #       deploy/local/kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
 #
 # Jars come from Maven Central via deploy/local/kafka/pom.xml (mvn runs only when the libs dir
-# is missing or the pom changed). Everything else lives in $HC_LOCAL_DIR/kafka:
+# is missing or the pom changed). Everything else lives in the node's home, $HC_LOCAL_DIR/kafka
+# for the single node:
 #   libs/ libs.sha256        resolved jars and the pom checksum they were resolved from
 #   config/                  server.properties, log4j2.properties (broker), tools-log4j2.properties
 #   data/                    KRaft metadata + topic data (log.dirs); formatted once
 #   logs/                    server.log, controller.log, state-change.log, log-cleaner.log, kafka.out
 #   cluster-id, kafka.pid
+# The jars are shared by every node; kafka-cluster.sh sets, per node (defaults: the single node):
+#   HC_LOCAL_KAFKA_HOME              this node's directory               [$HC_LOCAL_DIR/kafka]
+#   HC_LOCAL_KAFKA_NODE_ID           node.id                             [1]
+#   HC_LOCAL_KAFKA_VOTERS            controller.quorum.voters            [1@127.0.0.1:<controller port>]
+#   HC_LOCAL_KAFKA_REPLICATION       replication of new and internal topics; min.insync.replicas
+#                                    is one less (at least 1)            [1]
+#   HC_LOCAL_KAFKA_CLUSTER_ID_FILE   the cluster id every node formats with [<home>/cluster-id]
+#   HC_LOCAL_KAFKA_NAME              name in log lines                   [kafka]
 set -euo pipefail
 
 # shellcheck source=deploy/local/env.sh
@@ -19,9 +31,17 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
 
 KAFKA_VERSION=4.1.1
 KAFKA_POM=$HC_LOCAL_SCRIPT_DIR/kafka/pom.xml
-KAFKA_HOME=$HC_LOCAL_DIR/kafka
-KAFKA_LIBS=$KAFKA_HOME/libs
-KAFKA_LIBS_SUM=$KAFKA_HOME/libs.sha256
+KAFKA_LIBS_DIR=$HC_LOCAL_DIR/kafka
+KAFKA_LIBS=$KAFKA_LIBS_DIR/libs
+KAFKA_LIBS_SUM=$KAFKA_LIBS_DIR/libs.sha256
+KAFKA_HOME=${HC_LOCAL_KAFKA_HOME:-$HC_LOCAL_DIR/kafka}
+KAFKA_NODE_ID=${HC_LOCAL_KAFKA_NODE_ID:-1}
+KAFKA_VOTERS=${HC_LOCAL_KAFKA_VOTERS:-$KAFKA_NODE_ID@$HC_LOCAL_HOST:$HC_LOCAL_KAFKA_CONTROLLER_PORT}
+KAFKA_REPLICATION=${HC_LOCAL_KAFKA_REPLICATION:-1}
+[[ $KAFKA_NODE_ID =~ ^[0-9]+$ && $KAFKA_REPLICATION =~ ^[1-9][0-9]*$ ]] ||
+  hc_die "$KAFKA_NAME: HC_LOCAL_KAFKA_NODE_ID and HC_LOCAL_KAFKA_REPLICATION must be numbers"
+KAFKA_NAME=${HC_LOCAL_KAFKA_NAME:-kafka}
+KAFKA_MIN_INSYNC=$((KAFKA_REPLICATION > 1 ? KAFKA_REPLICATION - 1 : 1))
 KAFKA_CONF_DIR=$KAFKA_HOME/config
 KAFKA_CONF=$KAFKA_CONF_DIR/server.properties
 KAFKA_LOG4J=$KAFKA_CONF_DIR/log4j2.properties
@@ -30,14 +50,14 @@ KAFKA_DATA=$KAFKA_HOME/data
 KAFKA_LOGS=$KAFKA_HOME/logs
 KAFKA_OUT=$KAFKA_LOGS/kafka.out
 KAFKA_PID=$KAFKA_HOME/kafka.pid
-KAFKA_CLUSTER_ID_FILE=$KAFKA_HOME/cluster-id
+KAFKA_CLUSTER_ID_FILE=${HC_LOCAL_KAFKA_CLUSTER_ID_FILE:-$KAFKA_HOME/cluster-id}
 KAFKA_BOOTSTRAP=$HC_LOCAL_HOST:$HC_LOCAL_KAFKA_PORT
 # Our broker's command line contains the absolute path of its server.properties.
 KAFKA_MARKER=$KAFKA_CONF
 
 ensure_java() {
   if ! command -v java >/dev/null 2>&1; then
-    hc_log "kafka: java not found, installing openjdk-17-jre-headless"
+    hc_log "$KAFKA_NAME: java not found, installing openjdk-17-jre-headless"
     hc_apt_install openjdk-17-jre-headless
   fi
   local version major
@@ -48,7 +68,7 @@ ensure_java() {
     major=${version%%[.+-]*}
   fi
   if ! [[ $major =~ ^[0-9]+$ ]] || ((major < 17)); then
-    hc_die "kafka: Kafka $KAFKA_VERSION needs Java 17 or newer, but \`java\` on PATH is '${version:-unknown}' ($(command -v java)). Install openjdk-17-jre-headless or put a Java 17+ first on PATH."
+    hc_die "$KAFKA_NAME: Kafka $KAFKA_VERSION needs Java 17 or newer, but \`java\` on PATH is '${version:-unknown}' ($(command -v java)). Install openjdk-17-jre-headless or put a Java 17+ first on PATH."
   fi
 }
 
@@ -60,25 +80,25 @@ ensure_libs() {
     return 0
   fi
   if ! command -v mvn >/dev/null 2>&1; then
-    hc_log "kafka: mvn not found, installing maven"
+    hc_log "$KAFKA_NAME: mvn not found, installing maven"
     hc_apt_install maven
   fi
-  hc_log "kafka: resolving Kafka $KAFKA_VERSION jars from Maven Central (mvn dependency:copy-dependencies)"
-  local tmp=$KAFKA_HOME/libs.new start
+  hc_log "$KAFKA_NAME: resolving Kafka $KAFKA_VERSION jars from Maven Central (mvn dependency:copy-dependencies)"
+  local tmp=$KAFKA_LIBS_DIR/libs.new start
   start=$(hc_now)
   rm -rf "$tmp"
-  mkdir -p "$KAFKA_HOME"
+  mkdir -p "$KAFKA_LIBS_DIR"
   # -f keeps mvn off the cwd; the pom has packaging=pom, so nothing is written next to it.
   if ! mvn -B -q -Dstyle.color=never -f "$KAFKA_POM" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp" >"$KAFKA_HOME/mvn.log" 2>&1; then
-    tail -n 30 "$KAFKA_HOME/mvn.log" >&2
-    hc_die "kafka: mvn dependency:copy-dependencies failed (full output in $KAFKA_HOME/mvn.log)"
+    -DoutputDirectory="$tmp" >"$KAFKA_LIBS_DIR/mvn.log" 2>&1; then
+    tail -n 30 "$KAFKA_LIBS_DIR/mvn.log" >&2
+    hc_die "$KAFKA_NAME: mvn dependency:copy-dependencies failed (full output in $KAFKA_LIBS_DIR/mvn.log)"
   fi
-  compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || hc_die "kafka: mvn finished but no kafka_2.13 jar in $tmp"
+  compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || hc_die "$KAFKA_NAME: mvn finished but no kafka_2.13 jar in $tmp"
   rm -rf "$KAFKA_LIBS"
   mv "$tmp" "$KAFKA_LIBS"
   printf '%s\n' "$want" >"$KAFKA_LIBS_SUM"
-  hc_log "kafka: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS ($(($(hc_now) - start))s)"
+  hc_log "$KAFKA_NAME: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS ($(($(hc_now) - start))s)"
 }
 
 write_configs() {
@@ -89,8 +109,8 @@ write_configs() {
   cat >"$KAFKA_CONF.tmp" <<EOF
 # Generated by deploy/local/kafka.sh; edits are overwritten on the next start.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$HC_LOCAL_HOST:$HC_LOCAL_KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_VOTERS
 listeners=PLAINTEXT://$HC_LOCAL_HOST:$HC_LOCAL_KAFKA_PORT,CONTROLLER://$HC_LOCAL_HOST:$HC_LOCAL_KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$HC_LOCAL_HOST:$HC_LOCAL_KAFKA_PORT
 inter.broker.listener.name=PLAINTEXT
@@ -98,13 +118,13 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$KAFKA_DATA
 num.partitions=12
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+default.replication.factor=$KAFKA_REPLICATION
+min.insync.replicas=$KAFKA_MIN_INSYNC
+offsets.topic.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.min.isr=$KAFKA_MIN_INSYNC
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_INSYNC
 auto.create.topics.enable=false
 delete.topic.enable=true
 group.initial.rebalance.delay.ms=0
@@ -229,14 +249,14 @@ format_storage() {
     cluster_id=$(<"$KAFKA_CLUSTER_ID_FILE")
   else
     cluster_id=$(kafka_tool kafka.tools.StorageTool random-uuid | tail -n 1)
-    [[ $cluster_id =~ ^[A-Za-z0-9_-]{22}$ ]] || hc_die "kafka: StorageTool random-uuid returned '$cluster_id'"
+    [[ $cluster_id =~ ^[A-Za-z0-9_-]{22}$ ]] || hc_die "$KAFKA_NAME: StorageTool random-uuid returned '$cluster_id'"
     printf '%s\n' "$cluster_id" >"$KAFKA_CLUSTER_ID_FILE"
   fi
-  hc_log "kafka: formatting $KAFKA_DATA (cluster id $cluster_id)"
+  hc_log "$KAFKA_NAME: formatting $KAFKA_DATA (cluster id $cluster_id)"
   if ! kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_CONF" \
     >"$KAFKA_LOGS/format.log" 2>&1; then
     cat "$KAFKA_LOGS/format.log" >&2
-    hc_die "kafka: StorageTool format failed"
+    hc_die "$KAFKA_NAME: StorageTool format failed"
   fi
 }
 
@@ -248,7 +268,7 @@ fail_start() {
     echo "----- tail of $KAFKA_OUT (JVM stdout/stderr) -----"
     tail -n 15 "$KAFKA_OUT" 2>/dev/null || true
   } >&2
-  hc_die "kafka: $msg"
+  hc_die "$KAFKA_NAME: $msg"
 }
 
 check_ports_free() {
@@ -256,43 +276,44 @@ check_ports_free() {
   for port in "$HC_LOCAL_KAFKA_PORT" "$HC_LOCAL_KAFKA_CONTROLLER_PORT"; do
     if hc_port_open "$port"; then
       owner=$(hc_port_owner "$port")
-      hc_die "kafka: port $HC_LOCAL_HOST:$port is already in use${owner:+ by $owner} (not our broker). Stop it or set HC_LOCAL_KAFKA_PORT / HC_LOCAL_KAFKA_CONTROLLER_PORT."
+      hc_die "$KAFKA_NAME: port $HC_LOCAL_HOST:$port is already in use${owner:+ by $owner} (not our broker). Stop it or set HC_LOCAL_KAFKA_PORT / HC_LOCAL_KAFKA_CONTROLLER_PORT."
     fi
   done
 }
 
-cmd_up() {
-  local pid start deadline
+# cmd_start spawns the broker unless it runs already.
+cmd_start() {
+  local pid
   if pid=$(hc_running_pid "$KAFKA_PID" "$KAFKA_MARKER"); then
-    if hc_port_open "$HC_LOCAL_KAFKA_PORT"; then
-      hc_log "kafka: already running (pid $pid) on $KAFKA_BOOTSTRAP"
-      return 0
-    fi
-    hc_log "kafka: process $pid exists but $KAFKA_BOOTSTRAP is not open yet; waiting"
-  else
-    rm -f "$KAFKA_PID"
-    ensure_java
-    ensure_libs
-    write_configs
-    format_storage
-    check_ports_free
-    hc_log "kafka: starting broker on $KAFKA_BOOTSTRAP (controller $HC_LOCAL_HOST:$HC_LOCAL_KAFKA_CONTROLLER_PORT, heap $HC_LOCAL_KAFKA_HEAP)"
-    {
-      echo
-      echo "=== $(date -u +%FT%TZ) starting kafka.Kafka ==="
-    } >>"$KAFKA_OUT"
-    hc_spawn "$KAFKA_PID" "$KAFKA_OUT" \
-      java "-Xms$HC_LOCAL_KAFKA_HEAP" "-Xmx$HC_LOCAL_KAFKA_HEAP" \
-      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-      -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-      "-Dlog4j2.configurationFile=$KAFKA_LOG4J" "-Dkafka.logs.dir=$KAFKA_LOGS" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF"
-    pid=$(<"$KAFKA_PID")
+    hc_log "$KAFKA_NAME: already running (pid $pid)"
+    return 0
   fi
+  rm -f "$KAFKA_PID"
+  ensure_java
+  ensure_libs
+  write_configs
+  format_storage
+  check_ports_free
+  hc_log "$KAFKA_NAME: starting broker on $KAFKA_BOOTSTRAP (controller $HC_LOCAL_HOST:$HC_LOCAL_KAFKA_CONTROLLER_PORT, heap $HC_LOCAL_KAFKA_HEAP)"
+  {
+    echo
+    echo "=== $(date -u +%FT%TZ) starting kafka.Kafka ==="
+  } >>"$KAFKA_OUT"
+  hc_spawn "$KAFKA_PID" "$KAFKA_OUT" \
+    java "-Xms$HC_LOCAL_KAFKA_HEAP" "-Xmx$HC_LOCAL_KAFKA_HEAP" \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    "-Dlog4j2.configurationFile=$KAFKA_LOG4J" "-Dkafka.logs.dir=$KAFKA_LOGS" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF"
+}
 
+# cmd_wait waits until the running broker answers a metadata request.
+cmd_wait() {
+  local pid start deadline
+  pid=$(hc_running_pid "$KAFKA_PID" "$KAFKA_MARKER") || fail_start "broker is not running"
   start=$(hc_now)
   deadline=$((start + HC_LOCAL_WAIT_SECONDS))
-  hc_log "kafka: waiting for $KAFKA_BOOTSTRAP to answer a metadata request (max ${HC_LOCAL_WAIT_SECONDS}s)"
+  hc_log "$KAFKA_NAME: waiting for $KAFKA_BOOTSTRAP to answer a metadata request (max ${HC_LOCAL_WAIT_SECONDS}s)"
   while :; do
     if ! hc_pid_matches "$pid" "$KAFKA_MARKER"; then
       rm -f "$KAFKA_PID"
@@ -313,25 +334,35 @@ cmd_up() {
     fi
     sleep 0.5
   done
-  hc_log "kafka: ready on $KAFKA_BOOTSTRAP (pid $pid, $(($(hc_now) - start))s); logs in $KAFKA_LOGS"
+  hc_log "$KAFKA_NAME: ready on $KAFKA_BOOTSTRAP (pid $pid, $(($(hc_now) - start))s); logs in $KAFKA_LOGS"
+}
+
+cmd_up() {
+  local pid
+  if pid=$(hc_running_pid "$KAFKA_PID" "$KAFKA_MARKER") && hc_port_open "$HC_LOCAL_KAFKA_PORT"; then
+    hc_log "$KAFKA_NAME: already running (pid $pid) on $KAFKA_BOOTSTRAP"
+    return 0
+  fi
+  cmd_start
+  cmd_wait
 }
 
 cmd_status() {
   local pid
   if pid=$(hc_running_pid "$KAFKA_PID" "$KAFKA_MARKER"); then
     if hc_port_open "$HC_LOCAL_KAFKA_PORT"; then
-      hc_log "kafka: running (pid $pid) on $KAFKA_BOOTSTRAP"
+      hc_log "$KAFKA_NAME: running (pid $pid) on $KAFKA_BOOTSTRAP"
     else
-      hc_log "kafka: running (pid $pid) but $KAFKA_BOOTSTRAP is not accepting connections yet"
+      hc_log "$KAFKA_NAME: running (pid $pid) but $KAFKA_BOOTSTRAP is not accepting connections yet"
     fi
     return 0
   fi
-  hc_log "kafka: stopped"
+  hc_log "$KAFKA_NAME: stopped"
   return 3
 }
 
-cmd_down() { hc_stop kafka "$KAFKA_PID" "$KAFKA_MARKER" 30; }
-cmd_stop_hard() { hc_kill_hard kafka "$KAFKA_PID" "$KAFKA_MARKER"; }
+cmd_down() { hc_stop "$KAFKA_NAME" "$KAFKA_PID" "$KAFKA_MARKER" 30; }
+cmd_stop_hard() { hc_kill_hard "$KAFKA_NAME" "$KAFKA_PID" "$KAFKA_MARKER"; }
 
 cmd_tool() {
   [[ $# -ge 1 ]] || hc_die "usage: kafka.sh tool CLASS [ARGS...]"
@@ -350,12 +381,16 @@ case "${1:-}" in
     cmd_up
     ;;
   stop-hard) cmd_stop_hard ;;
+  start) cmd_start ;;
+  wait) cmd_wait ;;
   tool)
     shift
     cmd_tool "$@"
     ;;
   *)
     hc_usage_component "$0"
+    echo "  start      spawn the broker without waiting for it (cluster nodes need their peers)" >&2
+    echo "  wait       wait until the running broker answers a metadata request" >&2
     echo "  tool CLASS [ARGS...]  run a Kafka CLI class (e.g. org.apache.kafka.tools.TopicCommand)" >&2
     exit 2
     ;;

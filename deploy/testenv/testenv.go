@@ -154,7 +154,12 @@ func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() boo
 // DeleteTopicsAfter deletes topics that the code under test created, after the test.
 func DeleteTopicsAfter(t testing.TB, topics ...string) {
 	t.Helper()
-	brokers := KafkaBrokers(t)
+	DeleteTopicsAfterOn(t, KafkaBrokers(t), topics...)
+}
+
+// DeleteTopicsAfterOn is DeleteTopicsAfter on other brokers than the test broker.
+func DeleteTopicsAfterOn(t testing.TB, brokers []string, topics ...string) {
+	t.Helper()
 	t.Cleanup(func() {
 		client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -166,7 +171,12 @@ func DeleteTopicsAfter(t testing.TB, topics ...string) {
 // ReadAll returns every record of every partition of topic, in partition order.
 func ReadAll(t testing.TB, topic string) []kafka.Message {
 	t.Helper()
-	brokers := KafkaBrokers(t)
+	return ReadAllFrom(t, KafkaBrokers(t), topic)
+}
+
+// ReadAllFrom is ReadAll on other brokers than the test broker.
+func ReadAllFrom(t testing.TB, brokers []string, topic string) []kafka.Message {
+	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
