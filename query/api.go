@@ -42,6 +42,9 @@ type Config struct {
 	// CheckLimit is how many checks a project may have; 0 means no limit. A create
 	// beyond it is a 403 with an empty body, as Healthchecks' check_limit.
 	CheckLimit int
+	// BadgeLabel labels the badge of all of a project's checks (tag "*"), as
+	// Healthchecks' MASTER_BADGE_LABEL. Default "hcstream".
+	BadgeLabel string
 }
 
 func (c *Config) setDefaults() {
@@ -57,6 +60,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PingLogLimit <= 0 {
 		c.PingLogLimit = 100
+	}
+	if c.BadgeLabel == "" {
+		c.BadgeLabel = "hcstream"
 	}
 }
 
@@ -75,6 +81,7 @@ type Store interface {
 	Buckets(ctx context.Context, scope store.Scope, from, to time.Time, bucket time.Duration) ([]store.Bucket, error)
 	RunDurations(ctx context.Context, scope store.Scope, from, to time.Time) (store.RunStats, error)
 	StatusHistories(ctx context.Context, scope store.Scope, from, to time.Time) ([]store.StatusHistory, error)
+	Secret(ctx context.Context, name string) (string, error)
 }
 
 // Appender appends one event and returns the version its rows will carry.
@@ -92,6 +99,10 @@ type API struct {
 
 	keysMu sync.Mutex
 	keys   map[string]cachedProject
+
+	badgeMu         sync.Mutex
+	badgeKeys       badgeKeys
+	badgeKeysExpire time.Time
 }
 
 type cachedProject struct {
@@ -127,7 +138,12 @@ func (a *API) Register(r *mux.Router) {
 		v.Handle("/checks/"+uuidRoute+"/analytics", redirectSlash())
 		v.Handle("/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.projectAnalytics}))
 		v.Handle("/analytics", redirectSlash())
+		v.Handle("/badges/", a.endpoint(version, map[string]handlerFunc{"GET": a.listBadges}))
+		v.Handle("/badges", redirectSlash())
 	}
+	r.Handle("/badge/{key}/{sig}/{tag}.{format}", a.publicBadge(a.tagBadge))
+	r.Handle("/badge/{key}/{sig}.{format}", a.publicBadge(a.tagBadge))
+	r.Handle("/b/{states:[23]}/{key}.{format}", a.publicBadge(a.checkBadge))
 }
 
 func redirectSlash() http.Handler {
@@ -145,6 +161,7 @@ type request struct {
 	*http.Request
 	version int
 	project store.Project
+	badges  badgeKeys
 	body    map[string]json.RawMessage
 }
 
@@ -221,6 +238,12 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 			return
 		}
 		req.project = project
+		badges, err := a.badgeKeysNow(r.Context())
+		if err != nil {
+			a.storeFailed(w, "reading the badge secret", err)
+			return
+		}
+		req.badges = badges
 		handle(w, req)
 	})
 }
@@ -350,7 +373,7 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 		if slug != "" && row.State.Config.Slug != slug || !hasAllTags(row.State.Config.Tags, tags) {
 			continue
 		}
-		out = append(out, a.renderCheck(row.State, r.version, r.project.ReadOnly, now))
+		out = append(out, a.renderCheck(r, row.State, now))
 	}
 	writeJSONList(w, "checks", out)
 }
@@ -415,7 +438,7 @@ func (a *API) getCheck(w http.ResponseWriter, r *request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, r.project.ReadOnly, a.now()))
+	writeJSON(w, http.StatusOK, a.renderCheck(r, row.State, a.now()))
 }
 
 // listChannels lists the project's integrations. hcstream has none yet (notifications
@@ -426,7 +449,7 @@ func (a *API) listChannels(w http.ResponseWriter, _ *request) {
 
 func (a *API) getByUniqueKey(w http.ResponseWriter, r *request) {
 	if row, ok := a.ownCheck(w, r); ok {
-		writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, r.project.ReadOnly, a.now()))
+		writeJSON(w, http.StatusOK, a.renderCheck(r, row.State, a.now()))
 	}
 }
 
@@ -466,7 +489,7 @@ func (a *API) write(w http.ResponseWriter, r *request, row history.CheckRow, bod
 		state = row.State
 		state.Config.Channels = nil
 	}
-	writeJSON(w, http.StatusOK, a.renderCheck(state, r.version, false, a.now()))
+	writeJSON(w, http.StatusOK, a.renderCheck(r, state, a.now()))
 }
 
 func (a *API) updateCheck(w http.ResponseWriter, r *request) {
@@ -498,7 +521,7 @@ func (a *API) pauseCheck(w http.ResponseWriter, r *request) {
 		return
 	}
 	if row.State.Status == schemas.StatusPaused {
-		writeJSON(w, http.StatusOK, a.renderCheck(row.State, r.version, false, a.now()))
+		writeJSON(w, http.StatusOK, a.renderCheck(r, row.State, a.now()))
 		return
 	}
 	a.write(w, r, row, schemas.CheckPaused{})
@@ -658,7 +681,7 @@ func (a *API) createCheck(w http.ResponseWriter, r *request) {
 	}
 	a.waitForHistory(r.Context(), ev.ProjectID, ev.CheckID, version)
 	state, _ := check.Apply(check.State{}, ev)
-	writeJSON(w, http.StatusCreated, a.renderCheck(state, r.version, false, a.now()))
+	writeJSON(w, http.StatusCreated, a.renderCheck(r, state, a.now()))
 }
 
 // findUnique is Healthchecks' upsert: when the body lists unique fields and gives them

@@ -73,12 +73,6 @@ func isoMicros(t time.Time) string {
 
 func ptr[T any](v T) *T { return &v }
 
-// badgeKey derives a check's public badge key from its UUID one-way, so the badge URL
-// reveals nothing that could ping the check.
-func badgeKey(id schemas.ID) string {
-	return schemas.NameID([]byte("hcstream-badge:"), id[:]).String()
-}
-
 // uniqueKey is Healthchecks' read-only identifier: sha1 of the first 16 hex digits.
 func uniqueKey(id schemas.ID) string {
 	hexID := strings.ReplaceAll(id.String(), "-", "")
@@ -86,7 +80,8 @@ func uniqueKey(id schemas.ID) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (a *API) renderCheck(s check.State, version int, readOnly bool, now time.Time) checkJSON {
+func (a *API) renderCheck(r *request, s check.State, now time.Time) checkJSON {
+	version, readOnly := r.version, r.project.ReadOnly
 	cfg := s.Config
 	out := checkJSON{
 		Name: cfg.Name, Slug: cfg.Slug, Tags: cfg.Tags, Desc: cfg.Desc, Grace: int64(cfg.Grace / time.Second),
@@ -95,7 +90,7 @@ func (a *API) renderCheck(s check.State, version int, readOnly bool, now time.Ti
 		StartKw: cfg.StartKeywords, SuccessKw: cfg.SuccessKeywords, FailureKw: cfg.FailureKeywords,
 		FilterSubject: cfg.FilterSubject, FilterBody: cfg.FilterBody, FilterHTTPBody: cfg.FilterHTTPBody,
 		FilterDefaultFail: cfg.FilterDefaultFail, FailureThreshold: cfg.FailuresToAlert(), RecoveryThreshold: cfg.SuccessesToRecover(),
-		BadgeURL: a.cfg.SiteRoot + "/b/2/" + badgeKey(s.CheckID) + ".svg",
+		BadgeURL: a.cfg.SiteRoot + "/b/2/" + r.badges.checkKey(s.CheckID) + ".svg",
 	}
 	if next, ok := check.NextPing(s); ok {
 		out.NextPing = isoSeconds(next)

@@ -31,6 +31,7 @@ type config struct {
 	ClickHousePassword string
 	PingBodyLimit      int
 	CheckLimit         int
+	BadgeLabel         string
 	PublishTimeout     time.Duration
 	TrustedProxies     []netip.Prefix
 	ProjectorGroup     string
@@ -114,6 +115,7 @@ func envVars() []envVar {
 		{"HC_CLICKHOUSE_USER", "default", "ClickHouse user", str(func(c *config) *string { return &c.ClickHouseUser })},
 		{"HC_CLICKHOUSE_PASSWORD", "", "ClickHouse password (never logged)", str(func(c *config) *string { return &c.ClickHousePassword })},
 		{"HC_CHECK_LIMIT", "0", "most checks a project may have (0: no limit); creating more is a 403, ?create=1 stops at twice it", count(func(c *config) *int { return &c.CheckLimit })},
+		{"HC_MASTER_BADGE_LABEL", "hcstream", "label of the badge of all of a project's checks", str(func(c *config) *string { return &c.BadgeLabel })},
 		{"HC_PING_BODY_LIMIT", "10000", "ping body bytes kept, sent back in the Ping-Body-Limit header", integer(func(c *config) *int { return &c.PingBodyLimit })},
 		{"HC_INGEST_PUBLISH_TIMEOUT", "2s", "longest wait for Kafka's acknowledgement before a ping is answered 503", duration(func(c *config) *time.Duration { return &c.PublishTimeout })},
 		{"HC_INGEST_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For/-Proto are believed", func(c *config, v string) error {

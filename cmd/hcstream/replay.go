@@ -32,7 +32,8 @@ func replay(ctx context.Context, cfg config, into string, logger *slog.Logger, s
 		return 1
 	}
 	defer conn.Close()
-	if _, err := chschema.Migrate(ctx, conn, into); err != nil {
+	// The rebuilt database keeps the live one's site secrets, so badge URLs stay valid.
+	if _, err := chschema.Migrate(ctx, conn, into, cfg.ClickHouseDatabase); err != nil {
 		fmt.Fprintln(stderr, "hcstream: replay: migrating", into+":", err)
 		return 1
 	}

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -107,6 +108,17 @@ func (c *ClickHouse) CheckProject(ctx context.Context, check schemas.ID) (schema
 		return schemas.ID{}, ErrNotFound
 	}
 	return rows[0].State.ProjectID, nil
+}
+
+// Secret returns the site secret called name, which migrations generate. Should two
+// first migrations have raced and stored two, the smallest is the one every reader uses.
+func (c *ClickHouse) Secret(ctx context.Context, name string) (string, error) {
+	var secret string
+	err := c.conn.QueryRow(ctx, "SELECT secret FROM "+c.database+".site_secrets WHERE name = ? ORDER BY secret LIMIT 1", name).Scan(&secret)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("site secret %s: %w (run hcstream migrate)", name, ErrNotFound)
+	}
+	return secret, err
 }
 
 // CheckVersion returns the version of a check's latest row, deleted or not, 0 when absent.

@@ -7,7 +7,9 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -91,8 +93,10 @@ func splitStatements(sql string) []string {
 
 // Migrate creates the database and applies every migration not yet recorded in
 // schema_migrations. Statements are idempotent (IF NOT EXISTS), so a migration
-// interrupted before it was recorded is simply applied again.
-func Migrate(ctx context.Context, conn driver.Conn, database string) (applied []int, err error) {
+// interrupted before it was recorded is simply applied again. Site secrets the database
+// lacks are taken from secretsFrom (a database being rebuilt keeps its badge URLs), or,
+// without one, generated.
+func Migrate(ctx context.Context, conn driver.Conn, database string, secretsFrom ...string) (applied []int, err error) {
 	migrations, err := Migrations(database)
 	if err != nil {
 		return nil, err
@@ -129,7 +133,60 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) (applied []
 		}
 		applied = append(applied, m.Version)
 	}
+	for _, from := range secretsFrom {
+		if err := ValidDatabase(from); err != nil {
+			return applied, err
+		}
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = 'site_secrets'", from).Scan(&n); err != nil {
+			return applied, fmt.Errorf("looking for the site secrets of %s: %w", from, err)
+		}
+		if n == 0 {
+			continue
+		}
+		for _, name := range SiteSecrets {
+			if err := ensureSecret(ctx, conn, database, name, from); err != nil {
+				return applied, err
+			}
+		}
+	}
+	for _, name := range SiteSecrets {
+		if err := ensureSecret(ctx, conn, database, name, ""); err != nil {
+			return applied, err
+		}
+	}
 	return applied, nil
+}
+
+// SiteSecrets names the secrets Migrate generates once per database.
+var SiteSecrets = []string{BadgeSecret}
+
+// BadgeSecret keys the public badge URLs: their check and project keys and tag signatures.
+const BadgeSecret = "badges"
+
+// ensureSecret stores a secret under name unless one of that name exists: the one
+// database copyFrom holds, or, when copyFrom is "", 32 new random bytes.
+func ensureSecret(ctx context.Context, conn driver.Conn, database, name, copyFrom string) error {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+database+".site_secrets WHERE name = ?", name).Scan(&n); err != nil {
+		return fmt.Errorf("reading site secret %s: %w", name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	insert := "INSERT INTO " + database + ".site_secrets (name, secret) "
+	var err error
+	if copyFrom != "" {
+		err = conn.Exec(ctx, insert+"SELECT name, secret FROM "+copyFrom+".site_secrets WHERE name = ? ORDER BY secret LIMIT 1", name)
+	} else {
+		var b [32]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+		err = conn.Exec(ctx, insert+"SELECT ?, ?", name, hex.EncodeToString(b[:]))
+	}
+	if err != nil {
+		return fmt.Errorf("storing site secret %s: %w", name, err)
+	}
+	return nil
 }
 
 var addColumn = regexp.MustCompile(`^ALTER TABLE ([A-Za-z0-9_]+)\.([A-Za-z0-9_]+) ADD COLUMN ([A-Za-z0-9_]+) `)

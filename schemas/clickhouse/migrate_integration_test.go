@@ -59,6 +59,7 @@ func TestMigrationsOnRealServer(t *testing.T) {
 			"logs UInt32, ignored UInt32, runs UInt32, run_us_sum Int64, run_us_max Int64",
 		"project_hours": "project_id UUID, hour DateTime, partition UInt32, version UInt64, pings UInt32, successes UInt32, failures UInt32, " +
 			"starts UInt32, logs UInt32, ignored UInt32, runs UInt32, run_us_sum Int64, run_us_max Int64",
+		"site_secrets": "name String, secret String",
 	}
 	for table, columns := range want {
 		rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", database, table)
@@ -77,5 +78,57 @@ func TestMigrationsOnRealServer(t *testing.T) {
 		if diff := cmp.Diff(columns, strings.Join(got, ", ")); diff != "" {
 			t.Errorf("%s columns (-want +got):\n%s", table, diff)
 		}
+	}
+}
+
+// The first migration generates the badge secret; later ones keep it, and a database
+// migrated with another as the source of its secrets (a replay) takes that one.
+func TestSiteSecrets(t *testing.T) {
+	t.Parallel()
+	conn, database := testenv.ClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	secrets := func(db string) []string {
+		t.Helper()
+		rows, err := conn.Query(ctx, "SELECT secret FROM "+db+".site_secrets WHERE name = ?", chschema.BadgeSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	first := secrets(database)
+	if len(first) != 1 || len(first[0]) != 64 {
+		t.Fatalf("after the first migration: %q, want one secret of 64 hex digits", first)
+	}
+	if _, err := chschema.Migrate(ctx, conn, database); err != nil {
+		t.Fatal(err)
+	}
+	if again := secrets(database); len(again) != 1 || again[0] != first[0] {
+		t.Errorf("after migrating again: %q, want %q", again, first)
+	}
+	rebuilt, fresh := database+"_rebuilt", database+"_fresh"
+	for _, db := range []string{rebuilt, fresh} {
+		t.Cleanup(func() { testenv.DropDatabase(t, conn, db) })
+	}
+	if _, err := chschema.Migrate(ctx, conn, rebuilt, database); err != nil {
+		t.Fatal(err)
+	}
+	if got := secrets(rebuilt); len(got) != 1 || got[0] != first[0] {
+		t.Errorf("database rebuilt from %s: %q, want its secret %q", database, got, first)
+	}
+	if _, err := chschema.Migrate(ctx, conn, fresh, database+"_absent"); err != nil {
+		t.Fatal(err)
+	}
+	if got := secrets(fresh); len(got) != 1 || got[0] == first[0] {
+		t.Errorf("database with no source of secrets: %q, want a new one", got)
 	}
 }
