@@ -21,16 +21,9 @@ func BenchmarkStateMemory(b *testing.B) {
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		st := newPartitionState(0, 0)
-		at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 		project := schemas.NewID()
 		for i := range checks {
-			id := schemas.NewID()
-			cfg := schemas.CheckConfig{Name: "job-" + strconv.Itoa(i), Slug: "job-" + strconv.Itoa(i), Tags: "prod db",
-				Timeout: time.Hour, Grace: 5 * time.Minute, Schedule: "* * * * *", TZ: "UTC"}
-			s, _ := check.Apply(check.State{}, schemas.Event{ProjectID: project, CheckID: id, At: at, Body: schemas.CheckCreated{Config: cfg}})
-			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Second), Body: schemas.PingReceived{Kind: schemas.PingStart, HasRunID: true, RunID: id}})
-			s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Minute), Body: schemas.PingReceived{Kind: schemas.PingSuccess}})
-			st.load([]history.CheckRow{{Version: uint64(i), State: s}})
+			st.load([]history.CheckRow{{Version: uint64(i), State: sampleCheck(project, i)}})
 		}
 		runtime.GC()
 		var after runtime.MemStats
@@ -39,4 +32,16 @@ func BenchmarkStateMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB/1M-checks")
 		runtime.KeepAlive(st)
 	}
+}
+
+// sampleCheck is the i-th check of a typical fleet: created, then pinged with a rid run.
+func sampleCheck(project schemas.ID, i int) check.State {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	id := schemas.NewID()
+	cfg := schemas.CheckConfig{Name: "job-" + strconv.Itoa(i), Slug: "job-" + strconv.Itoa(i), Tags: "prod db",
+		Timeout: time.Hour, Grace: 5 * time.Minute, Schedule: "* * * * *", TZ: "UTC"}
+	s, _ := check.Apply(check.State{}, schemas.Event{ProjectID: project, CheckID: id, At: at, Body: schemas.CheckCreated{Config: cfg}})
+	s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Second), Body: schemas.PingReceived{Kind: schemas.PingStart, HasRunID: true, RunID: id}})
+	s, _ = check.Apply(s, schemas.Event{CheckID: id, At: at.Add(time.Minute), Body: schemas.PingReceived{Kind: schemas.PingSuccess}})
+	return s
 }

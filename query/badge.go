@@ -278,7 +278,7 @@ func (a *API) publicBadge(serve func(w http.ResponseWriter, r badgeRequest)) htt
 		}
 		format := mux.Vars(r)["format"]
 		if !badgeFormats[format] {
-			badgeNotFound(w)
+			notFoundPage(w)
 			return
 		}
 		keys, err := a.badgeKeysNow(r.Context())
@@ -288,12 +288,6 @@ func (a *API) publicBadge(serve func(w http.ResponseWriter, r badgeRequest)) htt
 		}
 		serve(w, badgeRequest{Request: r, keys: keys, format: format})
 	})
-}
-
-func badgeNotFound(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = io.WriteString(w, "not found")
 }
 
 // tagBadge is /badge/<project key>/<signature>[/<tag>].<format>: the project's checks
@@ -306,7 +300,7 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 		// The router has decoded the path once; the tag was quoted twice.
 		unquoted, err := url.PathUnescape(quoted)
 		if err != nil {
-			badgeNotFound(w)
+			notFoundPage(w)
 			return
 		}
 		tag, label = unquoted, unquoted
@@ -317,7 +311,7 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 	}
 	project, ok := r.keys.projectOf(projectKey)
 	if len(sig) < 8 || !ok || !r.keys.validSignature(projectKey, tag, sig[:8]) {
-		badgeNotFound(w)
+		notFoundPage(w)
 		return
 	}
 	rows, err := a.store.Checks(r.Context(), project)
@@ -341,7 +335,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	vars := mux.Vars(r.Request)
 	id, ok := r.keys.checkOf(vars["key"])
 	if !ok {
-		badgeNotFound(w)
+		notFoundPage(w)
 		return
 	}
 	project, err := a.store.CheckProject(r.Context(), id)
@@ -351,7 +345,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		badgeNotFound(w)
+		notFoundPage(w)
 		return
 	case err != nil:
 		a.storeFailed(w, "reading a check for its badge", err)

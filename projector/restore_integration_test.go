@@ -1,0 +1,57 @@
+//go:build integration
+
+package projector
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// BenchmarkRestoreMillionChecks times the snapshot half of a projector restart: a
+// million check rows over twelve partitions are read back from ClickHouse (checks FINAL,
+// one partition at a time, as runPartition does) and loaded into partition state. The
+// other half, the tail replay from the committed offsets, runs at the replay rate.
+// Run: go test -tags integration -run '^$' -bench RestoreMillionChecks -benchtime 1x ./projector
+func BenchmarkRestoreMillionChecks(b *testing.B) {
+	const checks, partitions = 1_000_000, 12
+	conn, db := testenv.ClickHouse(b)
+	store := history.NewClickHouse(conn, db)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	project := schemas.NewID()
+	batch := make([]history.CheckRow, 0, 100_000)
+	for i := range checks {
+		batch = append(batch, history.CheckRow{Partition: i % partitions, Version: uint64(i + 1), State: sampleCheck(project, i)})
+		if len(batch) == cap(batch) || i == checks-1 {
+			if err := store.Write(ctx, history.Batch{Checks: batch}); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := conn.Exec(ctx, "OPTIMIZE TABLE "+db+".checks FINAL"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		start := time.Now()
+		loaded := 0
+		for p := range partitions {
+			rows, err := store.LoadPartition(ctx, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			newPartitionState(p, 0).load(rows)
+			loaded += len(rows)
+		}
+		if loaded != checks {
+			b.Fatalf("restored %d checks, want %d", loaded, checks)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/restore")
+		b.ReportMetric(float64(checks)/time.Since(start).Seconds(), "checks/s")
+	}
+}
