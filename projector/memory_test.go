@@ -23,7 +23,7 @@ func BenchmarkStateMemory(b *testing.B) {
 		st := newPartitionState(0, 0)
 		project := schemas.NewID()
 		for i := range checks {
-			st.load([]history.CheckRow{{Version: uint64(i), State: sampleCheck(project, i)}})
+			st.load(history.CheckRow{Version: uint64(i), State: sampleCheck(project, i)})
 		}
 		runtime.GC()
 		var after runtime.MemStats

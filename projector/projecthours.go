@@ -82,15 +82,3 @@ func (p *projectHours) load(latest time.Time, hours []history.ProjectHour) {
 		p.open[projectHourKey{h.ProjectID, h.Tally.Hour.Unix()}] = &h
 	}
 }
-
-// latestTally is the latest hour the checks counted a ping in: where a partition's
-// project counts stood when its check states were written.
-func latestTally(rows []history.CheckRow) time.Time {
-	var latest time.Time
-	for _, row := range rows {
-		if row.State.Tally.Hour.After(latest) {
-			latest = row.State.Tally.Hour
-		}
-	}
-	return latest
-}

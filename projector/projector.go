@@ -85,9 +85,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// StateLoader returns the durable state of a partition's checks.
+// StateLoader returns the durable state of partitions' checks.
 type StateLoader interface {
-	LoadPartition(ctx context.Context, partition int) ([]history.CheckRow, error)
+	LoadPartitions(ctx context.Context, partitions []int, each func(history.CheckRow)) error
 	LoadProjectHours(ctx context.Context, partition int, since time.Time) ([]history.ProjectHour, error)
 }
 
@@ -194,12 +194,17 @@ func (p *Projector) Run(ctx context.Context) error {
 		assignments := gen.Assignments[p.cfg.Topics.Events]
 		p.log.Info("partitions assigned", "generation", gen.ID, "count", len(assignments))
 		p.metrics.partitions.Set(float64(len(assignments)))
+		partitions := make([]int, len(assignments))
+		for i, a := range assignments {
+			partitions[i] = a.ID
+		}
+		states := newRestorer(partitions)
 		for _, a := range assignments {
 			gen.Start(func(ctx context.Context) {
 				commit := func(next int64) error {
 					return gen.CommitOffsets(map[string]map[int]int64{p.cfg.Topics.Events: {a.ID: next}})
 				}
-				p.runPartition(ctx, a.ID, a.Offset, -1, commit)
+				p.runPartition(ctx, states, a.ID, a.Offset, -1, commit)
 			})
 		}
 	}
@@ -281,7 +286,7 @@ func (st *partitionState) closeBatch() []history.CheckRow {
 }
 
 // load stores rows read back from ClickHouse.
-func (st *partitionState) load(rows []history.CheckRow) {
+func (st *partitionState) load(rows ...history.CheckRow) {
 	for _, row := range rows {
 		st.checks.put(packRow(row))
 		st.schedule(row.State)
@@ -297,26 +302,13 @@ func (st *partitionState) schedule(s check.State) {
 // runPartition folds one partition from offset until ctx ends or, when end is not
 // negative, until every record before end is durable. commit, when not nil, records the
 // next offset after each durable batch.
-func (p *Projector) runPartition(ctx context.Context, partition int, offset, end int64, commit func(next int64) error) bool {
+func (p *Projector) runPartition(ctx context.Context, states *restorer, partition int, offset, end int64, commit func(next int64) error) bool {
 	log := p.log.With("partition", partition)
-	st := newPartitionState(partition, 0)
+	var st *partitionState
 	if !p.retry(ctx, log, "loading check states", func(ctx context.Context) error {
-		// One partition loads at a time: twelve FINAL reads at once ran ClickHouse out
-		// of memory on a large checks table, and each then waited for a retry.
-		p.loading.Lock()
-		defer p.loading.Unlock()
-		rows, err := p.loader.LoadPartition(ctx, partition)
-		if err != nil {
-			return err
-		}
-		latest := latestTally(rows)
-		hours, err := p.loader.LoadProjectHours(ctx, partition, latest.Add(-time.Hour))
-		if err != nil {
-			return err
-		}
-		st.load(rows)
-		st.projectHours.load(latest, hours)
-		return nil
+		var err error
+		st, err = states.take(ctx, p, partition)
+		return err
 	}) {
 		return false
 	}
@@ -678,13 +670,18 @@ func (p *Projector) Replay(ctx context.Context) (int64, error) {
 	var total int64
 	var wg sync.WaitGroup
 	failed := make(chan int, len(offsets.Topics[p.cfg.Topics.Events]))
+	var partitions []int
+	for _, part := range offsets.Topics[p.cfg.Topics.Events] {
+		partitions = append(partitions, part.Partition)
+	}
+	states := newRestorer(partitions)
 	for _, part := range offsets.Topics[p.cfg.Topics.Events] {
 		if part.Error != nil {
 			return 0, fmt.Errorf("offsets of partition %d: %w", part.Partition, part.Error)
 		}
 		total += part.LastOffset - part.FirstOffset
 		wg.Go(func() {
-			if !p.runPartition(ctx, part.Partition, part.FirstOffset, part.LastOffset, nil) {
+			if !p.runPartition(ctx, states, part.Partition, part.FirstOffset, part.LastOffset, nil) {
 				failed <- part.Partition
 			}
 		})

@@ -4,6 +4,7 @@ package projector
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 )
 
 // BenchmarkRestoreMillionChecks times the snapshot half of a projector restart: a
-// million check rows over twelve partitions are read back from ClickHouse (checks FINAL,
-// one partition at a time, as runPartition does) and loaded into partition state. The
+// million check rows over twelve partitions are read back from ClickHouse as a projector
+// assigned all twelve does (one streamed read of checks FINAL) and loaded into partition
+// state, project hours included. The
 // other half, the tail replay from the committed offsets, runs at the replay rate.
 // Run: go test -tags integration -run '^$' -bench RestoreMillionChecks -benchtime 1x ./projector
 func BenchmarkRestoreMillionChecks(b *testing.B) {
@@ -37,16 +39,24 @@ func BenchmarkRestoreMillionChecks(b *testing.B) {
 	if err := conn.Exec(ctx, "OPTIMIZE TABLE "+db+".checks FINAL"); err != nil {
 		b.Fatal(err)
 	}
+	all := make([]int, partitions)
+	for p := range all {
+		all[p] = p
+	}
+	proj, err := New(Config{Brokers: []string{"unused:9092"}}, slog.New(slog.DiscardHandler), nil, store, store, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
 		start := time.Now()
 		loaded := 0
-		for p := range partitions {
-			rows, err := store.LoadPartition(ctx, p)
+		states := newRestorer(all)
+		for p := range all {
+			st, err := states.take(ctx, proj, p)
 			if err != nil {
 				b.Fatal(err)
 			}
-			newPartitionState(p, 0).load(rows)
-			loaded += len(rows)
+			loaded += st.checks.len()
 		}
 		if loaded != checks {
 			b.Fatalf("restored %d checks, want %d", loaded, checks)

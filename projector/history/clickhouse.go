@@ -3,6 +3,8 @@ package history
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -261,23 +263,31 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 	return CheckRow{Partition: int(partition), Version: version, State: s}, nil
 }
 
-// LoadPartition returns the latest state of every check the projector wrote for a
-// partition: the starting point before replaying that partition from its committed offset.
-func (c *ClickHouse) LoadPartition(ctx context.Context, partition int) ([]CheckRow, error) {
-	rows, err := c.conn.Query(ctx, "SELECT "+CheckColumns+" FROM "+c.database+".checks FINAL WHERE partition = ?", uint32(partition))
+// LoadPartitions calls each with the latest state of every check the projector wrote
+// for the given partitions, streamed from one read of the checks table. partition is not
+// in the table's sort key, so every read merges the whole table: a restart reads it once
+// for all the partitions it is assigned, not once per partition.
+func (c *ClickHouse) LoadPartitions(ctx context.Context, partitions []int, each func(CheckRow)) error {
+	if len(partitions) == 0 {
+		return nil
+	}
+	list := make([]string, len(partitions))
+	for i, p := range partitions {
+		list[i] = strconv.Itoa(p)
+	}
+	rows, err := c.conn.Query(ctx, "SELECT "+CheckColumns+" FROM "+c.database+".checks FINAL WHERE partition IN ("+strings.Join(list, ", ")+")")
 	if err != nil {
-		return nil, fmt.Errorf("loading check states of partition %d: %w", partition, err)
+		return fmt.Errorf("loading check states of partitions %v: %w", partitions, err)
 	}
 	defer rows.Close()
-	var out []CheckRow
 	for rows.Next() {
 		row, err := ScanCheck(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, row)
+		each(row)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 func flag(b bool) uint8 {

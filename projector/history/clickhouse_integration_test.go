@@ -85,8 +85,9 @@ func TestClickHouseWriterContract(t *testing.T) {
 			return row, true
 		},
 	})
-	loaded, err := w.LoadPartition(context.Background(), 3)
-	if err != nil || len(loaded) != 1 || loaded[0].Version != 8 {
-		t.Errorf("LoadPartition(3) = %+v, %v; want the version-8 row (the contract writes 8 last)", loaded, err)
+	var loaded []CheckRow
+	err := w.LoadPartitions(context.Background(), []int{2, 3}, func(row CheckRow) { loaded = append(loaded, row) })
+	if err != nil || len(loaded) != 1 || loaded[0].Version != 8 || loaded[0].Partition != 3 {
+		t.Errorf("LoadPartitions(2, 3) = %+v, %v; want the version-8 row of partition 3 (the contract writes 8 last)", loaded, err)
 	}
 }
