@@ -302,16 +302,20 @@ func writeJSONList[T any](w http.ResponseWriter, field string, items []T) {
 	_, _ = out.WriteString(`{"` + field + `": [`)
 	var buf []byte
 	for i := range items {
-		item, err := json.Marshal(items[i])
-		if err != nil {
-			// The status is already sent; a cut body is all that is left to say.
-			return
-		}
 		buf = buf[:0]
 		if i > 0 {
 			buf = append(buf, ", "...)
 		}
-		buf = appendPythonSeparators(buf, item)
+		if item, ok := any(&items[i]).(interface{ appendJSON([]byte) []byte }); ok {
+			buf = item.appendJSON(buf)
+		} else {
+			item, err := json.Marshal(items[i])
+			if err != nil {
+				// The status is already sent; a cut body is all that is left to say.
+				return
+			}
+			buf = appendPythonSeparators(buf, item)
+		}
 		_, _ = out.Write(buf)
 	}
 	_, _ = out.WriteString("]}")

@@ -2,12 +2,31 @@ package query
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
 
+// discardWriter is a ResponseWriter that counts the body and keeps none of it.
+type discardWriter struct {
+	header  http.Header
+	code    int
+	written int
+}
+
+func (w *discardWriter) Header() http.Header  { return w.header }
+func (w *discardWriter) WriteHeader(code int) { w.code = code }
+func (w *discardWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.written += len(p)
+	return len(p), nil
+}
+
 // BenchmarkListTenThousandChecks times GET /api/v3/checks/ for a project of 10,000
-// checks, from a store that answers at once: the API's own share of the list latency.
+// checks, from a store that answers at once, into a writer that discards the body as a
+// socket would take it: the API's own share of the list latency.
 func BenchmarkListTenThousandChecks(b *testing.B) {
 	r, _ := newTestAPI(b)
 	for i := range 10_000 {
@@ -20,10 +39,10 @@ func BenchmarkListTenThousandChecks(b *testing.B) {
 	for b.Loop() {
 		req := httptest.NewRequest("GET", "/api/v3/checks/", nil)
 		req.Header.Set("X-Api-Key", rwKey)
-		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatal(rec.Code)
+		w := &discardWriter{header: http.Header{}}
+		r.ServeHTTP(w, req)
+		if w.code != 200 || w.written < 9_000_000 {
+			b.Fatal(w.code, w.written)
 		}
 	}
 }

@@ -1,0 +1,33 @@
+package query
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// The check list's hand-written encoder writes exactly what json.Marshal and the
+// Python separators write, for any field values.
+func FuzzCheckJSON(f *testing.F) {
+	f.Add("nightly", "db prod", "", "POST", "2026-12-01T10:00:00+00:00", int64(3600), uint64(7), true, false)
+	f.Add(`quote " and \ backslash`, "<b>&amp;</b>", "line\nbreak\ttab", "", "", int64(-1), uint64(0), false, true)
+	f.Add("ünïcödé ✓", "\u2028\u2029", "\x00\x1f\x7f", "\xff\xfe invalid", "日本語", int64(0), uint64(1<<63), true, true)
+	f.Fuzz(func(t *testing.T, name, tags, desc, methods, when string, n int64, pings uint64, flag, other bool) {
+		c := checkJSON{Name: name, Slug: desc, Tags: tags, Desc: desc, Grace: n, NPings: pings, Status: methods, Started: flag,
+			ManualResume: other, Methods: methods, Subject: name, SubjectFail: tags, StartKw: desc, SuccessKw: when, FailureKw: name,
+			FilterSubject: flag, FilterBody: other, FilterHTTPBody: flag, FilterDefaultFail: other,
+			FailureThreshold: int(n % 1000), RecoveryThreshold: int(pings % 1000), BadgeURL: when}
+		if flag {
+			c.LastPing, c.LastDuration, c.UUID, c.PingURL, c.UpdateURL = &when, &n, &name, &tags, &desc
+			c.PauseURL, c.ResumeURL, c.Channels, c.Timeout = &methods, &when, &name, &n
+		} else {
+			c.NextPing, c.UniqueKey, c.Schedule, c.TZ = &when, &desc, &tags, &methods
+		}
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(c.appendJSON(nil)), string(pythonSeparators(want)); got != want {
+			t.Errorf("appendJSON:\n%s\nwant\n%s", got, want)
+		}
+	})
+}
