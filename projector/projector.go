@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,6 +112,9 @@ type Projector struct {
 	// live holds the partitions this projector is folding, for Check.
 	liveMu sync.RWMutex
 	live   map[int]*partitionState
+	// topicPartitions is how many partitions the events topic had when the current
+	// consumer group generation began; 0 when unknown.
+	topicPartitions atomic.Int64
 }
 
 // New returns a Projector. registry publishes configuration records for ingest and
@@ -140,6 +144,29 @@ func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
 		}
 	}
 	return history.CheckRow{}, false
+}
+
+// HoldsAll reports whether this projector folds every partition of the events topic,
+// so that Check knows every check.
+func (p *Projector) HoldsAll() bool {
+	n := p.topicPartitions.Load()
+	p.liveMu.RLock()
+	defer p.liveMu.RUnlock()
+	return n > 0 && len(p.live) == int(n)
+}
+
+// countPartitions records how many partitions the events topic has, for HoldsAll.
+func (p *Projector) countPartitions(ctx context.Context, client *kafka.Client) {
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topics.Events}})
+	if err == nil && (len(meta.Topics) != 1 || meta.Topics[0].Error != nil) {
+		err = fmt.Errorf("no metadata for %s", p.cfg.Topics.Events)
+	}
+	if err != nil {
+		p.topicPartitions.Store(0)
+		p.log.Warn("counting the events topic's partitions", "err", err)
+		return
+	}
+	p.topicPartitions.Store(int64(len(meta.Topics[0].Partitions)))
 }
 
 // serveLive makes st readable through Check until the returned function is called.
@@ -179,6 +206,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		return fmt.Errorf("creating consumer group: %w", err)
 	}
 	defer group.Close()
+	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}
 	for {
 		gen, err := group.Next(ctx)
 		if ctx.Err() != nil {
@@ -192,6 +220,7 @@ func (p *Projector) Run(ctx context.Context) error {
 			continue
 		}
 		assignments := gen.Assignments[p.cfg.Topics.Events]
+		p.countPartitions(ctx, client)
 		p.log.Info("partitions assigned", "generation", gen.ID, "count", len(assignments))
 		p.metrics.partitions.Set(float64(len(assignments)))
 		partitions := make([]int, len(assignments))
