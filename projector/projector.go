@@ -135,15 +135,28 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, writer hist
 func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
 	p.liveMu.RLock()
 	defer p.liveMu.RUnlock()
+	// The check's own partition first: a list of ten thousand checks spent most of its
+	// lookups probing every other partition's table.
+	if n := int(p.topicPartitions.Load()); n > 0 {
+		if st, ok := p.live[kafkarec.Partition([]byte(id.String()), n)]; ok {
+			if row, ok := st.locked(id); ok {
+				return row, true
+			}
+		}
+	}
 	for _, st := range p.live {
-		st.mu.RLock()
-		row, ok := st.row(id)
-		st.mu.RUnlock()
-		if ok {
+		if row, ok := st.locked(id); ok {
 			return row, true
 		}
 	}
 	return history.CheckRow{}, false
+}
+
+// locked is row for readers other than the partition's goroutine.
+func (st *partitionState) locked(id schemas.ID) (history.CheckRow, bool) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.row(id)
 }
 
 // HoldsAll reports whether this projector folds every partition of the events topic,
