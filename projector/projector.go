@@ -113,8 +113,10 @@ type Projector struct {
 	liveMu sync.RWMutex
 	live   map[int]*partitionState
 	// topicPartitions is how many partitions the events topic had when the current
-	// consumer group generation began; 0 when unknown.
+	// consumer group generation began; 0 when unknown. partitioner places checks
+	// among them.
 	topicPartitions atomic.Int64
+	partitioner     atomic.Pointer[kafkarec.Partitioner]
 }
 
 // New returns a Projector. registry publishes configuration records for ingest and
@@ -137,8 +139,8 @@ func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
 	defer p.liveMu.RUnlock()
 	// The check's own partition first: a list of ten thousand checks spent most of its
 	// lookups probing every other partition's table.
-	if n := int(p.topicPartitions.Load()); n > 0 {
-		if st, ok := p.live[kafkarec.Partition([]byte(id.String()), n)]; ok {
+	if partitioner := p.partitioner.Load(); partitioner != nil {
+		if st, ok := p.live[partitioner.Of([]byte(id.String()))]; ok {
 			if row, ok := st.locked(id); ok {
 				return row, true
 			}
@@ -179,7 +181,12 @@ func (p *Projector) countPartitions(ctx context.Context, client *kafka.Client) {
 		p.log.Warn("counting the events topic's partitions", "err", err)
 		return
 	}
-	p.topicPartitions.Store(int64(len(meta.Topics[0].Partitions)))
+	n := len(meta.Topics[0].Partitions)
+	if n != int(p.topicPartitions.Load()) || p.partitioner.Load() == nil {
+		partitioner := kafkarec.NewPartitioner(n)
+		p.partitioner.Store(&partitioner)
+	}
+	p.topicPartitions.Store(int64(n))
 }
 
 // serveLive makes st readable through Check until the returned function is called.
@@ -219,7 +226,9 @@ func (p *Projector) Run(ctx context.Context) error {
 		return fmt.Errorf("creating consumer group: %w", err)
 	}
 	defer group.Close()
-	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: 5 * time.Second, Transport: transport}
 	for {
 		gen, err := group.Next(ctx)
 		if ctx.Err() != nil {

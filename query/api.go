@@ -143,7 +143,7 @@ func (a *API) Register(r *mux.Router) {
 	}
 	r.Handle("/badge/{key}/{sig}/{tag}.{format}", a.publicBadge(a.tagBadge))
 	r.Handle("/badge/{key}/{sig}.{format}", a.publicBadge(a.tagBadge))
-	r.Handle("/b/{states:[23]}/{key}.{format}", a.publicBadge(a.checkBadge))
+	r.Handle("/b/{states:[0-9]+}/{key}.{format}", a.publicBadge(a.checkBadge))
 }
 
 func redirectSlash() http.Handler {

@@ -216,19 +216,28 @@ func textWidth(s string) int {
 	return int(w + 0.5)
 }
 
-// badgeKeysNow returns the badge keys, reading the site secret at most once a minute.
+// badgeKeysNow returns the badge keys, reading the site secret when it has none and
+// again once a minute (should two first migrations have raced, every process settles
+// on the same secret). A failed re-read keeps the keys it has: the secret does not
+// change, and the API must not fail because ClickHouse is slow to say so.
 func (a *API) badgeKeysNow(ctx context.Context) (badgeKeys, error) {
 	a.badgeMu.Lock()
 	defer a.badgeMu.Unlock()
-	if now := a.now(); now.Before(a.badgeKeysExpire) {
+	known := a.badgeKeys.secret != ""
+	if known && a.now().Before(a.badgeKeysExpire) {
 		return a.badgeKeys, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	secret, err := a.store.Secret(ctx, chschema.BadgeSecret)
-	if err != nil {
+	switch {
+	case err != nil && known:
+		a.log.Warn("re-reading the badge secret; keeping the one read before", "err", err)
+		a.badgeKeysExpire = a.now().Add(10 * time.Second)
+		return a.badgeKeys, nil
+	case err != nil:
 		return badgeKeys{}, err
 	}
-	// Re-read now and then: should two first migrations have raced, every process
-	// settles on the same secret.
 	a.badgeKeys, a.badgeKeysExpire = newBadgeKeys(secret), a.now().Add(time.Minute)
 	return a.badgeKeys, nil
 }
@@ -259,26 +268,29 @@ type badgeRequest struct {
 	format string
 }
 
-// publicBadge serves a badge URL as Healthchecks does: no authentication, CORS for GET,
-// never cached; an unknown format is a 404.
+// publicBadge serves a badge URL as Healthchecks does: no authentication, its CORS
+// decorator for GET (OPTIONS 204, other methods 405), never cached; an unknown format
+// is a 404 with an empty body.
 func (a *API) publicBadge(serve func(w http.ResponseWriter, r badgeRequest)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Headers", "X-Api-Key")
 		h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+		h.Set("Access-Control-Max-Age", "600")
 		h.Set("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private")
 		switch r.Method {
 		case http.MethodOptions:
 			w.WriteHeader(http.StatusNoContent)
 			return
-		case http.MethodGet, http.MethodHead:
+		case http.MethodGet:
 		default:
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
 		}
 		format := mux.Vars(r)["format"]
 		if !badgeFormats[format] {
-			notFoundPage(w)
+			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		keys, err := a.badgeKeysNow(r.Context())
@@ -300,7 +312,7 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 		// The router has decoded the path once; the tag was quoted twice.
 		unquoted, err := url.PathUnescape(quoted)
 		if err != nil {
-			notFoundPage(w)
+			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		tag, label = unquoted, unquoted
@@ -311,7 +323,7 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 	}
 	project, ok := r.keys.projectOf(projectKey)
 	if len(sig) < 8 || !ok || !r.keys.validSignature(projectKey, tag, sig[:8]) {
-		notFoundPage(w)
+		w.WriteHeader(http.StatusNotFound)
 		return
 	}
 	rows, err := a.store.Checks(r.Context(), project)
@@ -330,11 +342,13 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 }
 
 // checkBadge is /b/<states>/<check key>.<format>: one check, labelled with its name
-// (its UUID when it has none).
+// (its UUID when it has none); states 3 is the three-state badge, any other number the
+// two-state one, as in Healthchecks.
 func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	vars := mux.Vars(r.Request)
 	id, ok := r.keys.checkOf(vars["key"])
-	if !ok {
+	// Check IDs are version 4 UUIDs: most forged keys are refused without a read.
+	if !ok || id[6]>>4 != 4 || id[8]>>6 != 2 {
 		notFoundPage(w)
 		return
 	}

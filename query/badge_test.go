@@ -3,11 +3,13 @@ package query
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/schemas"
 )
 
@@ -188,6 +190,7 @@ func TestBadgesEndToEnd(t *testing.T) {
 		"/b/3/" + lateKey + ".json":    `{"status": "late", "total": 1, "grace": 1, "down": 0}`,
 		"/b/2/" + lateKey + ".json":    `{"status": "up", "total": 1, "grace": 1, "down": 0}`,
 		"/b/3/" + lateKey + ".shields": `{"schemaVersion": 1, "label": "` + late["uuid"].(string) + `", "message": "late", "color": "important"}`,
+		"/b/4/" + lateKey + ".json":    `{"status": "up", "total": 1, "grace": 1, "down": 0}`, // any states but 3 is two-state
 	} {
 		if code, got, _ := get(path); code != http.StatusOK || got != want {
 			t.Errorf("%s: %d %s, want %s", path, code, got, want)
@@ -196,21 +199,26 @@ func TestBadgesEndToEnd(t *testing.T) {
 
 	good := list.Badges["prod"]["json3"]
 	sig := good[strings.Index(good, "/badge/")+len("/badge/")+37:][:8]
-	for name, path := range map[string]string{
-		"unknown format":     strings.Replace(good, ".json", ".png", 1),
-		"wrong signature":    strings.Replace(good, sig, "AAAAAAAA", 1),
-		"signature of a tag": strings.Replace(good, "/prod.", "/web.", 1),
-		"short signature":    strings.Replace(good, sig, sig[:7], 1),
-		"unknown check":      "/b/2/" + newBadgeKeys("other").checkKey(schemas.ID{9}) + ".svg",
-		"check UUID as key":  "/b/2/" + up["uuid"].(string) + ".svg",
-		"four states":        "/b/4/" + lateKey + ".svg",
+	// Healthchecks answers a bad format or signature with an empty 404, an unknown check
+	// with its HTML not-found page.
+	for name, tc := range map[string]struct{ path, body string }{
+		"unknown format":        {strings.Replace(good, ".json", ".png", 1), ""},
+		"wrong signature":       {strings.Replace(good, sig, "AAAAAAAA", 1), ""},
+		"signature of a tag":    {strings.Replace(good, "/prod.", "/web.", 1), ""},
+		"short signature":       {strings.Replace(good, sig, sig[:7], 1), ""},
+		"check: unknown format": {"/b/2/" + lateKey + ".png", ""},
+		"unknown check":         {"/b/2/" + newBadgeKeys("other").checkKey(schemas.NewID()) + ".svg", notFoundPageMark},
+		"check UUID as key":     {"/b/2/" + up["uuid"].(string) + ".svg", notFoundPageMark},
 	} {
-		if code, body, _ := get(path); code != http.StatusNotFound {
-			t.Errorf("%s (%s): %d %s, want 404", name, path, code, body)
+		code, body, _ := get(tc.path)
+		if code != http.StatusNotFound || (tc.body == "" && body != "") || !strings.Contains(body, tc.body) {
+			t.Errorf("%s (%s): %d %q, want 404 with %q", name, tc.path, code, body, tc.body)
 		}
 	}
-	if rec := call(r, "POST", list.Badges["*"]["svg"], "", ""); rec.Code != http.StatusMethodNotAllowed {
-		t.Errorf("POST to a badge: %d", rec.Code)
+	for _, method := range []string{"POST", "HEAD"} {
+		if rec := call(r, method, list.Badges["*"]["svg"], "", ""); rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s to a badge: %d, want 405", method, rec.Code)
+		}
 	}
 	if rec := call(r, "OPTIONS", "/b/2/"+lateKey+".svg", "", ""); rec.Code != http.StatusNoContent {
 		t.Errorf("OPTIONS to a badge: %d", rec.Code)
@@ -225,6 +233,25 @@ func TestBadgesEndToEnd(t *testing.T) {
 	}
 	if rec := call(r, "GET", "/api/v3/badges", roKey, ""); rec.Code != http.StatusMovedPermanently {
 		t.Errorf("badges without the slash: %d", rec.Code)
+	}
+}
+
+const notFoundPageMark = "<h1>Not Found</h1>"
+
+// Once read, the secret is kept when ClickHouse fails to answer a later re-read.
+func TestBadgeSecretSurvivesAFailedReread(t *testing.T) {
+	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}}
+	now := testNow
+	api := New(Config{}, slog.New(slog.DiscardHandler), log, log, func() time.Time { return now })
+	first, err := api.badgeKeysNow(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.secretErr = errors.New("timeout")
+	now = now.Add(2 * time.Minute)
+	again, err := api.badgeKeysNow(t.Context())
+	if err != nil || again.secret != first.secret {
+		t.Errorf("after a failed re-read: %v, secret kept %v", err, again.secret == first.secret)
 	}
 }
 

@@ -37,6 +37,9 @@ type liveStore struct {
 
 func (s liveStore) Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error) {
 	row, ok := s.live.Check(check)
+	if !ok && s.live.HoldsAll() {
+		return history.CheckRow{}, store.ErrNotFound
+	}
 	if !ok {
 		return s.Store.Check(ctx, project, check)
 	}
@@ -48,6 +51,10 @@ func (s liveStore) Check(ctx context.Context, project, check schemas.ID) (histor
 
 func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error) {
 	row, ok := s.live.Check(check)
+	if !ok && s.live.HoldsAll() {
+		// Every check is live here: a miss needs no scan of the checks table.
+		return schemas.ID{}, store.ErrNotFound
+	}
 	if !ok {
 		return s.Store.CheckProject(ctx, check)
 	}

@@ -158,6 +158,17 @@ func TestLiveListFromMemory(t *testing.T) {
 		t.Errorf("from memory: listed %v with %d row lists, want [second first] in the store's order and no row list", got, st.rowLists)
 	}
 
+	// Holding every partition, a check not held live does not exist: no store read
+	// (a forged badge key must not cost a scan of the checks table).
+	missingLive := live()
+	delete(missingLive, first)
+	if _, err := WithLiveChecks(st, completeLive{missingLive}).CheckProject(context.Background(), first); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("CheckProject of a check not held live: %v, want not found", err)
+	}
+	if _, err := WithLiveChecks(st, completeLive{missingLive}).Check(context.Background(), project, first); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Check of a check not held live: %v, want not found", err)
+	}
+
 	behind := live()
 	behind[second] = checkRow(project, second, 4, 0, false) // older than the stored row
 	missing := live()

@@ -13,9 +13,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
-// One node of a three-node Kafka cluster crashes (SIGKILL) under load. Topics are
+// One node of a three-node Kafka cluster crashes (SIGKILL) under load: the node leading
+// the partition of one of the pinged checks. Topics are
 // replicated three times and acks=all needs two replicas, so the cluster keeps every
 // acknowledged ping: while the node is down the partitions it led move to the others,
 // pings refused meanwhile get 503 within the publish bound, and then every check is
@@ -36,9 +38,10 @@ func TestFaultKafkaClusterLosesANode(t *testing.T) {
 	s := startStack(t, env)
 	checks := createChecks(t, env, s.base, 12, `"timeout": 3600`)
 
-	load := startRIDLoad(s.base, checks, 16)
+	load := startRIDLoad(t, s.base, checks, 16)
 	time.Sleep(3 * time.Second) //nolint:forbidigo // load runs for a while before the fault
-	victim := leaderOfFirstPartition(t, brokers, env["HC_KAFKA_TOPIC_EVENTS"])
+	// The node leading the first check's partition, so the kill surely hits pings.
+	victim := partitionLeader(t, brokers, env["HC_KAFKA_TOPIC_EVENTS"], kafkarec.Partition([]byte(checks[0]), 6))
 	localStack(t, "kafka-cluster.sh", "node", strconv.Itoa(victim), "stop-hard")
 	killed := time.Now()
 	time.Sleep(nodeDown) //nolint:forbidigo // the node stays down for a while under load
@@ -91,8 +94,8 @@ func TestFaultKafkaClusterLosesANode(t *testing.T) {
 	exactlyOnce(t, env["HC_CLICKHOUSE_DATABASE"], int64(len(events)))
 }
 
-// leaderOfFirstPartition returns the node id that leads partition 0 of topic.
-func leaderOfFirstPartition(t *testing.T, brokers []string, topic string) int {
+// partitionLeader returns the node id that leads a partition of topic.
+func partitionLeader(t *testing.T, brokers []string, topic string, partition int) int {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -102,13 +105,13 @@ func leaderOfFirstPartition(t *testing.T, brokers []string, topic string) int {
 		t.Fatalf("metadata of %s: %v", topic, err)
 	}
 	for _, p := range meta.Topics[0].Partitions {
-		if p.ID == 0 {
+		if p.ID == partition {
 			if len(p.Replicas) != 3 {
-				t.Fatalf("partition 0 of %s has %d replicas, want 3", topic, len(p.Replicas))
+				t.Fatalf("partition %d of %s has %d replicas, want 3", partition, topic, len(p.Replicas))
 			}
 			return p.Leader.ID
 		}
 	}
-	t.Fatalf("%s has no partition 0", topic)
+	t.Fatalf("%s has no partition %d", topic, partition)
 	return 0
 }

@@ -152,9 +152,11 @@ type ridLoad struct {
 	workers sync.WaitGroup
 }
 
-func startRIDLoad(base string, checks []string, workers int) *ridLoad {
+func startRIDLoad(t *testing.T, base string, checks []string, workers int) *ridLoad {
 	ctx, stop := context.WithCancel(context.Background())
 	l := &ridLoad{stop: stop}
+	// A test that fails before finish must not leave its workers pinging.
+	t.Cleanup(func() { l.finish() })
 	client := &http.Client{Timeout: 10 * time.Second}
 	for w := range workers {
 		l.workers.Go(func() {
@@ -193,6 +195,8 @@ func (l *ridLoad) firstAckedAfter(t time.Time) (time.Time, bool) {
 func (l *ridLoad) finish() []pingResult {
 	l.stop()
 	l.workers.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.results
 }
 
@@ -251,7 +255,7 @@ func TestFaultBrokerStopDuringLoad(t *testing.T) {
 }
 
 func brokerOutageUnderLoad(t *testing.T, s *stack, env map[string]string, id, stop string) {
-	load := startRIDLoad(s.base, []string{id}, 16)
+	load := startRIDLoad(t, s.base, []string{id}, 16)
 	time.Sleep(2 * time.Second) //nolint:forbidigo // load runs for a while before the fault
 	localStack(t, "kafka.sh", stop)
 	down := time.Now()

@@ -171,6 +171,21 @@ func ensureSecret(ctx context.Context, conn driver.Conn, database, name, copyFro
 	if err := conn.QueryRow(ctx, "SELECT count() FROM "+database+".site_secrets WHERE name = ?", name).Scan(&n); err != nil {
 		return fmt.Errorf("reading site secret %s: %w", name, err)
 	}
+	if n > 0 && copyFrom != "" {
+		// A database rebuilt from another must serve the same badge URLs.
+		const smallest = ".site_secrets WHERE name = ? ORDER BY secret LIMIT 1"
+		var have, want string
+		err := conn.QueryRow(ctx, "SELECT secret FROM "+database+smallest, name).Scan(&have)
+		if err == nil {
+			err = conn.QueryRow(ctx, "SELECT secret FROM "+copyFrom+smallest, name).Scan(&want)
+		}
+		if err != nil {
+			return fmt.Errorf("comparing site secret %s with %s: %w", name, copyFrom, err)
+		}
+		if have != want {
+			return fmt.Errorf("database %s already has its own site secret %s, not the one of %s: its badge URLs would differ; drop it and rebuild", database, name, copyFrom)
+		}
+	}
 	if n > 0 {
 		return nil
 	}

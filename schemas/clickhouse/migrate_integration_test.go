@@ -131,4 +131,11 @@ func TestSiteSecrets(t *testing.T) {
 	if got := secrets(fresh); len(got) != 1 || got[0] == first[0] {
 		t.Errorf("database with no source of secrets: %q, want a new one", got)
 	}
+	// A database that already made its own secret cannot become a rebuild of another.
+	if _, err := chschema.Migrate(ctx, conn, fresh, database); err == nil || !strings.Contains(err.Error(), "already has its own site secret") {
+		t.Errorf("rebuilding into a database with another secret: %v, want a refusal", err)
+	}
+	if _, err := chschema.Migrate(ctx, conn, rebuilt, database); err != nil {
+		t.Errorf("migrating the rebuilt database again from its source: %v", err)
+	}
 }

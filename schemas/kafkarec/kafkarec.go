@@ -46,12 +46,27 @@ func DefaultTopics() Topics {
 func Balancer() kafka.Balancer { return &kafka.Murmur2Balancer{} }
 
 // Partition returns the partition Balancer picks for key among n partitions.
-func Partition(key []byte, n int) int {
+func Partition(key []byte, n int) int { return NewPartitioner(n).Of(key) }
+
+// Partitioner is Partition for a fixed number of partitions, for callers that place
+// many keys.
+type Partitioner struct {
+	partitions []int
+	balancer   kafka.Balancer
+}
+
+// NewPartitioner places keys among n partitions.
+func NewPartitioner(n int) Partitioner {
 	partitions := make([]int, n)
 	for i := range partitions {
 		partitions[i] = i
 	}
-	return Balancer().Balance(kafka.Message{Key: key}, partitions...)
+	return Partitioner{partitions: partitions, balancer: Balancer()}
+}
+
+// Of returns key's partition.
+func (p Partitioner) Of(key []byte) int {
+	return p.balancer.Balance(kafka.Message{Key: key}, p.partitions...)
 }
 
 // Key returns the record key of an event.
