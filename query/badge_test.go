@@ -197,6 +197,17 @@ func TestBadgesEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A check created by a ping with ?create=1 has a name-based (version 5) ID.
+	autoID := schemas.NameID([]byte("project"), []byte("auto-created"))
+	if _, err := log.Append(t.Context(), schemas.Event{ID: schemas.NewID(), ProjectID: schemas.ID{1}, CheckID: autoID, At: testNow,
+		Body: schemas.CheckCreated{Config: schemas.CheckConfig{Name: "auto", Kind: schemas.KindSimple, Timeout: time.Hour, Grace: time.Hour}}}); err != nil {
+		t.Fatal(err)
+	}
+	autoBadge := "/b/3/" + newBadgeKeys("test site secret").checkKey(autoID) + ".json"
+	if code, got, _ := get(autoBadge); code != http.StatusOK || got != `{"status": "up", "total": 1, "grace": 0, "down": 0}` {
+		t.Errorf("badge of a check created by ?create=1: %d %s", code, got)
+	}
+
 	good := list.Badges["prod"]["json3"]
 	sig := good[strings.Index(good, "/badge/")+len("/badge/")+37:][:8]
 	// Healthchecks answers a bad format or signature with an empty 404, an unknown check

@@ -25,6 +25,14 @@ func NewID() ID {
 	return id
 }
 
+// Generated reports whether id has the shape of an ID hcstream makes: an RFC 4122 UUID
+// of version 4 (NewID) or 5 (NameID). Checks created through the API get the first,
+// checks created by a ping with ?create=1 the second.
+func (id ID) Generated() bool {
+	version := id[6] >> 4
+	return id[8]>>6 == 2 && (version == 4 || version == 5)
+}
+
 // IsZero reports whether id is the all-zero UUID, which hcstream uses for "absent".
 func (id ID) IsZero() bool { return id == ID{} }
 
