@@ -112,11 +112,9 @@ type Projector struct {
 	// live holds the partitions this projector is folding, for Check.
 	liveMu sync.RWMutex
 	live   map[int]*partitionState
-	// topicPartitions is how many partitions the events topic had when the current
-	// consumer group generation began; 0 when unknown. partitioner places checks
-	// among them.
-	topicPartitions atomic.Int64
-	partitioner     atomic.Pointer[kafkarec.Partitioner]
+	// partitioner places checks among the partitions the events topic had when the
+	// current consumer group generation began; nil when their number is unknown.
+	partitioner atomic.Pointer[kafkarec.Partitioner]
 }
 
 // New returns a Projector. registry publishes configuration records for ingest and
@@ -164,10 +162,10 @@ func (st *partitionState) locked(id schemas.ID) (history.CheckRow, bool) {
 // HoldsAll reports whether this projector folds every partition of the events topic,
 // so that Check knows every check.
 func (p *Projector) HoldsAll() bool {
-	n := p.topicPartitions.Load()
+	partitioner := p.partitioner.Load()
 	p.liveMu.RLock()
 	defer p.liveMu.RUnlock()
-	return n > 0 && len(p.live) == int(n)
+	return partitioner != nil && partitioner.Count() > 0 && len(p.live) == partitioner.Count()
 }
 
 // countPartitions records how many partitions the events topic has, for HoldsAll.
@@ -177,16 +175,12 @@ func (p *Projector) countPartitions(ctx context.Context, client *kafka.Client) {
 		err = fmt.Errorf("no metadata for %s", p.cfg.Topics.Events)
 	}
 	if err != nil {
-		p.topicPartitions.Store(0)
+		p.partitioner.Store(nil)
 		p.log.Warn("counting the events topic's partitions", "err", err)
 		return
 	}
-	n := len(meta.Topics[0].Partitions)
-	if n != int(p.topicPartitions.Load()) || p.partitioner.Load() == nil {
-		partitioner := kafkarec.NewPartitioner(n)
-		p.partitioner.Store(&partitioner)
-	}
-	p.topicPartitions.Store(int64(n))
+	partitioner := kafkarec.NewPartitioner(len(meta.Topics[0].Partitions))
+	p.partitioner.Store(&partitioner)
 }
 
 // serveLive makes st readable through Check until the returned function is called.

@@ -64,6 +64,9 @@ func NewPartitioner(n int) Partitioner {
 	return Partitioner{partitions: partitions, balancer: Balancer()}
 }
 
+// Count is the number of partitions keys are placed among.
+func (p Partitioner) Count() int { return len(p.partitions) }
+
 // Of returns key's partition.
 func (p Partitioner) Of(key []byte) int {
 	return p.balancer.Balance(kafka.Message{Key: key}, p.partitions...)
