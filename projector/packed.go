@@ -89,6 +89,28 @@ func (p packedRow) checkID() schemas.ID {
 	return id
 }
 
+// projectID reads the project ID, which follows the check ID, the flags, the status
+// and the kind.
+func (p packedRow) projectID() schemas.ID {
+	project, _ := p.projectAndCreated()
+	return project
+}
+
+// projectAndCreated reads the row up to its creation time, which is how lists sort.
+func (p packedRow) projectAndCreated() (schemas.ID, time.Time) {
+	r := rowReader{s: string(p)}
+	r.id()
+	flags := r.uvarint()
+	r.byte()
+	r.byte()
+	project := r.id()
+	if flags&flagHasLastStartRunID != 0 {
+		r.id()
+	}
+	r.uvarint()
+	return project, r.time()
+}
+
 func appendTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
 		return append(b, 0)

@@ -7,10 +7,14 @@
 package projector
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -152,6 +156,77 @@ func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
 	return history.CheckRow{}, false
 }
 
+// ProjectChecks returns the rows of a project's checks (deleted ones included) ordered
+// by creation, as the API lists them. It reports false, and nothing, unless this
+// projector folds every partition: only then does it know all of the project's checks.
+func (p *Projector) ProjectChecks(project schemas.ID) ([]history.CheckRow, bool) {
+	partitioner := p.partitioner.Load()
+	p.liveMu.RLock()
+	defer p.liveMu.RUnlock()
+	if !p.holdsAll(partitioner) {
+		return nil, false
+	}
+	var entries []listEntry
+	for _, st := range p.live {
+		entries = st.appendProjectEntries(entries, project)
+	}
+	// Rows are hundreds of bytes: sorting small entries and unpacking each row once,
+	// into its place, is far cheaper than sorting the rows themselves.
+	slices.SortFunc(entries, func(a, b listEntry) int {
+		if c := cmp.Compare(a.created, b.created); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.id[:], b.id[:])
+	})
+	rows := make([]history.CheckRow, len(entries))
+	for i, e := range entries {
+		if e.open != nil {
+			rows[i] = *e.open
+		} else {
+			rows[i] = e.packed.unpack()
+		}
+		rows[i].Partition = e.partition
+	}
+	return rows, true
+}
+
+// unixNano is t in UnixNano, with the zero time first.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// listEntry is one check of a list, before it is unpacked.
+type listEntry struct {
+	// created is in UnixNano: comparing time.Time values was a third of the sort.
+	created   int64
+	id        schemas.ID
+	partition int
+	// packed is the row, unless open holds a copy of the one the current batch changed.
+	packed packedRow
+	open   *history.CheckRow
+}
+
+func (st *partitionState) appendProjectEntries(entries []listEntry, project schemas.ID) []listEntry {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	entries = slices.Grow(entries, st.checks.projectLen(project))
+	for packed := range st.checks.projectRows(project) {
+		e := listEntry{id: packed.checkID(), partition: st.partition, packed: packed}
+		if open, ok := st.open[e.id]; ok {
+			row := *open
+			e.open, e.created = &row, unixNano(row.State.Created)
+		} else {
+			_, created := packed.projectAndCreated()
+			e.created = unixNano(created)
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
 // locked is row for readers other than the partition's goroutine.
 func (st *partitionState) locked(id schemas.ID) (history.CheckRow, bool) {
 	st.mu.RLock()
@@ -165,6 +240,11 @@ func (p *Projector) HoldsAll() bool {
 	partitioner := p.partitioner.Load()
 	p.liveMu.RLock()
 	defer p.liveMu.RUnlock()
+	return p.holdsAll(partitioner)
+}
+
+// holdsAll is HoldsAll with liveMu held.
+func (p *Projector) holdsAll(partitioner *kafkarec.Partitioner) bool {
 	return partitioner != nil && partitioner.Count() > 0 && len(p.live) == partitioner.Count()
 }
 

@@ -2,6 +2,7 @@ package projector
 
 import (
 	"encoding/binary"
+	"iter"
 	"math"
 
 	"github.com/hcstream/hcstream/schemas"
@@ -17,6 +18,11 @@ type checkTable struct {
 	used  int
 	// deadlines counts slots with hasDue, for deadline.Current.
 	deadlines int
+	// byProject lists each project's slots, so that a project's checks are read without
+	// visiting every slot: at a million checks a full scan costs tens of milliseconds per
+	// list. Slot numbers (4 bytes) rather than IDs (16) keep the index small; grow
+	// renumbers them.
+	byProject map[schemas.ID][]uint32
 }
 
 type tableSlot struct {
@@ -33,7 +39,7 @@ func newCheckTable(capacity int) *checkTable {
 	for n*3 < capacity*4 {
 		n *= 2
 	}
-	return &checkTable{slots: make([]tableSlot, n)}
+	return &checkTable{slots: make([]tableSlot, n), byProject: map[schemas.ID][]uint32{}}
 }
 
 // find returns the slot of id, or of the empty slot where it would go.
@@ -65,16 +71,65 @@ func (t *checkTable) put(row packedRow) {
 		}
 		t.used++
 		t.slots[i].due = noDeadline
+		t.index(row.projectID(), i)
+	} else if old, now := t.slots[i].row.projectID(), row.projectID(); old != now {
+		// A row folded before its CheckCreated has no project yet.
+		t.unindex(old, i)
+		t.index(now, i)
 	}
 	t.slots[i].row = row
+}
+
+func (t *checkTable) index(project schemas.ID, slot int) {
+	t.byProject[project] = append(t.byProject[project], uint32(slot))
+}
+
+func (t *checkTable) unindex(project schemas.ID, slot int) {
+	slots := t.byProject[project]
+	for j, s := range slots {
+		if s == uint32(slot) {
+			slots[j] = slots[len(slots)-1]
+			slots = slots[:len(slots)-1]
+			break
+		}
+	}
+	if len(slots) == 0 {
+		delete(t.byProject, project)
+		return
+	}
+	t.byProject[project] = slots
+}
+
+func (t *checkTable) projectLen(project schemas.ID) int { return len(t.byProject[project]) }
+
+// projectRows yields the stored rows of one project's checks, in no particular order.
+func (t *checkTable) projectRows(project schemas.ID) iter.Seq[packedRow] {
+	return func(yield func(packedRow) bool) {
+		for _, slot := range t.byProject[project] {
+			if !yield(t.slots[slot].row) {
+				return
+			}
+		}
+	}
 }
 
 func (t *checkTable) grow() {
 	old := t.slots
 	t.slots = make([]tableSlot, 2*len(old))
+	counts := make(map[schemas.ID]int, len(t.byProject))
+	for project, slots := range t.byProject {
+		counts[project] = len(slots)
+	}
+	clear(t.byProject)
 	for _, s := range old {
 		if s.row != "" {
-			t.slots[t.find(s.row.checkID())] = s
+			i := t.find(s.row.checkID())
+			t.slots[i] = s
+			project := s.row.projectID()
+			if t.byProject[project] == nil {
+				t.byProject[project] = make([]uint32, 0, counts[project]+1)
+			}
+			t.index(project, i)
 		}
 	}
 }

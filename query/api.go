@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -293,29 +294,23 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(pythonSeparators(body))
 }
 
-// writeJSONList writes {"<field>": [items…]} one item at a time through a buffer, so a
-// list of ten thousand checks never holds its ten megabytes of JSON twice over.
-func writeJSONList[T any](w http.ResponseWriter, field string, items []T) {
+// writeCheckList writes {"checks": [checks…]} one check at a time through a buffer, as
+// they are rendered: a list of ten thousand checks never holds its ten megabytes of JSON,
+// nor the rendered checks, all at once.
+func writeCheckList(w http.ResponseWriter, checks iter.Seq[checkJSON]) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, 64<<10)
-	_, _ = out.WriteString(`{"` + field + `": [`)
+	_, _ = out.WriteString(`{"checks": [`)
 	var buf []byte
-	for i := range items {
+	first := true
+	for c := range checks {
 		buf = buf[:0]
-		if i > 0 {
+		if !first {
 			buf = append(buf, ", "...)
 		}
-		if item, ok := any(&items[i]).(interface{ appendJSON([]byte) []byte }); ok {
-			buf = item.appendJSON(buf)
-		} else {
-			item, err := json.Marshal(items[i])
-			if err != nil {
-				// The status is already sent; a cut body is all that is left to say.
-				return
-			}
-			buf = appendPythonSeparators(buf, item)
-		}
+		first = false
+		buf = c.appendJSON(buf)
 		_, _ = out.Write(buf)
 	}
 	_, _ = out.WriteString("]}")
@@ -372,17 +367,22 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 	query := r.URL.Query()
 	tags, slug := query["tag"], query.Get("slug")
 	now := a.now()
-	out := make([]checkJSON, 0, len(rows))
-	for _, row := range rows {
-		if slug != "" && row.State.Config.Slug != slug || !hasAllTags(row.State.Config.Tags, tags) {
-			continue
+	writeCheckList(w, func(yield func(checkJSON) bool) {
+		for _, row := range rows {
+			if slug != "" && row.State.Config.Slug != slug || !hasAllTags(row.State.Config.Tags, tags) {
+				continue
+			}
+			if !yield(a.renderCheck(r, row.State, now)) {
+				return
+			}
 		}
-		out = append(out, a.renderCheck(r, row.State, now))
-	}
-	writeJSONList(w, "checks", out)
+	})
 }
 
 func hasAllTags(tags string, want []string) bool {
+	if len(want) == 0 {
+		return true
+	}
 	have := strings.Fields(tags)
 	for _, t := range want {
 		found := false

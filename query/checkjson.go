@@ -221,10 +221,19 @@ func appendKeyNullableString(b []byte, key string, value *string) []byte {
 // > and &, non-ASCII) goes through json.Marshal.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainJSON[s[i]] {
 			quoted, _ := json.Marshal(s)
 			return append(b, quoted...)
 		}
 	}
 	return append(append(append(b, '"'), s...), '"')
 }
+
+// plainJSON marks the bytes json.Marshal copies into a string unchanged: printable
+// ASCII except the quote, the backslash and the HTML characters it escapes.
+var plainJSON = func() (plain [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return plain
+}()

@@ -1,8 +1,10 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/hcstream/hcstream/projector/check"
@@ -21,6 +23,8 @@ func (m liveMap) Check(id schemas.ID) (history.CheckRow, bool) {
 // HoldsAll is false: a liveMap holds some partitions, and every check that is not in it
 // comes from the store.
 func (m liveMap) HoldsAll() bool { return false }
+
+func (m liveMap) ProjectChecks(schemas.ID) ([]history.CheckRow, bool) { return nil, false }
 
 func checkRow(project, id schemas.ID, version, pings uint64, deleted bool) history.CheckRow {
 	return history.CheckRow{Version: version, State: check.State{ProjectID: project, CheckID: id, Exists: true, Deleted: deleted, NPings: pings}}
@@ -95,93 +99,61 @@ func TestLiveChecksPreferFreshState(t *testing.T) {
 	}
 }
 
-// completeLive holds every partition.
+// completeLive holds every partition; it lists a project's checks in ID order.
 type completeLive struct{ liveMap }
 
 func (completeLive) HoldsAll() bool { return true }
 
-// versionedStore lists stored check versions and counts which list it was asked for.
-type versionedStore struct {
-	*fakeLog
-	stored                 []store.StoredCheck
-	rowLists, versionLists int
+func (l completeLive) ProjectChecks(project schemas.ID) ([]history.CheckRow, bool) {
+	var rows []history.CheckRow
+	for _, row := range l.liveMap {
+		if row.State.ProjectID == project {
+			rows = append(rows, row)
+		}
+	}
+	slices.SortFunc(rows, func(a, b history.CheckRow) int { return bytes.Compare(a.State.CheckID[:], b.State.CheckID[:]) })
+	return rows, true
 }
 
-func (s *versionedStore) Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
-	s.rowLists++
+// countingStore counts the check lists it was asked for.
+type countingStore struct {
+	*fakeLog
+	lists int
+}
+
+func (s *countingStore) Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
+	s.lists++
 	return s.fakeLog.Checks(ctx, project)
 }
 
-func (s *versionedStore) CheckVersions(context.Context, schemas.ID) ([]store.StoredCheck, error) {
-	s.versionLists++
-	return s.stored, nil
-}
-
-// With every partition folded here, the list reads only IDs and versions from the store
-// and the rows from memory, in the store's order; any doubt sends it back to the rows.
-func TestLiveListFromMemory(t *testing.T) {
+// With every partition folded here, reads never reach the store: the list comes from
+// memory in its order, without deleted checks, and a check not held live does not
+// exist (a forged badge key must not cost a scan of the checks table).
+func TestLiveReadsFromMemoryAlone(t *testing.T) {
 	project, other := schemas.ID{1}, schemas.ID{2}
-	first, second, gone, foreign := schemas.ID{10}, schemas.ID{11}, schemas.ID{12}, schemas.ID{13}
-	rows := map[schemas.ID]history.CheckRow{
-		first:   checkRow(project, first, 5, 1, false),
+	first, second, gone, foreign, storedOnly := schemas.ID{10}, schemas.ID{11}, schemas.ID{12}, schemas.ID{13}, schemas.ID{14}
+	st := &countingStore{fakeLog: &fakeLog{checks: map[schemas.ID]history.CheckRow{
+		first:      checkRow(project, first, 5, 1, false),
+		storedOnly: checkRow(project, storedOnly, 5, 1, false),
+	}}}
+	live := completeLive{liveMap{
+		first:   checkRow(project, first, 8, 4, false),
 		second:  checkRow(project, second, 5, 1, false),
-		gone:    checkRow(project, gone, 5, 1, false),
-		foreign: checkRow(other, foreign, 5, 1, false),
+		gone:    checkRow(project, gone, 9, 1, true),
+		foreign: checkRow(other, foreign, 6, 2, false),
+	}}
+	ctx := context.Background()
+	rows, err := WithLiveChecks(st, live).Checks(ctx, project)
+	if err != nil {
+		t.Fatal(err)
 	}
-	stored := []store.StoredCheck{{ID: second, Version: 5}, {ID: first, Version: 5}, {ID: gone, Version: 5}, {ID: foreign, Version: 5}}
-	live := func() liveMap {
-		return liveMap{
-			first:   checkRow(project, first, 8, 4, false),
-			second:  checkRow(project, second, 5, 1, false),
-			gone:    checkRow(project, gone, 9, 1, true),
-			foreign: checkRow(other, foreign, 6, 2, false),
-		}
+	if len(rows) != 2 || rows[0].State.CheckID != first || rows[0].State.NPings != 4 || rows[1].State.CheckID != second || st.lists != 0 {
+		t.Errorf("listed %v with %d store lists, want [first (n_pings 4) second] and none", rows, st.lists)
 	}
-	list := func(st *versionedStore, l LiveChecks) []schemas.ID {
-		t.Helper()
-		got, err := WithLiveChecks(st, l).Checks(context.Background(), project)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []schemas.ID
-		for _, r := range got {
-			ids = append(ids, r.State.CheckID)
-			if r.State.CheckID == first && r.State.NPings != 4 {
-				t.Errorf("first check listed with n_pings %d, want the live 4", r.State.NPings)
-			}
-		}
-		return ids
-	}
-
-	st := &versionedStore{fakeLog: &fakeLog{checks: rows}, stored: stored}
-	if got := list(st, completeLive{live()}); len(got) != 2 || got[0] != second || got[1] != first || st.rowLists != 0 {
-		t.Errorf("from memory: listed %v with %d row lists, want [second first] in the store's order and no row list", got, st.rowLists)
-	}
-
-	// Holding every partition, a check not held live does not exist: no store read
-	// (a forged badge key must not cost a scan of the checks table).
-	missingLive := live()
-	delete(missingLive, first)
-	if _, err := WithLiveChecks(st, completeLive{missingLive}).CheckProject(context.Background(), first); !errors.Is(err, store.ErrNotFound) {
+	if _, err := WithLiveChecks(st, live).CheckProject(ctx, storedOnly); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("CheckProject of a check not held live: %v, want not found", err)
 	}
-	if _, err := WithLiveChecks(st, completeLive{missingLive}).Check(context.Background(), project, first); !errors.Is(err, store.ErrNotFound) {
+	if _, err := WithLiveChecks(st, live).Check(ctx, project, storedOnly); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Check of a check not held live: %v, want not found", err)
-	}
-
-	behind := live()
-	behind[second] = checkRow(project, second, 4, 0, false) // older than the stored row
-	missing := live()
-	delete(missing, second)
-	for name, l := range map[string]LiveChecks{"a live row older than the stored one": completeLive{behind},
-		"a check not held live": completeLive{missing}, "partitions held elsewhere": live()} {
-		st := &versionedStore{fakeLog: &fakeLog{checks: rows}, stored: stored}
-		got := list(st, l)
-		if len(got) != 2 || st.rowLists != 1 {
-			t.Errorf("%s: listed %v with %d row lists, want the two checks from the rows", name, got, st.rowLists)
-		}
-		if _, elsewhere := l.(liveMap); elsewhere && st.versionLists != 0 {
-			t.Errorf("%s: asked for versions though live cannot answer", name)
-		}
 	}
 }

@@ -77,34 +77,6 @@ func (c *ClickHouse) Checks(ctx context.Context, project schemas.ID) ([]history.
 	return c.checks(ctx, "project_id = ?", uuid.UUID(project))
 }
 
-// StoredCheck names one of a project's checks and the version of its stored row.
-type StoredCheck struct {
-	ID      schemas.ID
-	Version uint64
-}
-
-// CheckVersions is Checks without the rows: each check's ID and stored version, in the
-// same order, for a reader that holds the rows itself. It reads four columns of the
-// checks table instead of all of them.
-func (c *ClickHouse) CheckVersions(ctx context.Context, project schemas.ID) ([]StoredCheck, error) {
-	rows, err := c.conn.Query(ctx, "SELECT check_id, version FROM "+c.database+".checks FINAL WHERE project_id = ? AND deleted = 0 ORDER BY created_us, check_id",
-		uuid.UUID(project))
-	if err != nil {
-		return nil, fmt.Errorf("listing check versions: %w", err)
-	}
-	defer rows.Close()
-	var out []StoredCheck
-	for rows.Next() {
-		var id uuid.UUID
-		var v uint64
-		if err := rows.Scan(&id, &v); err != nil {
-			return nil, fmt.Errorf("scanning check versions: %w", err)
-		}
-		out = append(out, StoredCheck{ID: schemas.ID(id), Version: v})
-	}
-	return out, rows.Err()
-}
-
 // CheckCount returns how many checks a project has, deleted ones not counted.
 func (c *ClickHouse) CheckCount(ctx context.Context, project schemas.ID) (int, error) {
 	var n uint64
