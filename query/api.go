@@ -104,12 +104,19 @@ type API struct {
 	badgeMu         sync.Mutex
 	badgeKeys       badgeKeys
 	badgeKeysExpire time.Time
+	badgeRereading  bool
 }
 
 type cachedProject struct {
 	project store.Project
 	until   time.Time
+	// refreshing is set while a read ahead of until is in flight.
+	refreshing bool
 }
+
+// refreshAhead is how long before a cached key expires it is read again, off the
+// request path: a request that waited for ClickHouse under load was the API's tail.
+const refreshAhead = 10 * time.Second
 
 // New returns the API.
 func New(cfg Config, logger *slog.Logger, st Store, appender Appender, now func() time.Time) *API {
@@ -263,10 +270,20 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 		return store.Project{}, http.StatusUnauthorized, "missing api key"
 	}
 	hash := auth.Hash(key)
+	now := a.now()
 	a.keysMu.Lock()
 	cached, ok := a.keys[hash]
+	fresh := ok && now.Before(cached.until)
+	refresh := fresh && !cached.refreshing && !now.Before(cached.until.Add(-refreshAhead))
+	if refresh {
+		cached.refreshing = true
+		a.keys[hash] = cached
+	}
 	a.keysMu.Unlock()
-	if ok && a.now().Before(cached.until) {
+	if refresh {
+		go a.refreshKey(hash)
+	}
+	if fresh {
 		return cached.project, http.StatusOK, ""
 	}
 	project, err := a.store.ProjectByKeyHash(ctx, hash)
@@ -281,6 +298,28 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 	a.keys[hash] = cachedProject{project: project, until: a.now().Add(time.Minute)}
 	a.keysMu.Unlock()
 	return project, http.StatusOK, ""
+}
+
+// refreshKey reads a cached key's project again before the cache entry expires. A key
+// that is gone is forgotten at once; a failed read leaves the entry to expire.
+func (a *API) refreshKey(hash string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	project, err := a.store.ProjectByKeyHash(ctx, hash)
+	a.keysMu.Lock()
+	defer a.keysMu.Unlock()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		delete(a.keys, hash)
+	case err != nil:
+		a.log.Warn("reading an API key again ahead of its expiry", "err", err)
+		if cached, ok := a.keys[hash]; ok {
+			cached.refreshing = false
+			a.keys[hash] = cached
+		}
+	default:
+		a.keys[hash] = cachedProject{project: project, until: a.now().Add(time.Minute)}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

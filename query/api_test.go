@@ -67,6 +67,8 @@ func (f *fakeLog) Append(_ context.Context, ev schemas.Event) (uint64, error) {
 }
 
 func (f *fakeLog) ProjectByKeyHash(_ context.Context, hash string) (store.Project, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if p, ok := f.projects[hash]; ok {
 		return p, nil
 	}

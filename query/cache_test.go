@@ -1,0 +1,119 @@
+package query
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/query/auth"
+	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// gatedStore holds its key and secret reads at a gate while one is set.
+type gatedStore struct {
+	*fakeLog
+	mu                    sync.Mutex
+	keyGate, secretGate   chan struct{}
+	keyReads, secretReads atomic.Int32
+}
+
+func (s *gatedStore) gates() (key, secret chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keyGate, s.secretGate
+}
+
+func (s *gatedStore) ProjectByKeyHash(ctx context.Context, hash string) (store.Project, error) {
+	if gate, _ := s.gates(); gate != nil {
+		<-gate
+	}
+	defer s.keyReads.Add(1)
+	return s.fakeLog.ProjectByKeyHash(ctx, hash)
+}
+
+func (s *gatedStore) Secret(ctx context.Context, name string) (string, error) {
+	if _, gate := s.gates(); gate != nil {
+		<-gate
+	}
+	defer s.secretReads.Add(1)
+	return s.fakeLog.Secret(ctx, name)
+}
+
+// Once a key and the badge secret are known, no request waits for ClickHouse to read
+// them again: they are re-read in the background, and a key found gone is forgotten
+// before its cache entry would have expired.
+func TestCachedReadsNeverWaitForTheStore(t *testing.T) {
+	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{auth.Hash(rwKey): {ID: schemas.ID{1}}}}
+	st := &gatedStore{fakeLog: log}
+	var clock atomic.Int64
+	clock.Store(testNow.UnixNano())
+	api := New(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), st, log, func() time.Time { return time.Unix(0, clock.Load()) })
+	r := mux.NewRouter()
+	api.Register(r)
+	list := func() int {
+		t.Helper()
+		done := make(chan int)
+		go func() { done <- call(r, "GET", "/api/v3/checks/", rwKey, "").Code }()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(10 * time.Second):
+			t.Fatal("a request waited for a held store read")
+			return 0
+		}
+	}
+	if code := list(); code != http.StatusOK {
+		t.Fatalf("first list: %d", code)
+	}
+
+	setGates := func(key, secret chan struct{}) {
+		st.mu.Lock()
+		st.keyGate, st.secretGate = key, secret
+		st.mu.Unlock()
+	}
+	waitFor := func(what string, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+
+	keyGate := make(chan struct{})
+	setGates(keyGate, nil)
+	clock.Add(int64(55 * time.Second)) // the key is due for its read ahead
+	if code := list(); code != http.StatusOK {
+		t.Fatalf("list while the key is re-read: %d", code)
+	}
+	close(keyGate)
+	waitFor("the key was not read ahead", func() bool { return st.keyReads.Load() == 2 })
+
+	secretGate := make(chan struct{})
+	setGates(nil, secretGate)
+	clock.Add(int64(6 * time.Second)) // the badge secret's minute is over
+	if code := list(); code != http.StatusOK {
+		t.Fatalf("list while the secret is re-read: %d", code)
+	}
+	close(secretGate)
+	waitFor("the secret was not re-read", func() bool { return st.secretReads.Load() == 2 })
+
+	log.mu.Lock()
+	delete(log.projects, auth.Hash(rwKey))
+	log.mu.Unlock()
+	// The key read ahead at +55 s is due again, three seconds before it would expire.
+	clock.Add(int64(51 * time.Second))
+	waitFor("a key removed from the store was still accepted after its re-read", func() bool { return list() == http.StatusUnauthorized })
+	if n := st.secretReads.Load(); n != 2 {
+		t.Errorf("the secret was read %d times, want 2", n)
+	}
+}
