@@ -49,9 +49,14 @@ func newBadgeKeys(secret string) badgeKeys {
 }
 
 func encryptID(b cipher.Block, id schemas.ID) string {
+	var out [36]byte
+	return string(appendEncryptedID(out[:0], b, id))
+}
+
+func appendEncryptedID(dst []byte, b cipher.Block, id schemas.ID) []byte {
 	var out schemas.ID
 	b.Encrypt(out[:], id[:])
-	return out.String()
+	return out.Append(dst)
 }
 
 func decryptID(b cipher.Block, key string) (schemas.ID, bool) {
@@ -64,7 +69,10 @@ func decryptID(b cipher.Block, key string) (schemas.ID, bool) {
 	return id, true
 }
 
-func (k badgeKeys) checkKey(id schemas.ID) string           { return encryptID(k.checks, id) }
+func (k badgeKeys) checkKey(id schemas.ID) string { return encryptID(k.checks, id) }
+func (k badgeKeys) appendCheckKey(b []byte, id schemas.ID) []byte {
+	return appendEncryptedID(b, k.checks, id)
+}
 func (k badgeKeys) checkOf(key string) (schemas.ID, bool)   { return decryptID(k.checks, key) }
 func (k badgeKeys) projectKey(id schemas.ID) string         { return encryptID(k.project, id) }
 func (k badgeKeys) projectOf(key string) (schemas.ID, bool) { return decryptID(k.project, key) }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,8 +61,13 @@ func isoSeconds(t time.Time) *string {
 	if t.IsZero() {
 		return nil
 	}
-	s := t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05") + "+00:00"
+	s := isoSecondsText(t)
 	return &s
+}
+
+func isoSecondsText(t time.Time) string {
+	var buf [32]byte
+	return string(append(t.UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05"), "+00:00"...))
 }
 
 // isoMicros is Python's isoformat(): microseconds only when non-zero.
@@ -82,41 +88,64 @@ func uniqueKey(id schemas.ID) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// checkPointees holds what a rendered check's optional fields point at, so that they
+// cost one allocation together rather than one each: a list renders ten thousand checks.
+type checkPointees struct {
+	lastPing, nextPing, uuid, pingURL, updateURL, pauseURL, resumeURL, channels, uniqueKey, schedule, tz string
+	lastDuration, timeout                                                                                int64
+}
+
 func (a *API) renderCheck(r *request, s check.State, now time.Time) checkJSON {
 	version, readOnly := r.version, r.project.ReadOnly
 	cfg := s.Config
+	var badge [128]byte
 	out := checkJSON{
 		Name: cfg.Name, Slug: cfg.Slug, Tags: cfg.Tags, Desc: cfg.Desc, Grace: int64(cfg.Grace / time.Second),
 		NPings: s.NPings, Status: check.StatusAt(s, now, version == 1), Started: !s.LastStart.IsZero(),
-		LastPing: isoSeconds(s.LastPing), ManualResume: cfg.ManualResume, Methods: cfg.Methods,
+		ManualResume: cfg.ManualResume, Methods: cfg.Methods,
 		StartKw: cfg.StartKeywords, SuccessKw: cfg.SuccessKeywords, FailureKw: cfg.FailureKeywords,
 		FilterSubject: cfg.FilterSubject, FilterBody: cfg.FilterBody, FilterHTTPBody: cfg.FilterHTTPBody,
 		FilterDefaultFail: cfg.FilterDefaultFail, FailureThreshold: cfg.FailuresToAlert(), RecoveryThreshold: cfg.SuccessesToRecover(),
-		BadgeURL: a.cfg.SiteRoot + "/b/2/" + r.badges.checkKey(s.CheckID) + ".svg",
+		BadgeURL: string(append(r.badges.appendCheckKey(append(append(badge[:0], a.cfg.SiteRoot...), "/b/2/"...), s.CheckID), ".svg"...)),
 	}
-	if next, ok := check.NextPing(s); ok {
-		out.NextPing = isoSeconds(next)
+	held := new(checkPointees)
+	if !s.LastPing.IsZero() {
+		held.lastPing = isoSecondsText(s.LastPing)
+		out.LastPing = &held.lastPing
+	}
+	if next, ok := check.NextPing(s); ok && !next.IsZero() {
+		held.nextPing = isoSecondsText(next)
+		out.NextPing = &held.nextPing
 	}
 	if cfg.FilterSubject {
 		out.Subject, out.SubjectFail = cfg.SuccessKeywords, cfg.FailureKeywords
 	}
-	if secs := int64(s.LastDuration / time.Second); s.LastDuration > 0 {
-		out.LastDuration = &secs
+	if held.lastDuration = int64(s.LastDuration / time.Second); s.LastDuration > 0 {
+		out.LastDuration = &held.lastDuration
 	}
 	if readOnly {
-		out.UniqueKey = ptr(uniqueKey(s.CheckID))
+		held.uniqueKey = uniqueKey(s.CheckID)
+		out.UniqueKey = &held.uniqueKey
 	} else {
-		id := s.CheckID.String()
+		var idText [36]byte
+		id := string(s.CheckID.Append(idText[:0]))
 		update := a.apiURL(version, "checks/"+id)
-		channels := append([]string(nil), cfg.Channels...)
-		sort.Strings(channels)
-		out.UUID, out.PingURL, out.UpdateURL = &id, ptr(a.cfg.PingEndpoint+id), &update
-		out.PauseURL, out.ResumeURL, out.Channels = ptr(update+"/pause"), ptr(update+"/resume"), ptr(strings.Join(channels, ","))
+		held.uuid, held.pingURL, held.updateURL = id, a.cfg.PingEndpoint+id, update
+		held.pauseURL, held.resumeURL = update+"/pause", update+"/resume"
+		if len(cfg.Channels) > 0 {
+			channels := slices.Clone(cfg.Channels)
+			sort.Strings(channels)
+			held.channels = strings.Join(channels, ",")
+		}
+		out.UUID, out.PingURL, out.UpdateURL = &held.uuid, &held.pingURL, &held.updateURL
+		out.PauseURL, out.ResumeURL, out.Channels = &held.pauseURL, &held.resumeURL, &held.channels
 	}
 	if cfg.Kind == schemas.KindSimple {
-		out.Timeout = ptr(int64(cfg.Timeout / time.Second))
+		held.timeout = int64(cfg.Timeout / time.Second)
+		out.Timeout = &held.timeout
 	} else {
-		out.Schedule, out.TZ = ptr(cfg.Schedule), ptr(cfg.TZ)
+		held.schedule, held.tz = cfg.Schedule, cfg.TZ
+		out.Schedule, out.TZ = &held.schedule, &held.tz
 	}
 	return out
 }

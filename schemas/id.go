@@ -39,16 +39,20 @@ func (id ID) IsZero() bool { return id == ID{} }
 // String returns the canonical lowercase 8-4-4-4-12 form.
 func (id ID) String() string {
 	var buf [36]byte
-	hex.Encode(buf[0:8], id[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], id[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], id[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], id[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:], id[10:])
-	return string(buf[:])
+	return string(id.Append(buf[:0]))
+}
+
+// Append appends the canonical form to b.
+func (id ID) Append(b []byte) []byte {
+	b = hex.AppendEncode(b, id[0:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[8:10])
+	b = append(b, '-')
+	return hex.AppendEncode(b, id[10:])
 }
 
 // MarshalText implements encoding.TextMarshaler.
