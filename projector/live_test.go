@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"iter"
 	"testing"
 	"time"
 
@@ -34,11 +35,11 @@ func TestProjectChecksFromEveryPartition(t *testing.T) {
 	}
 
 	p.serveLive(states[0])
-	if rows, ok := p.ProjectChecks(project); ok || rows != nil {
-		t.Fatalf("with one of two partitions held: %d rows, ok %v; want none and false", len(rows), ok)
+	if seq, ok := p.ProjectChecks(project); ok || seq != nil {
+		t.Fatal("with one of two partitions held, the projector listed checks")
 	}
 	p.serveLive(states[1])
-	rows, ok := p.ProjectChecks(project)
+	rows, ok := collect(p.ProjectChecks(project))
 	if !ok || len(rows) != len(want) {
 		t.Fatalf("%d rows, ok %v; want %d and true", len(rows), ok, len(want))
 	}
@@ -47,9 +48,21 @@ func TestProjectChecksFromEveryPartition(t *testing.T) {
 			t.Errorf("row %d is %v of project %v, want %v (oldest first)", i, row.State.CheckID, row.State.ProjectID, want[i])
 		}
 	}
-	if rows, ok := p.ProjectChecks(schemas.NewID()); !ok || len(rows) != 0 {
+	if rows, ok := collect(p.ProjectChecks(schemas.NewID())); !ok || len(rows) != 0 {
 		t.Errorf("a project without checks: %d rows, ok %v", len(rows), ok)
 	}
+}
+
+// collect copies the rows ProjectChecks yields.
+func collect(seq iter.Seq[*history.CheckRow], ok bool) ([]history.CheckRow, bool) {
+	if !ok {
+		return nil, false
+	}
+	var rows []history.CheckRow
+	for row := range seq {
+		rows = append(rows, *row)
+	}
+	return rows, true
 }
 
 // BenchmarkProjectChecks times the projector's share of listing a project of 10,000
@@ -71,8 +84,13 @@ func BenchmarkProjectChecks(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if rows, ok := p.ProjectChecks(projects[0]); !ok || len(rows) != 10_000 {
-			b.Fatal(len(rows), ok)
+		seq, ok := p.ProjectChecks(projects[0])
+		n := 0
+		for range seq {
+			n++
+		}
+		if !ok || n != 10_000 {
+			b.Fatal(n, ok)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"math"
 	"slices"
@@ -156,10 +157,12 @@ func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
 	return history.CheckRow{}, false
 }
 
-// ProjectChecks returns the rows of a project's checks (deleted ones included) ordered
-// by creation, as the API lists them. It reports false, and nothing, unless this
-// projector folds every partition: only then does it know all of the project's checks.
-func (p *Projector) ProjectChecks(project schemas.ID) ([]history.CheckRow, bool) {
+// ProjectChecks yields the rows of a project's checks (deleted ones included) ordered
+// by creation, as the API lists them, as they were when it was called. Each row is
+// unpacked only when yielded, into one reused row, so that a list of ten thousand
+// checks never holds them all. It reports false, and nothing, unless this projector
+// folds every partition: only then does it know all of the project's checks.
+func (p *Projector) ProjectChecks(project schemas.ID) (iter.Seq[*history.CheckRow], bool) {
 	partitioner := p.partitioner.Load()
 	p.liveMu.RLock()
 	defer p.liveMu.RUnlock()
@@ -170,24 +173,28 @@ func (p *Projector) ProjectChecks(project schemas.ID) ([]history.CheckRow, bool)
 	for _, st := range p.live {
 		entries = st.appendProjectEntries(entries, project)
 	}
-	// Rows are hundreds of bytes: sorting small entries and unpacking each row once,
-	// into its place, is far cheaper than sorting the rows themselves.
+	// Rows are hundreds of bytes: sorting small entries and unpacking each row as it is
+	// yielded is far cheaper than sorting the rows themselves.
 	slices.SortFunc(entries, func(a, b listEntry) int {
 		if c := cmp.Compare(a.created, b.created); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.id[:], b.id[:])
 	})
-	rows := make([]history.CheckRow, len(entries))
-	for i, e := range entries {
-		if e.open != nil {
-			rows[i] = *e.open
-		} else {
-			rows[i] = e.packed.unpack()
+	return func(yield func(*history.CheckRow) bool) {
+		var row history.CheckRow
+		for _, e := range entries {
+			if e.open != nil {
+				row = *e.open
+			} else {
+				row = e.packed.unpack()
+			}
+			row.Partition = e.partition
+			if !yield(&row) {
+				return
+			}
 		}
-		rows[i].Partition = e.partition
-	}
-	return rows, true
+	}, true
 }
 
 // unixNano is t in UnixNano, with the zero time first.

@@ -398,7 +398,7 @@ func (a *API) apiURL(version int, path string) string {
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func (a *API) listChecks(w http.ResponseWriter, r *request) {
-	rows, err := a.store.Checks(r.Context(), r.project.ID)
+	rows, err := listedChecks(r.Context(), a.store, r.project.ID)
 	if err != nil {
 		a.storeFailed(w, "listing checks", err)
 		return
@@ -407,7 +407,7 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 	tags, slug := query["tag"], query.Get("slug")
 	now := a.now()
 	writeCheckList(w, func(yield func(checkJSON) bool) {
-		for _, row := range rows {
+		for row := range rows {
 			if slug != "" && row.State.Config.Slug != slug || !hasAllTags(row.State.Config.Tags, tags) {
 				continue
 			}

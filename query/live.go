@@ -2,7 +2,7 @@ package query
 
 import (
 	"context"
-	"slices"
+	"iter"
 
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/store"
@@ -16,9 +16,10 @@ type LiveChecks interface {
 	// HoldsAll reports whether every partition of the events topic is folded here, so
 	// that every check has a live row.
 	HoldsAll() bool
-	// ProjectChecks returns every row of a project's checks, deleted ones included,
-	// ordered by creation; false when not every partition is folded here.
-	ProjectChecks(project schemas.ID) ([]history.CheckRow, bool)
+	// ProjectChecks yields every row of a project's checks, deleted ones included,
+	// ordered by creation; false when not every partition is folded here. A yielded
+	// row is valid until the next one.
+	ProjectChecks(project schemas.ID) (iter.Seq[*history.CheckRow], bool)
 }
 
 // WithLiveChecks returns st with check reads answered from live where live holds the
@@ -63,13 +64,32 @@ func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.
 	return row.State.ProjectID, nil
 }
 
-// Checks lists from memory alone when every partition is folded here: reading even the
-// IDs and versions of ten thousand checks from ClickHouse was a third of a list's time,
-// and more of its tail while ClickHouse merged. Memory is trusted exactly as Check trusts
-// it; a projector that holds every partition is the only writer of their rows.
+// Checks is ListedChecks, collected.
 func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
-	if rows, ok := s.live.ProjectChecks(project); ok {
-		return slices.DeleteFunc(rows, func(row history.CheckRow) bool { return !listed(row) }), nil
+	seq, err := s.ListedChecks(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	var rows []history.CheckRow
+	for row := range seq {
+		rows = append(rows, *row)
+	}
+	return rows, nil
+}
+
+// ListedChecks lists from memory alone when every partition is folded here: reading even
+// the IDs and versions of ten thousand checks from ClickHouse was a third of a list's
+// time, and more of its tail while ClickHouse merged. Memory is trusted exactly as Check
+// trusts it; a projector that holds every partition is the only writer of their rows.
+func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[*history.CheckRow], error) {
+	if seq, ok := s.live.ProjectChecks(project); ok {
+		return func(yield func(*history.CheckRow) bool) {
+			for row := range seq {
+				if listed(*row) && !yield(row) {
+					return
+				}
+			}
+		}, nil
 	}
 	rows, err := s.Store.Checks(ctx, project)
 	if err != nil {
@@ -84,7 +104,35 @@ func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.Ch
 			fresh = append(fresh, row)
 		}
 	}
-	return fresh, nil
+	return eachRow(fresh), nil
+}
+
+// checkStreamer is a Store that yields a project's listed checks one at a time, so
+// that a list need not hold them all.
+type checkStreamer interface {
+	ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[*history.CheckRow], error)
+}
+
+// listedChecks yields the project's checks the API shows, ordered by creation.
+func listedChecks(ctx context.Context, st Store, project schemas.ID) (iter.Seq[*history.CheckRow], error) {
+	if streamer, ok := st.(checkStreamer); ok {
+		return streamer.ListedChecks(ctx, project)
+	}
+	rows, err := st.Checks(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	return eachRow(rows), nil
+}
+
+func eachRow(rows []history.CheckRow) iter.Seq[*history.CheckRow] {
+	return func(yield func(*history.CheckRow) bool) {
+		for i := range rows {
+			if !yield(&rows[i]) {
+				return
+			}
+		}
+	}
 }
 
 // listed is whether the API shows a check: it exists and is not deleted.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"iter"
 	"slices"
 	"testing"
 
@@ -24,7 +25,7 @@ func (m liveMap) Check(id schemas.ID) (history.CheckRow, bool) {
 // comes from the store.
 func (m liveMap) HoldsAll() bool { return false }
 
-func (m liveMap) ProjectChecks(schemas.ID) ([]history.CheckRow, bool) { return nil, false }
+func (m liveMap) ProjectChecks(schemas.ID) (iter.Seq[*history.CheckRow], bool) { return nil, false }
 
 func checkRow(project, id schemas.ID, version, pings uint64, deleted bool) history.CheckRow {
 	return history.CheckRow{Version: version, State: check.State{ProjectID: project, CheckID: id, Exists: true, Deleted: deleted, NPings: pings}}
@@ -104,7 +105,7 @@ type completeLive struct{ liveMap }
 
 func (completeLive) HoldsAll() bool { return true }
 
-func (l completeLive) ProjectChecks(project schemas.ID) ([]history.CheckRow, bool) {
+func (l completeLive) ProjectChecks(project schemas.ID) (iter.Seq[*history.CheckRow], bool) {
 	var rows []history.CheckRow
 	for _, row := range l.liveMap {
 		if row.State.ProjectID == project {
@@ -112,7 +113,7 @@ func (l completeLive) ProjectChecks(project schemas.ID) ([]history.CheckRow, boo
 		}
 	}
 	slices.SortFunc(rows, func(a, b history.CheckRow) int { return bytes.Compare(a.State.CheckID[:], b.State.CheckID[:]) })
-	return rows, true
+	return eachRow(rows), true
 }
 
 // countingStore counts the check lists it was asked for.
@@ -149,6 +150,17 @@ func TestLiveReadsFromMemoryAlone(t *testing.T) {
 	}
 	if len(rows) != 2 || rows[0].State.CheckID != first || rows[0].State.NPings != 4 || rows[1].State.CheckID != second || st.lists != 0 {
 		t.Errorf("listed %v with %d store lists, want [first (n_pings 4) second] and none", rows, st.lists)
+	}
+	seq, err := listedChecks(ctx, WithLiveChecks(st, live), project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed []schemas.ID
+	for row := range seq {
+		streamed = append(streamed, row.State.CheckID)
+	}
+	if len(streamed) != 2 || streamed[0] != first || streamed[1] != second || st.lists != 0 {
+		t.Errorf("streamed %v with %d store lists, want [first second] and none", streamed, st.lists)
 	}
 	if _, err := WithLiveChecks(st, live).CheckProject(ctx, storedOnly); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("CheckProject of a check not held live: %v, want not found", err)
