@@ -58,6 +58,8 @@ func (c *ClickHouse) send(ctx context.Context, insert string, n int, appendRow f
 	if n == 0 {
 		return nil
 	}
+	ctx, release := batchContext(ctx)
+	defer release()
 	batch, err := c.conn.PrepareBatch(ctx, insert)
 	if err != nil {
 		return err
@@ -70,6 +72,25 @@ func (c *ClickHouse) send(ctx context.Context, insert string, n int, appendRow f
 	}
 	return batch.Send()
 }
+
+// batchContext returns the context for one clickhouse-go batch: it ends with ctx while
+// the batch runs, but once release is called it is cancelled only after watchdogGrace.
+// The driver's Send watches its context from a goroutine that closes the connection on
+// cancellation; when that goroutine had not run yet by the time Send returned and the
+// caller cancelled at once, it could close a connection already back in the pool, and
+// the next batch on it failed with "use of closed network connection" (about 1 % of
+// batches on a busy box; none with the cancellation delayed).
+func batchContext(ctx context.Context) (context.Context, func()) {
+	batchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopFollowing := context.AfterFunc(ctx, cancel)
+	return batchCtx, func() {
+		stopFollowing()
+		time.AfterFunc(watchdogGrace, cancel)
+	}
+}
+
+// watchdogGrace is how long a batch's context outlives the batch.
+const watchdogGrace = 5 * time.Second
 
 func (c *ClickHouse) writePings(ctx context.Context, pings []Ping) error {
 	insert := "INSERT INTO " + c.database + ".pings (project_id, check_id, event_id, n, ts, received_us, kind, exit_status, rid, duration_us, scheme, remote_addr, method, ua, body)"
