@@ -71,33 +71,16 @@ func (t *checkTable) put(row packedRow) {
 		}
 		t.used++
 		t.slots[i].due = noDeadline
+		// A check's project is set once, by its first CheckCreated (check.Apply keeps it
+		// through any later create), and only existing checks are stored: the index
+		// needs no update when a stored row changes.
 		t.index(row.projectID(), i)
-	} else if old, now := t.slots[i].row.projectID(), row.projectID(); old != now {
-		// A row folded before its CheckCreated has no project yet.
-		t.unindex(old, i)
-		t.index(now, i)
 	}
 	t.slots[i].row = row
 }
 
 func (t *checkTable) index(project schemas.ID, slot int) {
 	t.byProject[project] = append(t.byProject[project], uint32(slot))
-}
-
-func (t *checkTable) unindex(project schemas.ID, slot int) {
-	slots := t.byProject[project]
-	for j, s := range slots {
-		if s == uint32(slot) {
-			slots[j] = slots[len(slots)-1]
-			slots = slots[:len(slots)-1]
-			break
-		}
-	}
-	if len(slots) == 0 {
-		delete(t.byProject, project)
-		return
-	}
-	t.byProject[project] = slots
 }
 
 func (t *checkTable) projectLen(project schemas.ID) int { return len(t.byProject[project]) }

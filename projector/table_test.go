@@ -73,37 +73,26 @@ func TestCheckTableAgainstMap(t *testing.T) {
 }
 
 // TestCheckTableProjectIndex follows checks of three projects through the table's growth
-// and through a row that learns its project late (a ping folded before its
-// CheckCreated), comparing projectRows with the projects the rows themselves name.
+// and through later versions of their rows, comparing projectRows with the projects the
+// rows themselves name.
 func TestCheckTableProjectIndex(t *testing.T) {
 	table := newCheckTable(0)
-	projects := []schemas.ID{{}, schemas.NewID(), schemas.NewID(), schemas.NewID()}
+	projects := []schemas.ID{schemas.NewID(), schemas.NewID(), schemas.NewID()}
 	want := map[schemas.ID]map[schemas.ID]bool{}
-	store := func(id, project schemas.ID) {
-		table.put(packRow(history.CheckRow{State: check.State{CheckID: id, ProjectID: project, Exists: true}}))
-		for _, ids := range want {
-			delete(ids, id)
-		}
+	var ids []schemas.ID
+	for i := range 3000 {
+		id, project := schemas.NewID(), projects[i%3]
+		table.put(packRow(history.CheckRow{Version: 1, State: check.State{CheckID: id, ProjectID: project, Exists: true}}))
 		if want[project] == nil {
 			want[project] = map[schemas.ID]bool{}
 		}
 		want[project][id] = true
+		ids = append(ids, id)
 	}
-	late := []schemas.ID{}
-	for i := range 3000 {
-		id := schemas.NewID()
-		if i%10 == 0 {
-			store(id, schemas.ID{})
-			late = append(late, id)
-			continue
-		}
-		store(id, projects[1+i%3])
+	for i, id := range ids[:1000] {
+		table.put(packRow(history.CheckRow{Version: 2, State: check.State{CheckID: id, ProjectID: projects[i%3], Exists: true, NPings: 1}}))
 	}
-	for i, id := range late {
-		store(id, projects[1+i%3])
-		store(id, projects[1+i%3])
-	}
-	for _, project := range projects {
+	for _, project := range append(projects, schemas.NewID()) {
 		got := map[schemas.ID]bool{}
 		for row := range table.projectRows(project) {
 			if row.projectID() != project || got[row.checkID()] {
@@ -111,12 +100,9 @@ func TestCheckTableProjectIndex(t *testing.T) {
 			}
 			got[row.checkID()] = true
 		}
-		if len(got) != len(want[project]) {
-			t.Errorf("project %v: %d rows, want %d", project, len(got), len(want[project]))
+		if len(got) != len(want[project]) || table.projectLen(project) != len(want[project]) {
+			t.Errorf("project %v: %d rows (projectLen %d), want %d", project, len(got), table.projectLen(project), len(want[project]))
 		}
-	}
-	if _, ok := table.byProject[schemas.ID{}]; ok {
-		t.Error("the index keeps an empty list for the zero project")
 	}
 }
 

@@ -455,3 +455,14 @@ func TestHourTally(t *testing.T) {
 		t.Errorf("current hour (-want +got):\n%s", diff)
 	}
 }
+
+// A check's project is fixed by its first create: the projector's per-project index of
+// stored rows relies on it.
+func TestDuplicateCreateKeepsTheProject(t *testing.T) {
+	id, first, second := schemas.NewID(), schemas.NewID(), schemas.NewID()
+	s, _ := Apply(State{}, schemas.Event{CheckID: id, ProjectID: first, At: t0, Body: schemas.CheckCreated{Config: defaultConfig()}})
+	s, _ = Apply(s, schemas.Event{CheckID: id, ProjectID: second, At: t0.Add(time.Second), Body: schemas.CheckCreated{Config: defaultConfig()}})
+	if s.ProjectID != first {
+		t.Errorf("project %v after a second create, want the first %v", s.ProjectID, first)
+	}
+}
