@@ -64,14 +64,14 @@ func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.
 	return row.State.ProjectID, nil
 }
 
-// Checks is ListedChecks, collected.
+// Checks is ListedChecks, as a slice.
 func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
-	seq, err := s.ListedChecks(ctx, project)
-	if err != nil {
-		return nil, err
+	seq, ok := s.live.ProjectChecks(project)
+	if !ok {
+		return s.storedChecks(ctx, project)
 	}
 	var rows []history.CheckRow
-	for row := range seq {
+	for row := range listedOnly(seq) {
 		rows = append(rows, *row)
 	}
 	return rows, nil
@@ -83,14 +83,25 @@ func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.Ch
 // trusts it; a projector that holds every partition is the only writer of their rows.
 func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[*history.CheckRow], error) {
 	if seq, ok := s.live.ProjectChecks(project); ok {
-		return func(yield func(*history.CheckRow) bool) {
-			for row := range seq {
-				if listed(*row) && !yield(row) {
-					return
-				}
-			}
-		}, nil
+		return listedOnly(seq), nil
 	}
+	rows, err := s.storedChecks(ctx, project)
+	return eachRow(rows), err
+}
+
+func listedOnly(seq iter.Seq[*history.CheckRow]) iter.Seq[*history.CheckRow] {
+	return func(yield func(*history.CheckRow) bool) {
+		for row := range seq {
+			if listed(*row) && !yield(row) {
+				return
+			}
+		}
+	}
+}
+
+// storedChecks reads the project's checks from the store, each replaced by its live row
+// where that is newer.
+func (s liveStore) storedChecks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
 	rows, err := s.Store.Checks(ctx, project)
 	if err != nil {
 		return nil, err
@@ -104,7 +115,7 @@ func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.S
 			fresh = append(fresh, row)
 		}
 	}
-	return eachRow(fresh), nil
+	return fresh, nil
 }
 
 // checkStreamer is a Store that yields a project's listed checks one at a time, so
