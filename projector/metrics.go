@@ -1,9 +1,18 @@
 package projector
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hcstream/hcstream/schemas"
+)
 
 type metrics struct {
-	events        *prometheus.CounterVec
+	events *prometheus.CounterVec
+	// eventsOfType caches events' counter of each type: the label lookup cost more
+	// than folding a ping's state.
+	eventsOfType  [256]atomic.Pointer[prometheus.Counter]
 	skipped       *prometheus.CounterVec
 	batchRows     prometheus.Histogram
 	flushDuration *prometheus.HistogramVec
@@ -50,4 +59,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag)
 	}
 	return m
+}
+
+// folded counts one folded event of type t.
+func (m *metrics) folded(t schemas.Type) {
+	cached := &m.eventsOfType[t]
+	counter := cached.Load()
+	if counter == nil {
+		// Concurrent first calls store the same counter: the vector returns one per label.
+		c := m.events.WithLabelValues(t.String())
+		counter = &c
+		cached.Store(counter)
+	}
+	(*counter).Inc()
 }

@@ -353,6 +353,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// allFlips yields the flips of every step in order.
+func allFlips(steps []history.Batch) iter.Seq[*history.Flip] {
+	return func(yield func(*history.Flip) bool) {
+		for i := range steps {
+			for j := range steps[i].Flips {
+				if !yield(&steps[i].Flips[j]) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // partitionState is what one partition goroutine owns.
 type partitionState struct {
 	partition int
@@ -370,6 +383,8 @@ type partitionState struct {
 	streamTime time.Time
 	// projectHours counts the partition's pings per project and hour.
 	projectHours *projectHours
+	// lastPings is how many pings the last fetch folded.
+	lastPings int
 }
 
 func newPartitionState(partition, capacity int) *partitionState {
@@ -551,24 +566,39 @@ const drainGrace = 10 * time.Second
 // fetchWait bounds how long a fetch waits for records to accumulate.
 const fetchWait = 50 * time.Millisecond
 
-// batch is one step's output and the offset to commit once it is durable.
+// batch is what one or more fetches folded and the offset to commit once it is
+// durable. Each fetch's rows stay a history batch of their own and are written together.
 type batch struct {
-	rows       history.Batch
+	steps      []history.Batch
 	registry   []kafka.Message
 	nextOffset int64
 }
 
 func (b *batch) empty() bool { return b.nextOffset == 0 }
 
+// rows is the history batch of the fetch being folded.
+func (b *batch) rows() *history.Batch { return &b.steps[len(b.steps)-1] }
+
 // append adds a later batch of the same partition.
 func (b *batch) append(later *batch) {
-	b.rows.Append(later.rows)
+	b.steps = append(b.steps, later.steps...)
 	b.registry = append(b.registry, later.registry...)
 	b.nextOffset = later.nextOffset
 }
 
+// len is the number of history rows in the batch.
+func (b *batch) len() int {
+	n := 0
+	for i := range b.steps {
+		n += b.steps[i].Len()
+	}
+	return n
+}
+
 func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *partitionState) (*batch, error) {
-	b := &batch{}
+	// A fetch folds about as many pings as the last one did; sizing the slice for them
+	// saves copying the wide ping rows as it grows.
+	b := &batch{steps: []history.Batch{{Pings: make([]history.Ping, 0, st.lastPings)}}}
 	// The batch closes FlushInterval after its first record; one context carries that
 	// deadline for every fetch after the first.
 	fetchCtx := ctx
@@ -593,9 +623,11 @@ func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *pa
 		}
 		b.nextOffset = msg.Offset + 1
 	}
+	rows := b.rows()
+	st.lastPings = len(rows.Pings)
 	st.mu.Lock()
-	b.rows.Checks = st.closeBatch()
-	b.rows.ProjectHours = st.projectHours.closeBatch()
+	rows.Checks = st.closeBatch()
+	rows.ProjectHours = st.projectHours.closeBatch()
 	st.mu.Unlock()
 	return b, nil
 }
@@ -614,21 +646,22 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	}
 	version := uint64(msg.Offset) + 1
 	typ := ev.Body.Type()
+	rows := b.rows()
 	// Time passes before the event happens (a check already late when its ping arrives
 	// goes down, then up, as Healthchecks would have it), and again at its instant.
 	if !st.streamTime.IsZero() && ev.At.Sub(st.streamTime) > p.cfg.OutageWindow {
-		p.hold(st, b, st.streamTime, ev.At, version)
+		p.hold(st, rows, st.streamTime, ev.At, version)
 	}
-	p.advance(st, b, ev.At.Add(-time.Nanosecond), version)
-	defer p.advance(st, b, ev.At, version)
+	p.advance(st, rows, ev.At.Add(-time.Nanosecond), version)
+	defer p.advance(st, rows, ev.At, version)
 	if typ == schemas.TypeClockTicked {
-		p.metrics.events.WithLabelValues(typ.String()).Inc()
+		p.metrics.folded(typ)
 		return nil
 	}
 	if body, ok := ev.Body.(schemas.ProjectCreated); ok {
-		b.rows.Projects = append(b.rows.Projects, history.Project{ProjectID: ev.ProjectID, Created: ev.At, Version: version, Body: body})
+		rows.Projects = append(rows.Projects, history.Project{ProjectID: ev.ProjectID, Created: ev.At, Version: version, Body: body})
 		b.registry = append(b.registry, registryRecord(msg))
-		p.metrics.events.WithLabelValues(typ.String()).Inc()
+		p.metrics.folded(typ)
 		return nil
 	}
 	row, _ := st.row(ev.CheckID)
@@ -644,7 +677,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	}
 	row.State, row.Version = state, version
 	st.put(row)
-	p.metrics.events.WithLabelValues(typ.String()).Inc()
+	p.metrics.folded(typ)
 	switch typ {
 	case schemas.TypeCheckCreated, schemas.TypeCheckUpdated, schemas.TypeCheckDeleted:
 		if state.Exists && (typ != schemas.TypeCheckCreated || !before.Exists) {
@@ -654,13 +687,13 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	for _, e := range effects {
 		switch e := e.(type) {
 		case check.PingRecorded:
-			b.rows.Pings = append(b.rows.Pings, history.Ping{ProjectID: state.ProjectID, CheckID: ev.CheckID, EventID: ev.ID,
+			rows.Pings = append(rows.Pings, history.Ping{ProjectID: state.ProjectID, CheckID: ev.CheckID, EventID: ev.ID,
 				At: ev.At, Ping: ev.Body.(schemas.PingReceived), Recorded: e})
 			st.projectHours.count(state.ProjectID, state.Tally.Hour, e, version)
 		case check.Flipped:
-			b.rows.Flips = append(b.rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: ev.CheckID, Flipped: e})
+			rows.Flips = append(rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: ev.CheckID, Flipped: e})
 		case check.HourClosed:
-			b.rows.Hours = append(b.rows.Hours, history.Hour{ProjectID: state.ProjectID, CheckID: ev.CheckID, Tally: e.Tally})
+			rows.Hours = append(rows.Hours, history.Hour{ProjectID: state.ProjectID, CheckID: ev.CheckID, Tally: e.Tally})
 		}
 	}
 	return nil
@@ -669,7 +702,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 // advance moves the partition's stream time to at (it never goes back) and applies it
 // to every check whose deadline has passed. The rows it changes carry the version of the
 // record that moved time, so a replay skips records the state already includes.
-func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version uint64) {
+func (p *Projector) advance(st *partitionState, rows *history.Batch, at time.Time, version uint64) {
 	if !at.After(st.streamTime) {
 		return
 	}
@@ -684,7 +717,7 @@ func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version 
 		st.put(row)
 		for _, e := range effects {
 			if f, ok := e.(check.Flipped); ok {
-				b.rows.Flips = append(b.rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: id, Flipped: f})
+				rows.Flips = append(rows.Flips, history.Flip{ProjectID: state.ProjectID, CheckID: id, Flipped: f})
 				p.metrics.timeouts.Inc()
 			}
 		}
@@ -694,7 +727,7 @@ func (p *Projector) advance(st *partitionState, b *batch, at time.Time, version 
 // hold postpones the deadlines of the partition's checks by an outage from..to. A check
 // whose stored state already includes the record that revealed the outage (a replay) was
 // held before and is left alone, so a replay never holds twice.
-func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, version uint64) {
+func (p *Projector) hold(st *partitionState, rows *history.Batch, from, to time.Time, version uint64) {
 	gap := to.Sub(from)
 	held := 0
 	for packed := range st.checks.rows {
@@ -711,7 +744,7 @@ func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, versi
 		st.put(row)
 		held++
 	}
-	b.rows.Incidents = append(b.rows.Incidents, history.Incident{Partition: st.partition, From: from, To: to, ChecksHeld: held})
+	rows.Incidents = append(rows.Incidents, history.Incident{Partition: st.partition, From: from, To: to, ChecksHeld: held})
 	p.metrics.outages.Inc()
 	p.log.Warn("no events for longer than the outage window: deadlines postponed instead of firing",
 		"partition", st.partition, "offset", version-1, "gap", gap.String(), "checks_held", held)
@@ -719,9 +752,9 @@ func (p *Projector) hold(st *partitionState, b *batch, from, to time.Time, versi
 
 // flipRecords encodes flips as StatusChanged events whose IDs derive from (check, flip
 // sequence): a flip published again after a crash is recognisably the same event.
-func flipRecords(flips []history.Flip) ([]kafka.Message, error) {
-	msgs := make([]kafka.Message, 0, len(flips))
-	for _, f := range flips {
+func flipRecords(steps []history.Batch, flips int) ([]kafka.Message, error) {
+	msgs := make([]kafka.Message, 0, flips)
+	for f := range allFlips(steps) {
 		seq := strconv.FormatUint(f.Flipped.Change.FlipSeq, 10)
 		ev := schemas.Event{ID: schemas.NameID([]byte("hcstream-flip:"), f.CheckID[:], []byte(seq)), ProjectID: f.ProjectID,
 			CheckID: f.CheckID, At: f.Flipped.At, Body: f.Flipped.Change}
@@ -747,7 +780,11 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 	// A retry resumes at the stage that failed: publishing the flips again each time
 	// ClickHouse refused the rows would repeat them on the topic every few seconds of
 	// an outage.
-	registered, published := len(b.registry) == 0 || p.registry == nil, len(b.rows.Flips) == 0 || p.flips == nil
+	flips := 0
+	for i := range b.steps {
+		flips += len(b.steps[i].Flips)
+	}
+	registered, published := len(b.registry) == 0 || p.registry == nil, flips == 0 || p.flips == nil
 	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
 		if !registered {
 			if err := p.registry.Publish(ctx, b.registry...); err != nil {
@@ -756,7 +793,7 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 			registered = true
 		}
 		if !published {
-			msgs, err := flipRecords(b.rows.Flips)
+			msgs, err := flipRecords(b.steps, flips)
 			if err != nil {
 				return err
 			}
@@ -765,14 +802,14 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 			}
 			published = true
 		}
-		return p.writer.Write(ctx, b.rows)
+		return p.writer.Write(ctx, b.steps...)
 	})
 	if !ok {
 		p.metrics.flushDuration.WithLabelValues("abandoned").Observe(time.Since(start).Seconds())
 		return false
 	}
 	p.metrics.flushDuration.WithLabelValues("ok").Observe(time.Since(start).Seconds())
-	p.metrics.batchRows.Observe(float64(b.rows.Len()))
+	p.metrics.batchRows.Observe(float64(b.len()))
 	if commit == nil {
 		return true
 	}

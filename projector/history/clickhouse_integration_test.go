@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/schemas"
 )
 
@@ -124,5 +126,66 @@ func TestClickHouseWritesSurviveCancelledContexts(t *testing.T) {
 	}
 	if failed > 0 {
 		t.Errorf("%d of %d writes failed", failed, writes)
+	}
+}
+
+// Every ping column holds its own field: the pings are written column by column, and a
+// column list out of step with its values would go unnoticed by row counts.
+func TestClickHousePingColumns(t *testing.T) {
+	t.Parallel()
+	conn, database := testenv.ClickHouse(t)
+	project, checkID := schemas.NewID(), schemas.NewID()
+	at := time.Date(2026, 11, 30, 23, 59, 58, 250000000, time.UTC)
+	rid := schemas.NewID()
+	pings := []Ping{
+		{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at,
+			Ping:     schemas.PingReceived{Kind: schemas.PingStart, HasRunID: true, RunID: rid, Method: "GET", Scheme: "http", RemoteAddr: "10.0.0.1", UserAgent: "curl/8"},
+			Recorded: check.PingRecorded{N: 7, Kind: check.KindStart}},
+		{ProjectID: project, CheckID: checkID, EventID: schemas.NewID(), At: at.Add(1500 * time.Millisecond),
+			Ping: schemas.PingReceived{Kind: schemas.PingExitStatus, ExitStatus: 3, HasRunID: true, RunID: rid, Method: "POST", Scheme: "https",
+				RemoteAddr: "2001:db8::1", UserAgent: "runitor/1", Body: []byte("disk\x00full")},
+			Recorded: check.PingRecorded{N: 8, Kind: check.KindFail, Duration: 1500 * time.Millisecond, HasDuration: true}},
+	}
+	// Split over two batches, as a write of two partitions' folds sends them.
+	if err := NewClickHouse(conn, database).Write(context.Background(), Batch{Pings: pings[:1]}, Batch{Pings: pings[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(context.Background(), "SELECT project_id, check_id, event_id, n, ts, received_us, kind, exit_status, rid, duration_us, "+
+		"scheme, remote_addr, method, ua, body FROM "+database+".pings FINAL ORDER BY n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	type pingRow struct {
+		Project, Check, Event                     uuid.UUID
+		N                                         uint64
+		TS                                        time.Time
+		ReceivedUS, DurationUS                    int64
+		Kind, RID, Scheme, Addr, Method, UA, Body string
+		ExitStatus                                int16
+	}
+	var got []pingRow
+	for rows.Next() {
+		var r pingRow
+		if err := rows.Scan(&r.Project, &r.Check, &r.Event, &r.N, &r.TS, &r.ReceivedUS, &r.Kind, &r.ExitStatus, &r.RID, &r.DurationUS,
+			&r.Scheme, &r.Addr, &r.Method, &r.UA, &r.Body); err != nil {
+			t.Fatal(err)
+		}
+		r.TS = r.TS.UTC()
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []pingRow{
+		{Project: uuid.UUID(project), Check: uuid.UUID(checkID), Event: uuid.UUID(pings[0].EventID), N: 7, TS: at.Truncate(time.Second),
+			ReceivedUS: at.UnixMicro(), DurationUS: -1, Kind: "start", RID: rid.String(), Scheme: "http", Addr: "10.0.0.1", Method: "GET",
+			UA: "curl/8", ExitStatus: -1},
+		{Project: uuid.UUID(project), Check: uuid.UUID(checkID), Event: uuid.UUID(pings[1].EventID), N: 8, TS: at.Add(1500 * time.Millisecond).Truncate(time.Second),
+			ReceivedUS: at.Add(1500 * time.Millisecond).UnixMicro(), DurationUS: 1500000, Kind: "fail", RID: rid.String(), Scheme: "https",
+			Addr: "2001:db8::1", Method: "POST", UA: "runitor/1", Body: "disk\x00full", ExitStatus: 3},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ping rows (-want +got):\n%s", diff)
 	}
 }

@@ -28,8 +28,9 @@ type Coalescer struct {
 }
 
 type coalesced struct {
-	batch Batch
-	done  chan error
+	batches []Batch
+	rows    int
+	done    chan error
 }
 
 // NewCoalescer writes through next at most every interval (default 200ms), sooner when
@@ -44,15 +45,19 @@ func NewCoalescer(next Writer, interval time.Duration, maxRows int) *Coalescer {
 	return &Coalescer{next: next, interval: interval, maxRows: maxRows}
 }
 
-// Write queues b for the next merged write and waits for its outcome.
-func (c *Coalescer) Write(ctx context.Context, b Batch) error {
-	if b.Len() == 0 {
+// Write queues the batches for the next merged write and waits for its outcome.
+func (c *Coalescer) Write(ctx context.Context, batches ...Batch) error {
+	rows := 0
+	for i := range batches {
+		rows += batches[i].Len()
+	}
+	if rows == 0 {
 		return nil
 	}
-	req := &coalesced{batch: b, done: make(chan error, 1)}
+	req := &coalesced{batches: batches, rows: rows, done: make(chan error, 1)}
 	c.mu.Lock()
 	c.pending = append(c.pending, req)
-	c.rows += b.Len()
+	c.rows += rows
 	switch {
 	case c.rows >= c.maxRows:
 		if c.timer != nil {
@@ -82,8 +87,10 @@ func (c *Coalescer) flush() {
 	defer c.writing.Unlock()
 	c.mu.Lock()
 	n, rows := 0, 0
-	for n < len(c.pending) && (n == 0 || rows+c.pending[n].batch.Len() <= c.maxRows) {
-		rows += c.pending[n].batch.Len()
+	batches := 0
+	for n < len(c.pending) && (n == 0 || rows+c.pending[n].rows <= c.maxRows) {
+		rows += c.pending[n].rows
+		batches += len(c.pending[n].batches)
 		n++
 	}
 	reqs := c.pending[:n:n]
@@ -96,14 +103,14 @@ func (c *Coalescer) flush() {
 	if len(reqs) == 0 {
 		return
 	}
-	var merged Batch
+	merged := make([]Batch, 0, batches)
 	for _, r := range reqs {
-		merged.Append(r.batch)
+		merged = append(merged, r.batches...)
 	}
 	// Bounded independently of any one caller (a caller that gave up must not cancel
 	// the others' rows), from when it is this write's turn.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err := c.next.Write(ctx, merged)
+	err := c.next.Write(ctx, merged...)
 	cancel()
 	if err != nil {
 		err = errors.Join(errors.New("writing merged batch"), err)

@@ -48,8 +48,15 @@ func runWriterContract(t *testing.T, w Writer, rb readBack) {
 		ProjectHours: []ProjectHour{{ProjectID: project, Partition: 3, Version: 7, Tally: state.Tally},
 			{ProjectID: project, Partition: 4, Version: 2, Tally: closedHour.Tally}},
 	}
-	if err := w.Write(ctx, batch); err != nil {
+	// First as several batches in one write, as the projector sends what its partitions
+	// folded; every row of each must be stored.
+	rest := batch
+	rest.Pings = batch.Pings[1:]
+	if err := w.Write(ctx, Batch{Pings: batch.Pings[:1]}, Batch{}, rest); err != nil {
 		t.Fatalf("first write: %v", err)
+	}
+	if p, f, pr, c := rb.counts(t); p != 2 || f != 1 || pr != 1 || c != 1 {
+		t.Errorf("after three batches in one write: %d pings %d flips %d projects %d checks, want 2 1 1 1", p, f, pr, c)
 	}
 	// The same batch again, as after a crash between write and commit: nothing doubles.
 	if err := w.Write(ctx, batch); err != nil {
@@ -188,16 +195,20 @@ type slowWriter struct {
 	writes, running, maxConcurrent, maxRows int
 }
 
-func (s *slowWriter) Write(ctx context.Context, b Batch) error {
+func (s *slowWriter) Write(ctx context.Context, batches ...Batch) error {
+	rows := 0
+	for i := range batches {
+		rows += batches[i].Len()
+	}
 	s.mu.Lock()
 	s.writes++
 	s.running++
 	s.maxConcurrent = max(s.maxConcurrent, s.running)
-	s.maxRows = max(s.maxRows, b.Len())
+	s.maxRows = max(s.maxRows, rows)
 	s.mu.Unlock()
 	time.Sleep(s.delay)
 	s.mu.Lock()
 	s.running--
 	s.mu.Unlock()
-	return s.next.Write(ctx, b)
+	return s.next.Write(ctx, batches...)
 }

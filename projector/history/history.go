@@ -14,10 +14,12 @@ import (
 	"github.com/hcstream/hcstream/schemas"
 )
 
-// Writer makes a batch durable. Write returns only when every row is stored, and writing
-// the same batch again leaves the same visible rows.
+// Writer makes batches durable. Write returns only when every row of every batch is
+// stored, and writing the same batches again leaves the same visible rows. Several
+// batches go in one write without being merged first: copying their rows into one batch
+// cost a tenth of a replay's CPU time.
 type Writer interface {
-	Write(ctx context.Context, b Batch) error
+	Write(ctx context.Context, batches ...Batch) error
 }
 
 // Batch is everything one projector step produced.
@@ -52,32 +54,24 @@ type Hour struct {
 	Tally     check.HourTally
 }
 
-// HourRows returns the check_hours rows of the batch: the hours that ended, then the
+// HourRows yields the check_hours rows of the batch: the hours that ended, then the
 // open hour of every check row that has one. An open hour is written again with each
 // batch that touches its check; the row with the most pings is the hour's count.
-func (b Batch) HourRows() []Hour {
-	rows := append([]Hour(nil), b.Hours...)
-	for _, c := range b.Checks {
-		if c.State.Tally.Pings > 0 {
-			rows = append(rows, Hour{ProjectID: c.State.ProjectID, CheckID: c.State.CheckID, Tally: c.State.Tally})
+func (b *Batch) HourRows(yield func(*Hour) bool) {
+	for i := range b.Hours {
+		if !yield(&b.Hours[i]) {
+			return
 		}
 	}
-	return rows
-}
-
-// Append adds other's rows after b's.
-func (b *Batch) Append(other Batch) {
-	b.Pings = append(b.Pings, other.Pings...)
-	b.Flips = append(b.Flips, other.Flips...)
-	b.Projects = append(b.Projects, other.Projects...)
-	b.Checks = append(b.Checks, other.Checks...)
-	b.Incidents = append(b.Incidents, other.Incidents...)
-	b.Hours = append(b.Hours, other.Hours...)
-	b.ProjectHours = append(b.ProjectHours, other.ProjectHours...)
+	for i := range b.Checks {
+		if s := &b.Checks[i].State; s.Tally.Pings > 0 && !yield(&Hour{ProjectID: s.ProjectID, CheckID: s.CheckID, Tally: s.Tally}) {
+			return
+		}
+	}
 }
 
 // Len is the number of rows in the batch.
-func (b Batch) Len() int {
+func (b *Batch) Len() int {
 	return len(b.Pings) + len(b.Flips) + len(b.Projects) + len(b.Checks) + len(b.Incidents) + len(b.Hours) + len(b.ProjectHours)
 }
 

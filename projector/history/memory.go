@@ -56,14 +56,21 @@ func NewMemory() *Memory {
 	}
 }
 
-// Write stores the batch.
-func (m *Memory) Write(ctx context.Context, b Batch) error {
+// Write stores the batches.
+func (m *Memory) Write(ctx context.Context, batches ...Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes++
+	for i := range batches {
+		m.store(&batches[i])
+	}
+	return nil
+}
+
+func (m *Memory) store(b *Batch) {
 	for _, p := range b.Pings {
 		m.pings[memPingKey{p.CheckID, p.EventID, p.At.UnixMicro()}] = p
 	}
@@ -89,13 +96,12 @@ func (m *Memory) Write(ctx context.Context, b Batch) error {
 			m.projHours[key] = h
 		}
 	}
-	for _, h := range b.HourRows() {
+	for h := range b.HourRows {
 		key := memHourKey{h.CheckID, h.Tally.Hour.Unix()}
 		if old, ok := m.hours[key]; !ok || h.Tally.Pings >= old.Tally.Pings {
-			m.hours[key] = h
+			m.hours[key] = *h
 		}
 	}
-	return nil
 }
 
 // ProjectHours returns a project's hourly counts of every partition, oldest first.
