@@ -99,8 +99,6 @@ func insertRows[T any](ctx context.Context, c *ClickHouse, insert string, batche
 	return nil
 }
 
-func hourRows(b *Batch) iter.Seq[*Hour] { return b.HourRows }
-
 // each yields a pointer to every element of rows, so wide rows are not copied.
 func each[T any](rows []T) iter.Seq[*T] {
 	return func(yield func(*T) bool) {
@@ -131,27 +129,20 @@ func batchContext(ctx context.Context) (context.Context, func()) {
 // watchdogGrace is how long a batch's context outlives the batch.
 const watchdogGrace = 5 * time.Second
 
-// writePings builds the INSERT column by column: appending 25,000 pings row by row
+// writePings builds its INSERT column by column: appending 25,000 pings row by row
 // (every value boxed, then switched on by type) took as long as ClickHouse took to
 // store them.
 func (c *ClickHouse) writePings(ctx context.Context, batches []Batch) error {
-	n := 0
-	for i := range batches {
-		n += len(batches[i].Pings)
-	}
+	n := rowCount(batches, func(b *Batch) int { return len(b.Pings) })
 	if n == 0 {
 		return nil
 	}
-	var (
-		projectIDs, checkIDs, eventIDs       = make([]uuid.UUID, 0, n), make([]uuid.UUID, 0, n), make([]uuid.UUID, 0, n)
-		numbers                              = make([]uint64, 0, n)
-		received                             = make([]time.Time, 0, n)
-		receivedUS, durationsUS              = make([]int64, 0, n), make([]int64, 0, n)
-		kinds, rids, schemes, addrs, methods = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		userAgents                           = make([]string, 0, n)
-		exitStatuses                         = make([]int16, 0, n)
-		bodies                               = make([][]byte, 0, n)
-	)
+	var cols insertColumns
+	projectIDs, checkIDs, eventIDs := addColumn[uuid.UUID](&cols, "project_id", n), addColumn[uuid.UUID](&cols, "check_id", n), addColumn[uuid.UUID](&cols, "event_id", n)
+	numbers, received, receivedUS := addColumn[uint64](&cols, "n", n), addColumn[time.Time](&cols, "ts", n), addColumn[int64](&cols, "received_us", n)
+	kinds, exitStatuses, rids := addColumn[string](&cols, "kind", n), addColumn[int16](&cols, "exit_status", n), addColumn[string](&cols, "rid", n)
+	durationsUS, schemes, addrs := addColumn[int64](&cols, "duration_us", n), addColumn[string](&cols, "scheme", n), addColumn[string](&cols, "remote_addr", n)
+	methods, userAgents, bodies := addColumn[string](&cols, "method", n), addColumn[string](&cols, "ua", n), addColumn[[]byte](&cols, "body", n)
 	for i := range batches {
 		for j := range batches[i].Pings {
 			p := &batches[i].Pings[j]
@@ -167,42 +158,67 @@ func (c *ClickHouse) writePings(ctx context.Context, batches []Batch) error {
 			if p.Recorded.HasDuration {
 				duration = p.Recorded.Duration.Microseconds()
 			}
-			projectIDs, checkIDs, eventIDs = append(projectIDs, uuid.UUID(p.ProjectID)), append(checkIDs, uuid.UUID(p.CheckID)), append(eventIDs, uuid.UUID(p.EventID))
-			numbers, received, receivedUS = append(numbers, p.Recorded.N), append(received, p.At), append(receivedUS, p.At.UnixMicro())
-			kinds, exitStatuses, rids, durationsUS = append(kinds, p.Recorded.Kind.String()), append(exitStatuses, exitStatus), append(rids, rid), append(durationsUS, duration)
-			schemes, addrs, methods = append(schemes, p.Ping.Scheme), append(addrs, p.Ping.RemoteAddr), append(methods, p.Ping.Method)
-			userAgents, bodies = append(userAgents, p.Ping.UserAgent), append(bodies, p.Ping.Body)
+			projectIDs.add(uuid.UUID(p.ProjectID))
+			checkIDs.add(uuid.UUID(p.CheckID))
+			eventIDs.add(uuid.UUID(p.EventID))
+			numbers.add(p.Recorded.N)
+			received.add(p.At)
+			receivedUS.add(p.At.UnixMicro())
+			kinds.add(p.Recorded.Kind.String())
+			exitStatuses.add(exitStatus)
+			rids.add(rid)
+			durationsUS.add(duration)
+			schemes.add(p.Ping.Scheme)
+			addrs.add(p.Ping.RemoteAddr)
+			methods.add(p.Ping.Method)
+			userAgents.add(p.Ping.UserAgent)
+			bodies.add(p.Ping.Body)
 		}
 	}
-	return insertColumns(ctx, c, "pings", []tableColumn{
-		{"project_id", projectIDs}, {"check_id", checkIDs}, {"event_id", eventIDs}, {"n", numbers}, {"ts", received},
-		{"received_us", receivedUS}, {"kind", kinds}, {"exit_status", exitStatuses}, {"rid", rids}, {"duration_us", durationsUS},
-		{"scheme", schemes}, {"remote_addr", addrs}, {"method", methods}, {"ua", userAgents}, {"body", bodies},
-	})
+	return cols.send(ctx, c, "pings")
 }
 
-// tableColumn is one column of an INSERT and all its values, as a typed slice.
-type tableColumn struct {
-	name   string
-	values any
-}
-
-// insertColumns sends one INSERT of whole columns into table.
-func insertColumns(ctx context.Context, c *ClickHouse, table string, columns []tableColumn) error {
-	names := make([]string, len(columns))
-	for i, col := range columns {
-		names[i] = col.name
+// rowCount is how many rows of a table the batches hold.
+func rowCount(batches []Batch, rowsOf func(*Batch) int) int {
+	n := 0
+	for i := range batches {
+		n += rowsOf(&batches[i])
 	}
+	return n
+}
+
+// insertColumns is an INSERT built column by column, each a typed slice: cheaper than
+// row by row for wide rows. Columns are sent in the order they were added.
+type insertColumns struct {
+	names  []string
+	values []func() any
+}
+
+// insertColumn is one column's values.
+type insertColumn[T any] struct{ values []T }
+
+func (col *insertColumn[T]) add(v T) { col.values = append(col.values, v) }
+
+// addColumn adds a column with room for n values.
+func addColumn[T any](cols *insertColumns, name string, n int) *insertColumn[T] {
+	col := &insertColumn[T]{values: make([]T, 0, n)}
+	cols.names = append(cols.names, name)
+	cols.values = append(cols.values, func() any { return col.values })
+	return col
+}
+
+// send inserts the columns into table.
+func (cols *insertColumns) send(ctx context.Context, c *ClickHouse, table string) error {
 	ctx, release := batchContext(ctx)
 	defer release()
-	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.database+"."+table+" ("+strings.Join(names, ", ")+")")
+	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.database+"."+table+" ("+strings.Join(cols.names, ", ")+")")
 	if err != nil {
 		return err
 	}
 	defer batch.Abort() //nolint:errcheck // after Send, Abort is a no-op that reports "already sent"
-	for i, col := range columns {
-		if err := batch.Column(i).Append(col.values); err != nil {
-			return fmt.Errorf("column %s: %w", col.name, err)
+	for i, values := range cols.values {
+		if err := batch.Column(i).Append(values()); err != nil {
+			return fmt.Errorf("column %s: %w", cols.names[i], err)
 		}
 	}
 	return batch.Send()
@@ -232,23 +248,88 @@ func (c *ClickHouse) writeIncidents(ctx context.Context, batches []Batch) error 
 }
 
 func (c *ClickHouse) writeHours(ctx context.Context, batches []Batch) error {
-	insert := "INSERT INTO " + c.database + ".check_hours (project_id, check_id, hour, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max)"
-	return insertRows(ctx, c, insert, batches, hourRows, func(batch driver.Batch, h *Hour) error {
-		t := h.Tally
-		return batch.Append(uuid.UUID(h.ProjectID), uuid.UUID(h.CheckID), t.Hour.UTC(), t.Pings, t.Successes, t.Failures, t.Starts,
-			t.Logs, t.Ignored, t.Runs, t.RunTotal.Microseconds(), t.RunLongest.Microseconds())
+	n := rowCount(batches, func(b *Batch) int {
+		n := 0
+		for range b.HourRows {
+			n++
+		}
+		return n
 	})
+	if n == 0 {
+		return nil
+	}
+	var cols insertColumns
+	projectIDs, checkIDs := addColumn[uuid.UUID](&cols, "project_id", n), addColumn[uuid.UUID](&cols, "check_id", n)
+	tallies := addTallyColumns(&cols, "", n)
+	for i := range batches {
+		for h := range batches[i].HourRows {
+			projectIDs.add(uuid.UUID(h.ProjectID))
+			checkIDs.add(uuid.UUID(h.CheckID))
+			tallies.add(&h.Tally)
+		}
+	}
+	return cols.send(ctx, c, "check_hours")
+}
+
+// tallyColumns are the columns of an hour's tally; the checks table names them with a
+// prefix and keeps the hour in microseconds.
+type tallyColumns struct {
+	hours                                                   *insertColumn[time.Time]
+	hoursUS                                                 *insertColumn[int64]
+	pings, successes, failures, starts, logs, ignored, runs *insertColumn[uint32]
+	runSums, runMaxes                                       *insertColumn[int64]
+}
+
+func addTallyColumns(cols *insertColumns, prefix string, n int) tallyColumns {
+	var t tallyColumns
+	if prefix == "" {
+		t.hours = addColumn[time.Time](cols, "hour", n)
+	} else {
+		t.hoursUS = addColumn[int64](cols, prefix+"hour_us", n)
+	}
+	t.pings, t.successes, t.failures = addColumn[uint32](cols, prefix+"pings", n), addColumn[uint32](cols, prefix+"successes", n), addColumn[uint32](cols, prefix+"failures", n)
+	t.starts, t.logs, t.ignored = addColumn[uint32](cols, prefix+"starts", n), addColumn[uint32](cols, prefix+"logs", n), addColumn[uint32](cols, prefix+"ignored", n)
+	t.runs, t.runSums, t.runMaxes = addColumn[uint32](cols, prefix+"runs", n), addColumn[int64](cols, prefix+"run_us_sum", n), addColumn[int64](cols, prefix+"run_us_max", n)
+	return t
+}
+
+func (t tallyColumns) add(tally *check.HourTally) {
+	if t.hours != nil {
+		t.hours.add(tally.Hour)
+	} else {
+		t.hoursUS.add(micros(tally.Hour))
+	}
+	t.pings.add(tally.Pings)
+	t.successes.add(tally.Successes)
+	t.failures.add(tally.Failures)
+	t.starts.add(tally.Starts)
+	t.logs.add(tally.Logs)
+	t.ignored.add(tally.Ignored)
+	t.runs.add(tally.Runs)
+	t.runSums.add(tally.RunTotal.Microseconds())
+	t.runMaxes.add(tally.RunLongest.Microseconds())
 }
 
 const projectHourColumns = "project_id, hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max"
 
 func (c *ClickHouse) writeProjectHours(ctx context.Context, batches []Batch) error {
-	insert := "INSERT INTO " + c.database + ".project_hours (" + projectHourColumns + ")"
-	return insertRows(ctx, c, insert, batches, func(b *Batch) iter.Seq[*ProjectHour] { return each(b.ProjectHours) }, func(batch driver.Batch, h *ProjectHour) error {
-		t := h.Tally
-		return batch.Append(uuid.UUID(h.ProjectID), t.Hour.UTC(), uint32(h.Partition), h.Version, t.Pings, t.Successes, t.Failures, t.Starts,
-			t.Logs, t.Ignored, t.Runs, t.RunTotal.Microseconds(), t.RunLongest.Microseconds())
-	})
+	n := rowCount(batches, func(b *Batch) int { return len(b.ProjectHours) })
+	if n == 0 {
+		return nil
+	}
+	var cols insertColumns
+	projectIDs, partitions, versions := addColumn[uuid.UUID](&cols, "project_id", n), addColumn[uint32](&cols, "partition", n), addColumn[uint64](&cols, "version", n)
+	tallies := addTallyColumns(&cols, "", n)
+	for i := range batches {
+		for j := range batches[i].ProjectHours {
+			h := &batches[i].ProjectHours[j]
+			projectIDs.add(uuid.UUID(h.ProjectID))
+			partitions.add(uint32(h.Partition))
+			versions.add(h.Version)
+			tallies.add(&h.Tally)
+		}
+	}
+	return cols.send(ctx, c, "project_hours")
 }
 
 // LoadProjectHours returns a partition's latest per-project counts of the hours from
@@ -286,36 +367,89 @@ const CheckColumns = "project_id, check_id, partition, version, deleted, name, s
 	"tally_hour_us, tally_pings, tally_successes, tally_failures, tally_starts, tally_logs, tally_ignored, tally_runs, tally_run_us_sum, tally_run_us_max"
 
 func (c *ClickHouse) writeChecks(ctx context.Context, batches []Batch) error {
-	insert := "INSERT INTO " + c.database + ".checks (" + CheckColumns + ")"
-	return insertRows(ctx, c, insert, batches, func(b *Batch) iter.Seq[*CheckRow] { return each(b.Checks) }, func(batch driver.Batch, r *CheckRow) error {
-		s := &r.State
-		cfg := &s.Config
-		rid := ""
-		if s.LastStartHasRunID {
-			rid = s.LastStartRunID.String()
-		}
-		runRIDs := make([]string, len(s.OpenRuns))
-		runTimes := make([]int64, len(s.OpenRuns))
-		for j, run := range s.OpenRuns {
-			runRIDs[j] = "-"
-			if run.HasRunID {
-				runRIDs[j] = run.RunID.String()
+	n := rowCount(batches, func(b *Batch) int { return len(b.Checks) })
+	if n == 0 {
+		return nil
+	}
+	var cols insertColumns
+	projectIDs, checkIDs := addColumn[uuid.UUID](&cols, "project_id", n), addColumn[uuid.UUID](&cols, "check_id", n)
+	partitions, versions, deleted := addColumn[uint32](&cols, "partition", n), addColumn[uint64](&cols, "version", n), addColumn[uint8](&cols, "deleted", n)
+	names, slugs, tags := addColumn[string](&cols, "name", n), addColumn[string](&cols, "slug", n), addColumn[string](&cols, "tags", n)
+	descs, kinds := addColumn[string](&cols, "description", n), addColumn[string](&cols, "kind", n)
+	timeouts, graces := addColumn[uint32](&cols, "timeout", n), addColumn[uint32](&cols, "grace", n)
+	schedules, zones, manualResume := addColumn[string](&cols, "schedule", n), addColumn[string](&cols, "tz", n), addColumn[uint8](&cols, "manual_resume", n)
+	methods, startKeywords := addColumn[string](&cols, "methods", n), addColumn[string](&cols, "start_kw", n)
+	successKeywords, failureKeywords := addColumn[string](&cols, "success_kw", n), addColumn[string](&cols, "failure_kw", n)
+	filterSubject, filterBody := addColumn[uint8](&cols, "filter_subject", n), addColumn[uint8](&cols, "filter_body", n)
+	filterHTTPBody, filterDefaultFail := addColumn[uint8](&cols, "filter_http_body", n), addColumn[uint8](&cols, "filter_default_fail", n)
+	channels, statuses, created := addColumn[[]string](&cols, "channels", n), addColumn[string](&cols, "status", n), addColumn[int64](&cols, "created_us", n)
+	lastPings, lastStarts := addColumn[int64](&cols, "last_ping_us", n), addColumn[int64](&cols, "last_start_us", n)
+	lastStartRIDs, lastDurations := addColumn[string](&cols, "last_start_rid", n), addColumn[int64](&cols, "last_duration_us", n)
+	nPings, flipSeqs := addColumn[uint64](&cols, "n_pings", n), addColumn[uint64](&cols, "flip_seq", n)
+	openRunRIDs, openRunTimes := addColumn[[]string](&cols, "open_runs_rid", n), addColumn[[]int64](&cols, "open_runs_us", n)
+	held := addColumn[int64](&cols, "held_us", n)
+	failureThresholds, recoveryThresholds := addColumn[uint16](&cols, "failure_threshold", n), addColumn[uint16](&cols, "recovery_threshold", n)
+	streaks := addColumn[uint16](&cols, "streak", n)
+	tallies := addTallyColumns(&cols, "tally_", n)
+	for i := range batches {
+		for j := range batches[i].Checks {
+			r := &batches[i].Checks[j]
+			s, cfg := &r.State, &r.State.Config
+			rid := ""
+			if s.LastStartHasRunID {
+				rid = s.LastStartRunID.String()
 			}
-			runTimes[j] = run.Started.UnixMicro()
+			runRIDs := make([]string, len(s.OpenRuns))
+			runTimes := make([]int64, len(s.OpenRuns))
+			for k, run := range s.OpenRuns {
+				runRIDs[k] = "-"
+				if run.HasRunID {
+					runRIDs[k] = run.RunID.String()
+				}
+				runTimes[k] = run.Started.UnixMicro()
+			}
+			projectIDs.add(uuid.UUID(s.ProjectID))
+			checkIDs.add(uuid.UUID(s.CheckID))
+			partitions.add(uint32(r.Partition))
+			versions.add(r.Version)
+			deleted.add(flag(s.Deleted))
+			names.add(cfg.Name)
+			slugs.add(cfg.Slug)
+			tags.add(cfg.Tags)
+			descs.add(cfg.Desc)
+			kinds.add(cfg.Kind.String())
+			timeouts.add(uint32(cfg.Timeout / time.Second))
+			graces.add(uint32(cfg.Grace / time.Second))
+			schedules.add(cfg.Schedule)
+			zones.add(cfg.TZ)
+			manualResume.add(flag(cfg.ManualResume))
+			methods.add(cfg.Methods)
+			startKeywords.add(cfg.StartKeywords)
+			successKeywords.add(cfg.SuccessKeywords)
+			failureKeywords.add(cfg.FailureKeywords)
+			filterSubject.add(flag(cfg.FilterSubject))
+			filterBody.add(flag(cfg.FilterBody))
+			filterHTTPBody.add(flag(cfg.FilterHTTPBody))
+			filterDefaultFail.add(flag(cfg.FilterDefaultFail))
+			channels.add(cfg.Channels)
+			statuses.add(s.Status.String())
+			created.add(micros(s.Created))
+			lastPings.add(micros(s.LastPing))
+			lastStarts.add(micros(s.LastStart))
+			lastStartRIDs.add(rid)
+			lastDurations.add(s.LastDuration.Microseconds())
+			nPings.add(s.NPings)
+			flipSeqs.add(s.FlipSeq)
+			openRunRIDs.add(runRIDs)
+			openRunTimes.add(runTimes)
+			held.add(s.Held.Microseconds())
+			failureThresholds.add(cfg.FailureThreshold)
+			recoveryThresholds.add(cfg.RecoveryThreshold)
+			streaks.add(s.Streak)
+			tallies.add(&s.Tally)
 		}
-		channels := cfg.Channels
-		if channels == nil {
-			channels = []string{}
-		}
-		return batch.Append(uuid.UUID(s.ProjectID), uuid.UUID(s.CheckID), uint32(r.Partition), r.Version, flag(s.Deleted),
-			cfg.Name, cfg.Slug, cfg.Tags, cfg.Desc, cfg.Kind.String(), uint32(cfg.Timeout/time.Second), uint32(cfg.Grace/time.Second),
-			cfg.Schedule, cfg.TZ, flag(cfg.ManualResume), cfg.Methods, cfg.StartKeywords, cfg.SuccessKeywords, cfg.FailureKeywords,
-			flag(cfg.FilterSubject), flag(cfg.FilterBody), flag(cfg.FilterHTTPBody), flag(cfg.FilterDefaultFail), channels,
-			s.Status.String(), micros(s.Created), micros(s.LastPing), micros(s.LastStart), rid, s.LastDuration.Microseconds(),
-			s.NPings, s.FlipSeq, runRIDs, runTimes, s.Held.Microseconds(), cfg.FailureThreshold, cfg.RecoveryThreshold, s.Streak,
-			micros(s.Tally.Hour), s.Tally.Pings, s.Tally.Successes, s.Tally.Failures, s.Tally.Starts, s.Tally.Logs, s.Tally.Ignored, s.Tally.Runs,
-			s.Tally.RunTotal.Microseconds(), s.Tally.RunLongest.Microseconds())
-	})
+	}
+	return cols.send(ctx, c, "checks")
 }
 
 // ScanCheck reads one row selected with CheckColumns.
