@@ -14,6 +14,11 @@ import (
 	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
+// replayWriteRows is the most rows a replay's write holds: four times the live limit.
+// Nobody waits on a replay's rows, and ClickHouse merged the parts of smaller inserts
+// with half its CPU time (20.9-23.8 s against 37.3 s of a 11.3M-event replay).
+const replayWriteRows = 200_000
+
 // replay rebuilds ClickHouse from the whole event log into a new database: the same
 // fold over the same records gives the same rows. It publishes nothing (no registry
 // records, no flips: notifications must not be sent twice) and commits no offsets.
@@ -40,7 +45,7 @@ func replay(ctx context.Context, cfg config, into string, logger *slog.Logger, s
 	store := history.NewClickHouse(conn, into)
 	proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic},
 		BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, OutageWindow: cfg.OutageWindow}, logger, nil,
-		history.NewCoalescer(store, cfg.WriteInterval, 0), store, nil, nil)
+		history.NewCoalescer(store, cfg.WriteInterval, replayWriteRows), store, nil, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "hcstream:", err)
 		return 1
