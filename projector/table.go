@@ -49,7 +49,7 @@ func (t *checkTable) find(id schemas.ID) int {
 	i := int(binary.LittleEndian.Uint64(id[:8])*0x9E3779B97F4A7C15>>32) & mask
 	for {
 		row := t.slots[i].row
-		if row == "" || row.checkID() == id {
+		if row == "" || row.hasCheckID(&id) {
 			return i
 		}
 		i = (i + 1) & mask
