@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // The check list's hand-written encoder writes exactly what json.Marshal and the
@@ -28,6 +29,22 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 		if got, want := string(c.appendJSON(nil)), string(pythonSeparators(want)); got != want {
 			t.Errorf("appendJSON:\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
+// The hand-written timestamp matches time's layout formatting for any instant, in any
+// zone, including years that need more or fewer than four digits.
+func FuzzISOSeconds(f *testing.F) {
+	f.Add(int64(1764583200), int64(0), 0)
+	f.Add(int64(-62135596800), int64(999999999), 3600)
+	f.Add(int64(253402300799), int64(1), -36000)
+	f.Add(int64(253402300800), int64(0), 0)
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int) {
+		at := time.Unix(sec, nsec).In(time.FixedZone("z", offset%86400))
+		want := at.UTC().Format("2006-01-02T15:04:05") + "+00:00"
+		if got := isoSecondsText(at); got != want {
+			t.Errorf("isoSecondsText(%v) = %q, want %q", at, got, want)
 		}
 	})
 }
