@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPingHandler$$' -fuzztime $(FUZZTIME) ./ingest
 	$(GO) test -run '^$$' -fuzz '^FuzzQueryStrings$$' -fuzztime $(FUZZTIME) ./query
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckJSON$$' -fuzztime $(FUZZTIME) ./query
+	$(GO) test -run '^$$' -fuzz '^FuzzISOSeconds$$' -fuzztime $(FUZZTIME) ./query
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schemas ./projector/check
