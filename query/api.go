@@ -7,6 +7,7 @@ package query
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,6 +106,8 @@ type API struct {
 	badgeKeys       badgeKeys
 	badgeKeysExpire time.Time
 	badgeRereading  bool
+
+	rendered renderedChecks
 }
 
 type cachedProject struct {
@@ -336,21 +339,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // writeCheckList writes {"checks": [checks…]} one check at a time through a buffer, as
 // they are rendered: a list of ten thousand checks never holds its ten megabytes of JSON,
 // nor the rendered checks, all at once.
-func writeCheckList(w http.ResponseWriter, checks iter.Seq[checkJSON]) {
+func writeCheckList(w http.ResponseWriter, checks iter.Seq[[]byte]) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, 64<<10)
 	_, _ = out.WriteString(`{"checks": [`)
-	var buf []byte
 	first := true
 	for c := range checks {
-		buf = buf[:0]
 		if !first {
-			buf = append(buf, ", "...)
+			_, _ = out.WriteString(", ")
 		}
 		first = false
-		buf = c.appendJSON(buf)
-		_, _ = out.Write(buf)
+		_, _ = out.Write(c)
 	}
 	_, _ = out.WriteString("]}")
 	_ = out.Flush()
@@ -406,12 +406,22 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 	query := r.URL.Query()
 	tags, slug := query["tag"], query.Get("slug")
 	now := a.now()
-	writeCheckList(w, func(yield func(checkJSON) bool) {
+	key := renderKey{apiVersion: r.version, readOnly: r.project.ReadOnly, badgeSecret: r.badges.secret}
+	writeCheckList(w, func(yield func([]byte) bool) {
+		var scratch []byte
 		for row := range rows {
 			if slug != "" && row.State.Config.Slug != slug || !hasAllTags(row.State.Config.Tags, tags) {
 				continue
 			}
-			if !yield(a.renderCheck(r, row.State, now)) {
+			key.partition, key.version, key.status = row.Partition, row.Version, check.StatusAt(row.State, now, r.version == 1)
+			rendered, ok := a.rendered.get(row.State.CheckID, key)
+			if !ok {
+				c := a.renderCheck(r, row.State, now)
+				scratch = c.appendJSON(scratch[:0])
+				rendered = bytes.Clone(scratch)
+				a.rendered.put(row.State.CheckID, key, rendered)
+			}
+			if !yield(rendered) {
 				return
 			}
 		}

@@ -144,6 +144,10 @@ const (
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func newTestAPI(t testing.TB) (*mux.Router, *fakeLog) {
+	return newTestAPIWithClock(t, func() time.Time { return testNow })
+}
+
+func newTestAPIWithClock(t testing.TB, now func() time.Time) (*mux.Router, *fakeLog) {
 	t.Helper()
 	project, other := schemas.ID{1}, schemas.ID{2}
 	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{
@@ -151,7 +155,7 @@ func newTestAPI(t testing.TB) (*mux.Router, *fakeLog) {
 		auth.Hash(roKey):    {ID: project, ReadOnly: true},
 		auth.Hash(otherKey): {ID: other},
 	}}
-	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), log, log, func() time.Time { return testNow })
+	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), log, log, now)
 	r := mux.NewRouter()
 	api.Register(r)
 	return r, log

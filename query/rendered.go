@@ -1,0 +1,63 @@
+package query
+
+import (
+	"sync"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// renderedChecks keeps the last rendering of each listed check. Between two reads of a
+// list under load most checks have not changed, and rendering them again was half of
+// the list's CPU time.
+type renderedChecks struct {
+	mu      sync.Mutex
+	entries map[schemas.ID]renderedCheck
+	size    int
+}
+
+// renderKey is everything a check's rendering depends on besides its state, which its
+// partition and version stand for: the fold is deterministic, so a check's state at a
+// position in the log is the same wherever it was folded or read from, and no reader
+// sees a state between two that share a version.
+type renderKey struct {
+	partition   int
+	version     uint64
+	status      string
+	apiVersion  int
+	readOnly    bool
+	badgeSecret string
+}
+
+type renderedCheck struct {
+	key  renderKey
+	json []byte
+}
+
+// maxRenderedBytes bounds the renderings kept, about 45,000 checks' worth; past it the
+// cache starts over.
+const maxRenderedBytes = 32 << 20
+
+// get returns the check's rendering for key. The slice is shared and never changed.
+func (c *renderedChecks) get(id schemas.ID, key renderKey) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	if !ok || e.key != key {
+		return nil, false
+	}
+	return e.json, true
+}
+
+// put keeps json, which must not be changed afterwards, as the check's rendering for key.
+func (c *renderedChecks) put(id schemas.ID, key renderKey, json []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || c.size+len(json) > maxRenderedBytes {
+		c.entries, c.size = map[schemas.ID]renderedCheck{}, 0
+	}
+	if old, ok := c.entries[id]; ok {
+		c.size -= len(old.json)
+	}
+	c.entries[id] = renderedCheck{key: key, json: json}
+	c.size += len(json)
+}
