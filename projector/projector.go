@@ -586,15 +586,6 @@ func (b *batch) append(later *batch) {
 	b.nextOffset = later.nextOffset
 }
 
-// len is the number of history rows in the batch.
-func (b *batch) len() int {
-	n := 0
-	for i := range b.steps {
-		n += b.steps[i].Len()
-	}
-	return n
-}
-
 func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *partitionState) (*batch, error) {
 	// A fetch folds about as many pings as the last one did; sizing the slice for them
 	// saves copying the wide ping rows as it grows.
@@ -780,10 +771,7 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 	// A retry resumes at the stage that failed: publishing the flips again each time
 	// ClickHouse refused the rows would repeat them on the topic every few seconds of
 	// an outage.
-	flips := 0
-	for i := range b.steps {
-		flips += len(b.steps[i].Flips)
-	}
+	flips := history.RowCount(b.steps, func(rows *history.Batch) int { return len(rows.Flips) })
 	registered, published := len(b.registry) == 0 || p.registry == nil, flips == 0 || p.flips == nil
 	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
 		if !registered {
@@ -809,7 +797,7 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 		return false
 	}
 	p.metrics.flushDuration.WithLabelValues("ok").Observe(time.Since(start).Seconds())
-	p.metrics.batchRows.Observe(float64(b.len()))
+	p.metrics.batchRows.Observe(float64(history.RowCount(b.steps, (*history.Batch).Len)))
 	if commit == nil {
 		return true
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,53 +62,6 @@ func (c *ClickHouse) Write(ctx context.Context, batches ...Batch) error {
 	return nil
 }
 
-// insertRows sends the rows of every batch that rowsOf yields as one INSERT, none when
-// there are none.
-func insertRows[T any](ctx context.Context, c *ClickHouse, insert string, batches []Batch, rowsOf func(*Batch) iter.Seq[*T],
-	appendRow func(batch driver.Batch, row *T) error) error {
-	empty := true
-	for i := range batches {
-		for range rowsOf(&batches[i]) {
-			empty = false
-			break
-		}
-	}
-	if empty {
-		return nil
-	}
-	ctx, release := batchContext(ctx)
-	defer release()
-	batch, err := c.conn.PrepareBatch(ctx, insert)
-	if err != nil {
-		return err
-	}
-	defer batch.Abort() //nolint:errcheck // after Send, Abort is a no-op that reports "already sent"
-	n := 0
-	for i := range batches {
-		for row := range rowsOf(&batches[i]) {
-			if err := appendRow(batch, row); err != nil {
-				return fmt.Errorf("row %d: %w", n, err)
-			}
-			n++
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("%d rows: %w", n, err)
-	}
-	return nil
-}
-
-// each yields a pointer to every element of rows, so wide rows are not copied.
-func each[T any](rows []T) iter.Seq[*T] {
-	return func(yield func(*T) bool) {
-		for i := range rows {
-			if !yield(&rows[i]) {
-				return
-			}
-		}
-	}
-}
-
 // batchContext returns the context for one clickhouse-go batch: it ends with ctx while
 // the batch runs, but once release is called it is cancelled only after watchdogGrace.
 // The driver's Send watches its context from a goroutine that closes the connection on
@@ -133,7 +85,7 @@ const watchdogGrace = 5 * time.Second
 // (every value boxed, then switched on by type) took as long as ClickHouse took to
 // store them.
 func (c *ClickHouse) writePings(ctx context.Context, batches []Batch) error {
-	n := rowCount(batches, func(b *Batch) int { return len(b.Pings) })
+	n := RowCount(batches, func(b *Batch) int { return len(b.Pings) })
 	if n == 0 {
 		return nil
 	}
@@ -178,17 +130,10 @@ func (c *ClickHouse) writePings(ctx context.Context, batches []Batch) error {
 	return cols.send(ctx, c, "pings")
 }
 
-// rowCount is how many rows of a table the batches hold.
-func rowCount(batches []Batch, rowsOf func(*Batch) int) int {
-	n := 0
-	for i := range batches {
-		n += rowsOf(&batches[i])
-	}
-	return n
-}
-
-// insertColumns is an INSERT built column by column, each a typed slice: cheaper than
-// row by row for wide rows. Columns are sent in the order they were added.
+// insertColumns is an INSERT built column by column, each a typed slice: row by row,
+// every value went through an interface and a type switch, which for the wide tables
+// cost as much as ClickHouse's storing them. Columns are sent in the order they were
+// added.
 type insertColumns struct {
 	names  []string
 	values []func() any
@@ -225,30 +170,77 @@ func (cols *insertColumns) send(ctx context.Context, c *ClickHouse, table string
 }
 
 func (c *ClickHouse) writeFlips(ctx context.Context, batches []Batch) error {
-	insert := "INSERT INTO " + c.database + ".flips (project_id, check_id, flip_seq, ts, at_us, old_status, new_status, reason)"
-	return insertRows(ctx, c, insert, batches, func(b *Batch) iter.Seq[*Flip] { return each(b.Flips) }, func(batch driver.Batch, f *Flip) error {
-		ch := f.Flipped.Change
-		return batch.Append(uuid.UUID(f.ProjectID), uuid.UUID(f.CheckID), ch.FlipSeq, f.Flipped.At.UTC(), f.Flipped.At.UnixMicro(),
-			ch.Old.String(), ch.New.String(), ch.Reason)
-	})
+	n := RowCount(batches, func(b *Batch) int { return len(b.Flips) })
+	if n == 0 {
+		return nil
+	}
+	var cols insertColumns
+	projectIDs, checkIDs, seqs := addColumn[uuid.UUID](&cols, "project_id", n), addColumn[uuid.UUID](&cols, "check_id", n), addColumn[uint64](&cols, "flip_seq", n)
+	at, atUS := addColumn[time.Time](&cols, "ts", n), addColumn[int64](&cols, "at_us", n)
+	olds, news, reasons := addColumn[string](&cols, "old_status", n), addColumn[string](&cols, "new_status", n), addColumn[string](&cols, "reason", n)
+	for i := range batches {
+		for j := range batches[i].Flips {
+			f := &batches[i].Flips[j]
+			projectIDs.add(uuid.UUID(f.ProjectID))
+			checkIDs.add(uuid.UUID(f.CheckID))
+			seqs.add(f.Flipped.Change.FlipSeq)
+			at.add(f.Flipped.At)
+			atUS.add(f.Flipped.At.UnixMicro())
+			olds.add(f.Flipped.Change.Old.String())
+			news.add(f.Flipped.Change.New.String())
+			reasons.add(f.Flipped.Change.Reason)
+		}
+	}
+	return cols.send(ctx, c, "flips")
 }
 
 func (c *ClickHouse) writeProjects(ctx context.Context, batches []Batch) error {
-	insert := "INSERT INTO " + c.database + ".projects (project_id, name, api_key_hash, api_key_readonly_hash, ping_key, created_us, version)"
-	return insertRows(ctx, c, insert, batches, func(b *Batch) iter.Seq[*Project] { return each(b.Projects) }, func(batch driver.Batch, p *Project) error {
-		return batch.Append(uuid.UUID(p.ProjectID), p.Body.Name, p.Body.APIKeyHash, p.Body.APIKeyReadonlyHash, p.Body.PingKey, p.Created.UnixMicro(), p.Version)
-	})
+	n := RowCount(batches, func(b *Batch) int { return len(b.Projects) })
+	if n == 0 {
+		return nil
+	}
+	var cols insertColumns
+	projectIDs, names := addColumn[uuid.UUID](&cols, "project_id", n), addColumn[string](&cols, "name", n)
+	keyHashes, readOnlyKeyHashes := addColumn[string](&cols, "api_key_hash", n), addColumn[string](&cols, "api_key_readonly_hash", n)
+	pingKeys, created, versions := addColumn[string](&cols, "ping_key", n), addColumn[int64](&cols, "created_us", n), addColumn[uint64](&cols, "version", n)
+	for i := range batches {
+		for j := range batches[i].Projects {
+			p := &batches[i].Projects[j]
+			projectIDs.add(uuid.UUID(p.ProjectID))
+			names.add(p.Body.Name)
+			keyHashes.add(p.Body.APIKeyHash)
+			readOnlyKeyHashes.add(p.Body.APIKeyReadonlyHash)
+			pingKeys.add(p.Body.PingKey)
+			created.add(p.Created.UnixMicro())
+			versions.add(p.Version)
+		}
+	}
+	return cols.send(ctx, c, "projects")
 }
 
 func (c *ClickHouse) writeIncidents(ctx context.Context, batches []Batch) error {
-	insert := "INSERT INTO " + c.database + ".incidents (partition, from_us, to_us, ts, checks_held)"
-	return insertRows(ctx, c, insert, batches, func(b *Batch) iter.Seq[*Incident] { return each(b.Incidents) }, func(batch driver.Batch, in *Incident) error {
-		return batch.Append(uint32(in.Partition), in.From.UnixMicro(), in.To.UnixMicro(), in.From.UTC(), uint64(in.ChecksHeld))
-	})
+	n := RowCount(batches, func(b *Batch) int { return len(b.Incidents) })
+	if n == 0 {
+		return nil
+	}
+	var cols insertColumns
+	partitions, from, to := addColumn[uint32](&cols, "partition", n), addColumn[int64](&cols, "from_us", n), addColumn[int64](&cols, "to_us", n)
+	at, held := addColumn[time.Time](&cols, "ts", n), addColumn[uint64](&cols, "checks_held", n)
+	for i := range batches {
+		for j := range batches[i].Incidents {
+			in := &batches[i].Incidents[j]
+			partitions.add(uint32(in.Partition))
+			from.add(in.From.UnixMicro())
+			to.add(in.To.UnixMicro())
+			at.add(in.From)
+			held.add(uint64(in.ChecksHeld))
+		}
+	}
+	return cols.send(ctx, c, "incidents")
 }
 
 func (c *ClickHouse) writeHours(ctx context.Context, batches []Batch) error {
-	n := rowCount(batches, func(b *Batch) int {
+	n := RowCount(batches, func(b *Batch) int {
 		n := 0
 		for range b.HourRows {
 			n++
@@ -313,7 +305,7 @@ func (t tallyColumns) add(tally *check.HourTally) {
 const projectHourColumns = "project_id, hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max"
 
 func (c *ClickHouse) writeProjectHours(ctx context.Context, batches []Batch) error {
-	n := rowCount(batches, func(b *Batch) int { return len(b.ProjectHours) })
+	n := RowCount(batches, func(b *Batch) int { return len(b.ProjectHours) })
 	if n == 0 {
 		return nil
 	}
@@ -367,7 +359,7 @@ const CheckColumns = "project_id, check_id, partition, version, deleted, name, s
 	"tally_hour_us, tally_pings, tally_successes, tally_failures, tally_starts, tally_logs, tally_ignored, tally_runs, tally_run_us_sum, tally_run_us_max"
 
 func (c *ClickHouse) writeChecks(ctx context.Context, batches []Batch) error {
-	n := rowCount(batches, func(b *Batch) int { return len(b.Checks) })
+	n := RowCount(batches, func(b *Batch) int { return len(b.Checks) })
 	if n == 0 {
 		return nil
 	}

@@ -47,10 +47,7 @@ func NewCoalescer(next Writer, interval time.Duration, maxRows int) *Coalescer {
 
 // Write queues the batches for the next merged write and waits for its outcome.
 func (c *Coalescer) Write(ctx context.Context, batches ...Batch) error {
-	rows := 0
-	for i := range batches {
-		rows += batches[i].Len()
-	}
+	rows := RowCount(batches, (*Batch).Len)
 	if rows == 0 {
 		return nil
 	}

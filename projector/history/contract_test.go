@@ -198,10 +198,7 @@ type slowWriter struct {
 }
 
 func (s *slowWriter) Write(ctx context.Context, batches ...Batch) error {
-	rows := 0
-	for i := range batches {
-		rows += batches[i].Len()
-	}
+	rows := RowCount(batches, (*Batch).Len)
 	s.mu.Lock()
 	s.writes++
 	s.running++

@@ -57,17 +57,32 @@ type Hour struct {
 // HourRows yields the check_hours rows of the batch: the hours that ended, then the
 // open hour of every check row that has one. An open hour is written again with each
 // batch that touches its check; the row with the most pings is the hour's count.
+// A yielded row is valid until the next one.
 func (b *Batch) HourRows(yield func(*Hour) bool) {
 	for i := range b.Hours {
 		if !yield(&b.Hours[i]) {
 			return
 		}
 	}
+	var open Hour
 	for i := range b.Checks {
-		if s := &b.Checks[i].State; s.Tally.Pings > 0 && !yield(&Hour{ProjectID: s.ProjectID, CheckID: s.CheckID, Tally: s.Tally}) {
-			return
+		if s := &b.Checks[i].State; s.Tally.Pings > 0 {
+			open = Hour{ProjectID: s.ProjectID, CheckID: s.CheckID, Tally: s.Tally}
+			if !yield(&open) {
+				return
+			}
 		}
 	}
+}
+
+// RowCount is how many rows the batches hold, as rowsOf counts them in one batch
+// ((*Batch).Len for every row, or one table's).
+func RowCount(batches []Batch, rowsOf func(*Batch) int) int {
+	n := 0
+	for i := range batches {
+		n += rowsOf(&batches[i])
+	}
+	return n
 }
 
 // Len is the number of rows in the batch.
