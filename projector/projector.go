@@ -385,6 +385,9 @@ type partitionState struct {
 	projectHours *projectHours
 	// lastPings is how many pings the last fetch folded.
 	lastPings int
+	// written is how far the partition's rows are in ClickHouse, for AwaitWritten; set
+	// before the partition is served.
+	written *writtenMark
 }
 
 func newPartitionState(partition, capacity int) *partitionState {
@@ -478,6 +481,8 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 		log.Error("seeking partition", "offset", offset, "err", err)
 		return false
 	}
+	st.written = newWrittenMark(offset)
+	defer st.written.stop()
 	defer p.serveLive(st)()
 	log.Info("partition started", "offset", offset, "checks", st.checks.len())
 	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
@@ -514,7 +519,11 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 					more = false
 				}
 			}
-			if ok && !p.flush(writeCtx, log, commit, b) {
+			switch {
+			case !ok:
+			case p.flush(writeCtx, log, commit, b):
+				st.written.advance(b.nextOffset)
+			default:
 				ok = false
 				close(writeFailed)
 			}

@@ -74,7 +74,9 @@ type Store interface {
 	Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error)
 	Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error)
 	CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error)
-	CheckVersion(ctx context.Context, project, check schemas.ID) (uint64, error)
+	// AwaitCheckVersion returns once the store holds the check's rows up to version,
+	// with an error when ctx ends first.
+	AwaitCheckVersion(ctx context.Context, project, check schemas.ID, version uint64) error
 	Pings(ctx context.Context, check schemas.ID, limit int) ([]store.Ping, error)
 	PingBody(ctx context.Context, check schemas.ID, n uint64) ([]byte, bool, error)
 	Flips(ctx context.Context, check schemas.ID, from, to time.Time) ([]store.Flip, error)
@@ -779,7 +781,7 @@ func (a *API) findUnique(r *request) (history.CheckRow, bool, error) {
 	return history.CheckRow{}, false, nil
 }
 
-// waitForHistory polls until ClickHouse holds the check's rows up to version. Writes
+// waitForHistory waits until the store holds the check's rows up to version. Writes
 // wait so the caller's next read sees them; history reads wait so they list every ping
 // and flip the check state they were shown counts, even when that state came from the
 // projector's memory ahead of ClickHouse. The wait is bounded by WriteWait and a
@@ -787,21 +789,8 @@ func (a *API) findUnique(r *request) (history.CheckRow, bool, error) {
 func (a *API) waitForHistory(ctx context.Context, project, check schemas.ID, version uint64) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.WriteWait)
 	defer cancel()
-	wait := 5 * time.Millisecond
-	for {
-		got, err := a.store.CheckVersion(ctx, project, check)
-		if err == nil && got >= version {
-			return
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			a.log.Warn("history not yet written", "check_id", check.String(), "version", version, "err", err)
-			return
-		case <-timer.C:
-		}
-		wait = min(2*wait, 100*time.Millisecond)
+	if err := a.store.AwaitCheckVersion(ctx, project, check, version); err != nil {
+		a.log.Warn("history not yet written", "check_id", check.String(), "version", version, "err", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -105,10 +106,15 @@ func (f *fakeLog) CheckProject(_ context.Context, id schemas.ID) (schemas.ID, er
 	return schemas.ID{}, store.ErrNotFound
 }
 
-func (f *fakeLog) CheckVersion(_ context.Context, _, id schemas.ID) (uint64, error) {
+// AwaitCheckVersion never waits: the fake folds every event as it is appended, so a
+// version it does not hold now it never will.
+func (f *fakeLog) AwaitCheckVersion(_ context.Context, _, id schemas.ID, version uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.checks[id].Version, nil
+	if got := f.checks[id].Version; got < version {
+		return fmt.Errorf("check %v is at version %d, not %d", id, got, version)
+	}
+	return nil
 }
 
 func (f *fakeLog) Pings(context.Context, schemas.ID, int) ([]store.Ping, error) { return nil, nil }

@@ -20,12 +20,17 @@ type LiveChecks interface {
 	// ordered by creation; false when not every partition is folded here. A yielded
 	// row is valid until the next one.
 	ProjectChecks(project schemas.ID) (iter.Seq[*history.CheckRow], bool)
+	// AwaitWritten waits until the check's rows up to version are in ClickHouse, as the
+	// projector writing them reports it; false when it does not write the check's
+	// partition here.
+	AwaitWritten(ctx context.Context, check schemas.ID, version uint64) (bool, error)
 }
 
 // WithLiveChecks returns st with check reads answered from live where live holds the
 // check, so a ping shows in the API as soon as it is folded rather than once its batch
-// is in ClickHouse. Versions (the read-your-writes waits) still come from ClickHouse:
-// a write is acknowledged only once ingest can see the check it made.
+// is in ClickHouse. The read-your-writes waits still end only once ClickHouse holds the
+// rows (so ingest can already see a check a write made), but a projector in this
+// process tells when that is instead of the API polling ClickHouse for it.
 func WithLiveChecks(st Store, live LiveChecks) Store {
 	return liveStore{Store: st, live: live}
 }
@@ -47,6 +52,13 @@ func (s liveStore) Check(ctx context.Context, project, check schemas.ID) (histor
 		return history.CheckRow{}, store.ErrNotFound
 	}
 	return row, nil
+}
+
+func (s liveStore) AwaitCheckVersion(ctx context.Context, project, check schemas.ID, version uint64) error {
+	if held, err := s.live.AwaitWritten(ctx, check, version); held {
+		return err
+	}
+	return s.Store.AwaitCheckVersion(ctx, project, check, version)
 }
 
 func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error) {

@@ -27,6 +27,52 @@ func (m liveMap) HoldsAll() bool { return false }
 
 func (m liveMap) ProjectChecks(schemas.ID) (iter.Seq[*history.CheckRow], bool) { return nil, false }
 
+// AwaitWritten treats the map's rows as written and its checks' partitions as held: a
+// version past a held row's would never be written.
+func (m liveMap) AwaitWritten(_ context.Context, id schemas.ID, version uint64) (bool, error) {
+	row, ok := m[id]
+	if ok && row.Version < version {
+		return true, context.DeadlineExceeded
+	}
+	return ok, nil
+}
+
+// awaitCountingStore counts the version waits that reached it.
+type awaitCountingStore struct {
+	*fakeLog
+	awaits int
+}
+
+func (s *awaitCountingStore) AwaitCheckVersion(ctx context.Context, project, id schemas.ID, version uint64) error {
+	s.awaits++
+	return s.fakeLog.AwaitCheckVersion(ctx, project, id, version)
+}
+
+// A write's wait for its rows is answered by the projector that writes the check's
+// partition, and only otherwise by the store.
+func TestVersionWaitsAskTheProjectorFirst(t *testing.T) {
+	project := schemas.ID{1}
+	held, elsewhere := schemas.ID{10}, schemas.ID{11}
+	stored := &awaitCountingStore{fakeLog: &fakeLog{checks: map[schemas.ID]history.CheckRow{
+		held:      checkRow(project, held, 3, 0, false),
+		elsewhere: checkRow(project, elsewhere, 5, 0, false),
+	}}}
+	st := WithLiveChecks(stored, liveMap{held: checkRow(project, held, 7, 0, false)})
+	ctx := context.Background()
+	if err := st.AwaitCheckVersion(ctx, project, held, 7); err != nil || stored.awaits != 0 {
+		t.Fatalf("held check: err %v, %d store waits; want nil and 0", err, stored.awaits)
+	}
+	if err := st.AwaitCheckVersion(ctx, project, held, 8); !errors.Is(err, context.DeadlineExceeded) || stored.awaits != 0 {
+		t.Fatalf("held check past its version: err %v, %d store waits; want the projector's deadline and 0", err, stored.awaits)
+	}
+	if err := st.AwaitCheckVersion(ctx, project, elsewhere, 5); err != nil || stored.awaits != 1 {
+		t.Fatalf("check of a partition not held: err %v, %d store waits; want nil and 1", err, stored.awaits)
+	}
+	if err := st.AwaitCheckVersion(ctx, project, elsewhere, 6); err == nil || stored.awaits != 2 {
+		t.Fatalf("check of a partition not held, past the stored version: err %v, %d store waits; want an error and 2", err, stored.awaits)
+	}
+}
+
 func checkRow(project, id schemas.ID, version, pings uint64, deleted bool) history.CheckRow {
 	return history.CheckRow{Version: version, State: check.State{ProjectID: project, CheckID: id, Exists: true, Deleted: deleted, NPings: pings}}
 }

@@ -121,8 +121,32 @@ func (c *ClickHouse) Secret(ctx context.Context, name string) (string, error) {
 	return secret, err
 }
 
-// CheckVersion returns the version of a check's latest row, deleted or not, 0 when absent.
-func (c *ClickHouse) CheckVersion(ctx context.Context, project, check schemas.ID) (uint64, error) {
+// AwaitCheckVersion returns once the checks table holds a row of the check, deleted or
+// not, with at least version, or with ctx's error (and the last read's) when ctx ends
+// first. It polls, backing off from 5 ms to 100 ms between reads.
+func (c *ClickHouse) AwaitCheckVersion(ctx context.Context, project, check schemas.ID, version uint64) error {
+	wait := 5 * time.Millisecond
+	for {
+		got, err := c.checkVersion(ctx, project, check)
+		if err == nil && got >= version {
+			return nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			if err != nil {
+				return fmt.Errorf("%w (last read: %w)", ctx.Err(), err)
+			}
+			return fmt.Errorf("%w (at version %d)", ctx.Err(), got)
+		case <-timer.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+// checkVersion returns the version of a check's latest row, deleted or not, 0 when absent.
+func (c *ClickHouse) checkVersion(ctx context.Context, project, check schemas.ID) (uint64, error) {
 	var v uint64
 	err := c.conn.QueryRow(ctx, "SELECT max(version) FROM "+c.database+".checks WHERE project_id = ? AND check_id = ?",
 		uuid.UUID(project), uuid.UUID(check)).Scan(&v)

@@ -1,0 +1,91 @@
+package projector
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// writtenMark is how far a partition's rows are in ClickHouse: every record before next
+// is. It wakes whoever waits for a version once the partition's writer passes it, so a
+// write through the API learns that its rows are stored without polling ClickHouse.
+type writtenMark struct {
+	mu      sync.Mutex
+	next    int64
+	stopped bool
+	// moved is closed, and replaced, whenever next advances or the partition stops.
+	moved chan struct{}
+}
+
+func newWrittenMark(next int64) *writtenMark {
+	return &writtenMark{next: max(next, 0), moved: make(chan struct{})}
+}
+
+// advance records that every record before next is stored.
+func (m *writtenMark) advance(next int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if next <= m.next || m.stopped {
+		return
+	}
+	m.next = next
+	close(m.moved)
+	m.moved = make(chan struct{})
+}
+
+// stop wakes every waiter for good: the partition is no longer written here.
+func (m *writtenMark) stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.stopped {
+		m.stopped = true
+		close(m.moved)
+	}
+}
+
+// await returns true once the record whose version (offset + 1) is given is stored,
+// false when the partition stops first, and ctx's error when ctx ends first.
+func (m *writtenMark) await(ctx context.Context, version uint64) (bool, error) {
+	for {
+		m.mu.Lock()
+		next, stopped, moved := m.next, m.stopped, m.moved
+		m.mu.Unlock()
+		switch {
+		case uint64(next) >= version:
+			return true, nil
+		case stopped:
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return true, ctx.Err()
+		case <-moved:
+		}
+	}
+}
+
+// AwaitWritten waits until ClickHouse holds a check's rows up to version, as its
+// partition's writer reports it. It returns false when this projector does not write
+// the check's partition, or gives it up while waiting, or the check's row here is older
+// than version once the wait is over (a partition count that changed under the
+// partitioner): the caller then has to ask ClickHouse. The error is ctx's, when it ended
+// first.
+func (p *Projector) AwaitWritten(ctx context.Context, check schemas.ID, version uint64) (bool, error) {
+	partitioner := p.partitioner.Load()
+	if partitioner == nil {
+		return false, nil
+	}
+	p.liveMu.RLock()
+	st, ok := p.live[partitioner.Of([]byte(check.String()))]
+	p.liveMu.RUnlock()
+	if !ok {
+		return false, nil
+	}
+	held, err := st.written.await(ctx, version)
+	if !held || err != nil {
+		return held, err
+	}
+	row, ok := st.locked(check)
+	return ok && row.Version >= version, nil
+}

@@ -1,0 +1,130 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// notYet reports whether a wait for version would still block.
+func notYet(t *testing.T, m *writtenMark, version uint64) bool {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	held, err := m.await(ctx, version)
+	return held && errors.Is(err, context.Canceled)
+}
+
+// awaitAsync starts a wait and returns where its result arrives.
+func awaitAsync(m *writtenMark, version uint64) <-chan bool {
+	done := make(chan bool, 1)
+	go func() {
+		held, _ := m.await(context.Background(), version)
+		done <- held
+	}()
+	return done
+}
+
+func within(t *testing.T, done <-chan bool, what string) bool {
+	t.Helper()
+	select {
+	case held := <-done:
+		return held
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the wait was never woken", what)
+		return false
+	}
+}
+
+// A version is written once the partition's writer has passed its record (offset
+// version-1), and every waiter for it wakes then, not before.
+func TestWrittenMarkWakesWaitersOnceTheirRecordIsStored(t *testing.T) {
+	m := newWrittenMark(10) // records 0-9 were stored before the partition started here
+	if notYet(t, m, 10) {
+		t.Fatal("version 10 (offset 9) is before the start offset, yet a wait for it blocks")
+	}
+	if !notYet(t, m, 11) {
+		t.Fatal("version 11 (offset 10) is not stored, yet a wait for it returned")
+	}
+	done := awaitAsync(m, 13)
+	m.advance(12)
+	if !notYet(t, m, 13) {
+		t.Fatal("after the writer passed offset 11 only, a wait for version 13 returned")
+	}
+	m.advance(11) // an older mark never moves it back
+	if !notYet(t, m, 13) || notYet(t, m, 12) {
+		t.Fatal("an older offset moved the mark back")
+	}
+	m.advance(20)
+	if !within(t, done, "writer passed the record") {
+		t.Error("the wait reported the partition gone, not the record stored")
+	}
+	if notYet(t, m, 20) {
+		t.Error("version 20 is stored, yet a wait for it blocks")
+	}
+}
+
+// A partition given up wakes its waiters with false, so they ask ClickHouse instead.
+func TestWrittenMarkReleasesWaitersWhenThePartitionStops(t *testing.T) {
+	m := newWrittenMark(-2) // no committed offset: the partition starts at its first record
+	if !notYet(t, m, 1) {
+		t.Fatal("nothing is stored, yet a wait for version 1 returned")
+	}
+	done := awaitAsync(m, 5)
+	m.stop()
+	if within(t, done, "partition stopped") {
+		t.Error("the wait reported the record stored after the partition stopped")
+	}
+	m.advance(10) // a late flush after the stop changes nothing
+	if held, err := m.await(context.Background(), 5); held || err != nil {
+		t.Errorf("wait after the stop: held %v, err %v; want false, nil", held, err)
+	}
+}
+
+// AwaitWritten waits only for partitions this projector writes, and trusts the mark
+// only when the check's row here has the version (the check is in that partition).
+func TestAwaitWrittenAnswersForHeldPartitionsOnly(t *testing.T) {
+	p := &Projector{live: map[int]*partitionState{}}
+	partitioner := kafkarec.NewPartitioner(2)
+	p.partitioner.Store(&partitioner)
+	ids := map[int]schemas.ID{}
+	for len(ids) < 2 {
+		id := schemas.NewID()
+		ids[partitioner.Of([]byte(id.String()))] = id
+	}
+	held, elsewhere := ids[0], ids[1]
+	st := newPartitionState(0, 0)
+	st.written = newWrittenMark(0)
+	st.load(history.CheckRow{Version: 4, State: check.State{CheckID: held, ProjectID: schemas.NewID(), Exists: true}})
+	p.serveLive(st)
+	ctx := context.Background()
+
+	if ok, err := p.AwaitWritten(ctx, elsewhere, 1); ok || err != nil {
+		t.Fatalf("check of a partition not held: %v, %v; want false, nil", ok, err)
+	}
+	done := make(chan bool, 1)
+	go func() {
+		ok, _ := p.AwaitWritten(ctx, held, 4)
+		done <- ok
+	}()
+	st.written.advance(4)
+	if !within(t, done, "held partition written") {
+		t.Fatal("the held partition's writer passed version 4, yet AwaitWritten sent the caller to ClickHouse")
+	}
+	// A version the row here never reached (the check lives in another partition under
+	// a changed partition count) must not be vouched for.
+	st.written.advance(9)
+	if ok, err := p.AwaitWritten(ctx, held, 6); ok || err != nil {
+		t.Errorf("row at version 4 asked for 6: %v, %v; want false, nil", ok, err)
+	}
+	p.partitioner.Store(nil)
+	if ok, _ := p.AwaitWritten(ctx, held, 4); ok {
+		t.Error("with the partition count unknown, AwaitWritten answered")
+	}
+}
