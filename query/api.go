@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/projector/history"
@@ -110,6 +111,7 @@ type API struct {
 	badgeRereading  bool
 
 	rendered renderedChecks
+	metrics  *metrics
 }
 
 type cachedProject struct {
@@ -124,39 +126,53 @@ type cachedProject struct {
 const refreshAhead = 10 * time.Second
 
 // New returns the API.
-func New(cfg Config, logger *slog.Logger, st Store, appender Appender, now func() time.Time) *API {
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, appender Appender, now func() time.Time) *API {
 	cfg.setDefaults()
-	return &API{cfg: cfg, log: logger.With("component", "query"), store: st, appender: appender, now: now, keys: map[string]cachedProject{}}
+	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: newMetrics(reg), store: st, appender: appender, now: now,
+		keys: map[string]cachedProject{}}
 }
 
-const uuidRoute = "{id:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}}"
+const (
+	uuidRoute      = "{id:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}}"
+	uniqueKeyRoute = "{key:[A-z0-9]{40}}"
+)
 
-// Register mounts /api/v1/, /api/v2/ and /api/v3/ on r.
+// Register mounts /api/v1/, /api/v2/ and /api/v3/ on r, and the public badge URLs.
 func (a *API) Register(r *mux.Router) {
 	for version := 1; version <= 3; version++ {
 		v := r.PathPrefix("/api/v" + strconv.Itoa(version)).Subrouter()
-		v.Handle("/checks/", a.endpoint(version, map[string]handlerFunc{"GET": a.listChecks, "POST": a.createCheck}))
-		v.Handle("/checks", redirectSlash())
-		v.Handle("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck, "POST": a.updateCheck, "DELETE": a.deleteCheck}))
-		v.Handle("/channels/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listChannels}))
-		v.Handle("/checks/{key:[A-z0-9]{40}}", a.endpoint(version, map[string]handlerFunc{"GET": a.getByUniqueKey}))
-		v.Handle("/checks/{key:[A-z0-9]{40}}/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
-		v.Handle("/checks/"+uuidRoute+"/pause", a.endpoint(version, map[string]handlerFunc{"POST": a.pauseCheck}))
-		v.Handle("/checks/"+uuidRoute+"/resume", a.endpoint(version, map[string]handlerFunc{"POST": a.resumeCheck}))
-		v.Handle("/checks/"+uuidRoute+"/pings/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listPings}))
-		v.Handle("/checks/"+uuidRoute+"/pings/{n:[0-9]+}/body", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.pingBody}))
-		v.Handle("/checks/"+uuidRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
-		v.Handle("/checks/"+uuidRoute+"/state", a.endpoint(version, map[string]handlerFunc{"GET": a.stateAt}))
-		v.Handle("/checks/"+uuidRoute+"/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.checkAnalytics}))
-		v.Handle("/checks/"+uuidRoute+"/analytics", redirectSlash())
-		v.Handle("/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.projectAnalytics}))
-		v.Handle("/analytics", redirectSlash())
-		v.Handle("/badges/", a.endpoint(version, map[string]handlerFunc{"GET": a.listBadges}))
-		v.Handle("/badges", redirectSlash())
+		route := func(pattern string, h http.Handler) {
+			v.Handle(pattern, a.metrics.instrument(version, pattern, h))
+		}
+		route("/checks/", a.endpoint(version, map[string]handlerFunc{"GET": a.listChecks, "POST": a.createCheck}))
+		route("/checks", redirectSlash())
+		route("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck, "POST": a.updateCheck, "DELETE": a.deleteCheck}))
+		route("/channels/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listChannels}))
+		route("/checks/"+uniqueKeyRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getByUniqueKey}))
+		route("/checks/"+uniqueKeyRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
+		route("/checks/"+uuidRoute+"/pause", a.endpoint(version, map[string]handlerFunc{"POST": a.pauseCheck}))
+		route("/checks/"+uuidRoute+"/resume", a.endpoint(version, map[string]handlerFunc{"POST": a.resumeCheck}))
+		route("/checks/"+uuidRoute+"/pings/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listPings}))
+		route("/checks/"+uuidRoute+"/pings/{n:[0-9]+}/body", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.pingBody}))
+		route("/checks/"+uuidRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
+		route("/checks/"+uuidRoute+"/state", a.endpoint(version, map[string]handlerFunc{"GET": a.stateAt}))
+		route("/checks/"+uuidRoute+"/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.checkAnalytics}))
+		route("/checks/"+uuidRoute+"/analytics", redirectSlash())
+		route("/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.projectAnalytics}))
+		route("/analytics", redirectSlash())
+		route("/badges/", a.endpoint(version, map[string]handlerFunc{"GET": a.listBadges}))
+		route("/badges", redirectSlash())
 	}
-	r.Handle("/badge/{key}/{sig}/{tag}.{format}", a.publicBadge(a.tagBadge))
-	r.Handle("/badge/{key}/{sig}.{format}", a.publicBadge(a.tagBadge))
-	r.Handle("/b/{states:[0-9]+}/{key}.{format}", a.publicBadge(a.checkBadge))
+	for _, badge := range []struct {
+		pattern string
+		serve   func(http.ResponseWriter, badgeRequest)
+	}{
+		{"/badge/{key}/{sig}/{tag}.{format}", a.tagBadge},
+		{"/badge/{key}/{sig}.{format}", a.tagBadge},
+		{"/b/{states:[0-9]+}/{key}.{format}", a.checkBadge},
+	} {
+		r.Handle(badge.pattern, a.metrics.instrument(0, badge.pattern, a.publicBadge(badge.serve)))
+	}
 }
 
 func redirectSlash() http.Handler {

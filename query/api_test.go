@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/projector/history"
@@ -154,6 +155,11 @@ func newTestAPI(t testing.TB) (*mux.Router, *fakeLog) {
 }
 
 func newTestAPIWithClock(t testing.TB, now func() time.Time) (*mux.Router, *fakeLog) {
+	return newInstrumentedTestAPI(t, now, nil)
+}
+
+// newInstrumentedTestAPI is newTestAPIWithClock with the API's metrics registered in reg.
+func newInstrumentedTestAPI(t testing.TB, now func() time.Time, reg prometheus.Registerer) (*mux.Router, *fakeLog) {
 	t.Helper()
 	project, other := schemas.ID{1}, schemas.ID{2}
 	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{
@@ -161,7 +167,7 @@ func newTestAPIWithClock(t testing.TB, now func() time.Time) (*mux.Router, *fake
 		auth.Hash(roKey):    {ID: project, ReadOnly: true},
 		auth.Hash(otherKey): {ID: other},
 	}}
-	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), log, log, now)
+	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, log, log, now)
 	r := mux.NewRouter()
 	api.Register(r)
 	return r, log
@@ -575,7 +581,7 @@ func TestCheckLimit(t *testing.T) {
 	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{
 		auth.Hash(rwKey): {ID: project}, auth.Hash(otherKey): {ID: other}}}
 	r := mux.NewRouter()
-	New(Config{CheckLimit: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)), log, log, func() time.Time { return testNow }).Register(r)
+	New(Config{CheckLimit: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, log, log, func() time.Time { return testNow }).Register(r)
 	for _, tt := range []struct {
 		key, body string
 		wantCode  int

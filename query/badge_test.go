@@ -253,7 +253,7 @@ const notFoundPageMark = "<h1>Not Found</h1>"
 func TestBadgeSecretSurvivesAFailedReread(t *testing.T) {
 	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}}
 	now := testNow
-	api := New(Config{}, slog.New(slog.DiscardHandler), log, log, func() time.Time { return now })
+	api := New(Config{}, slog.New(slog.DiscardHandler), nil, log, log, func() time.Time { return now })
 	first, err := api.badgeKeysNow(t.Context())
 	if err != nil {
 		t.Fatal(err)

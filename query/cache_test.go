@@ -56,7 +56,7 @@ func TestCachedReadsNeverWaitForTheStore(t *testing.T) {
 	st := &gatedStore{fakeLog: log}
 	var clock atomic.Int64
 	clock.Store(testNow.UnixNano())
-	api := New(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), st, log, func() time.Time { return time.Unix(0, clock.Load()) })
+	api := New(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, st, log, func() time.Time { return time.Unix(0, clock.Load()) })
 	r := mux.NewRouter()
 	api.Register(r)
 	list := func() int {

@@ -71,7 +71,7 @@ func BenchmarkListTenThousandChecks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.DiscardHandler), WithLiveChecks(log, heldRows{rows: rows}), log, func() time.Time { return testNow })
+	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.DiscardHandler), nil, WithLiveChecks(log, heldRows{rows: rows}), log, func() time.Time { return testNow })
 	r = mux.NewRouter()
 	api.Register(r)
 	list := func(b *testing.B) {

@@ -277,7 +277,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		}
 		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait,
 			CheckLimit: cfg.CheckLimit, BadgeLabel: cfg.BadgeLabel},
-			logger, reads, query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
+			logger, reg, reads, query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
 		api.Register(router)
 	}
 
