@@ -465,22 +465,11 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	if end == 0 || (end > 0 && offset >= end) {
 		return true
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   p.cfg.Brokers,
-		Topic:     p.cfg.Topics.Events,
-		Partition: partition,
-		// A fetch that returned with the first record made twelve readers keep the
-		// broker busy under load; waiting for 64 KiB or fetchWait costs it a few fetches
-		// a second while keeping a ping's way to Check short.
-		MinBytes: 64 << 10,
-		MaxBytes: 16 << 20,
-		MaxWait:  min(fetchWait, p.cfg.FlushInterval),
-	})
-	defer reader.Close()
-	if err := reader.SetOffset(offset); err != nil {
-		log.Error("seeking partition", "offset", offset, "err", err)
-		return false
-	}
+	// A fetch that returned with the first record made twelve partitions keep the
+	// broker busy under load; waiting for 64 KiB or fetchWait costs it a few fetches a
+	// second while keeping a ping's way to Check short.
+	records := newFetcher(p.cfg.Brokers, p.cfg.Topics.Events, partition, offset, 64<<10, 16<<20, log)
+	defer records.disconnect()
 	st.written = newWrittenMark(offset)
 	defer st.written.stop()
 	defer p.serveLive(st)()
@@ -535,13 +524,13 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 		return <-writerDone
 	}
 	for ctx.Err() == nil {
-		b, err := p.fetchBatch(ctx, reader, st)
+		b, err := p.fetchBatch(ctx, records, st)
 		if err != nil {
 			log.Error("stopping partition", "err", err)
 			finish()
 			return false
 		}
-		lag.Set(float64(reader.Stats().Lag))
+		lag.Set(float64(records.lag()))
 		if b.empty() {
 			continue
 		}
@@ -595,26 +584,33 @@ func (b *batch) append(later *batch) {
 	b.nextOffset = later.nextOffset
 }
 
-func (p *Projector) fetchBatch(ctx context.Context, reader *kafka.Reader, st *partitionState) (*batch, error) {
+func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partitionState) (*batch, error) {
 	// A fetch folds about as many pings as the last one did; sizing the slice for them
 	// saves copying the wide ping rows as it grows.
 	b := &batch{steps: []history.Batch{{Pings: make([]history.Ping, 0, st.lastPings)}}}
-	// The batch closes FlushInterval after its first record; one context carries that
-	// deadline for every fetch after the first.
-	fetchCtx := ctx
-	for n := 0; n < p.cfg.BatchSize; n++ {
-		msg, err := reader.FetchMessage(fetchCtx)
+	// The batch closes FlushInterval after its first record.
+	var closeAt time.Time
+	for n := 0; n < p.cfg.BatchSize; {
+		wait := min(fetchWait, p.cfg.FlushInterval)
+		if !closeAt.IsZero() {
+			if wait = min(wait, time.Until(closeAt)); wait <= 0 {
+				break
+			}
+		}
+		msg, ok, err := records.next(ctx, wait)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			if ctx.Err() != nil {
 				break
 			}
 			return nil, fmt.Errorf("fetching: %w", err)
 		}
-		if n == 0 {
-			var cancel context.CancelFunc
-			fetchCtx, cancel = context.WithTimeout(ctx, p.cfg.FlushInterval)
-			defer cancel()
+		if !ok {
+			continue
 		}
+		if n == 0 {
+			closeAt = time.Now().Add(p.cfg.FlushInterval)
+		}
+		n++
 		st.mu.Lock()
 		err = p.fold(st, b, msg)
 		st.mu.Unlock()
@@ -687,6 +683,9 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	for _, e := range effects {
 		switch e := e.(type) {
 		case check.PingRecorded:
+			if p.metrics.pingDelay != nil {
+				(*p.metrics.pingDelay).Observe(time.Since(ev.At).Seconds())
+			}
 			rows.Pings = append(rows.Pings, history.Ping{ProjectID: state.ProjectID, CheckID: ev.CheckID, EventID: ev.ID,
 				At: ev.At, Ping: ev.Body.(schemas.PingReceived), Recorded: e})
 			st.projectHours.count(state.ProjectID, state.Tally.Hour, e, version)

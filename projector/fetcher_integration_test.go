@@ -1,0 +1,79 @@
+//go:build integration
+
+package projector
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hcstream/hcstream/deploy/testenv"
+)
+
+// The fetcher reads a partition in order from a start without a committed offset, and
+// an idle partition answers "nothing yet" within the wait: neither is a failure that
+// costs a reconnect.
+func TestFetcherReadsInOrderAndIdlesWithoutReconnecting(t *testing.T) {
+	const records = 500
+	topic := testenv.Topic(t, 1)
+	brokers := testenv.KafkaBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	batch := make([]kafka.Record, records)
+	for i := range batch {
+		batch[i] = kafka.Record{Value: kafka.NewBytes([]byte(strconv.Itoa(i)))}
+	}
+	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: topic, RequiredAcks: kafka.RequireAll, Records: kafka.NewRecordReader(batch...)})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var logs bytes.Buffer
+	f := newFetcher(brokers, topic, 0, kafka.FirstOffset, 1, 1<<20, slog.New(slog.NewTextHandler(&logs, nil)))
+	defer f.disconnect()
+	for want := 0; want < records; {
+		msg, ok, err := f.next(ctx, 50*time.Millisecond)
+		if err != nil {
+			t.Fatalf("after %d records: %v", want, err)
+		}
+		if !ok {
+			continue
+		}
+		if msg.Offset != int64(want) || string(msg.Value) != strconv.Itoa(want) {
+			t.Fatalf("record %d: offset %d, value %q", want, msg.Offset, msg.Value)
+		}
+		want++
+	}
+	if f.lag() != 0 {
+		t.Errorf("lag %d after reading every record", f.lag())
+	}
+	for range 5 {
+		start := time.Now()
+		msg, ok, err := f.next(ctx, 50*time.Millisecond)
+		if ok || err != nil {
+			t.Fatalf("idle partition: record at %d, ok %v, err %v", msg.Offset, ok, err)
+		}
+		if waited := time.Since(start); waited > 5*time.Second {
+			t.Fatalf("idle fetch took %v, the broker was asked to wait 50ms", waited)
+		}
+	}
+	if strings.Contains(logs.String(), "reconnecting") {
+		t.Errorf("reading and idling reconnected:\n%s", logs.String())
+	}
+
+	canceled, stop := context.WithCancel(ctx)
+	stop()
+	if _, _, err := f.next(canceled, time.Second); err != context.Canceled {
+		t.Errorf("next with an ended context: %v, want context.Canceled", err)
+	}
+}
