@@ -85,13 +85,17 @@ func (f *fetcher) next(ctx context.Context, wait time.Duration) (msg kafka.Messa
 	case errors.Is(err, io.EOF) && closeErr == nil, errors.Is(err, kafka.RequestTimedOut):
 		// The fetch was read to its end, or the broker's wait passed with nothing new.
 		f.failures = 0
-	case errors.Is(err, kafka.OffsetOutOfRange):
+	case errors.Is(err, kafka.OffsetOutOfRange) && f.conn != nil:
 		f.skipToRetained()
 	default:
 		f.fail(errors.Join(err, closeErr))
 	}
 	return kafka.Message{}, false, nil
 }
+
+// buffered reports whether the last fetch may still hold records, so that next needs
+// no request to the broker.
+func (f *fetcher) buffered() bool { return f.batch != nil }
 
 // lag is how many records the last fetch reported after the next one.
 func (f *fetcher) lag() int64 { return max(f.highWater-f.offset, 0) }
@@ -154,9 +158,6 @@ func (f *fetcher) fail(err error) {
 // skipToRetained moves past records the topic's retention already deleted: they are
 // lost to every reader, and waiting would stop the partition for good.
 func (f *fetcher) skipToRetained() {
-	if f.conn == nil {
-		return
-	}
 	first, last, err := f.conn.ReadOffsets()
 	switch {
 	case err != nil:

@@ -23,7 +23,7 @@ type metrics struct {
 	lag           *prometheus.GaugeVec
 	// pingDelay is observed only when the metrics are registered: a replay folds old
 	// pings, and reading the clock for each would cost it more than it tells.
-	pingDelay *prometheus.Histogram
+	pingDelay prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -59,14 +59,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"partition"}),
 	}
 	if reg != nil {
-		pingDelay := prometheus.NewHistogram(prometheus.HistogramOpts{
+		m.pingDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "hcstream_projector_ping_delay_seconds",
 			Help: "Time from ingest receiving a ping to the projector folding it, when the API starts showing it (both clocks' difference included).",
 			// 1 ms to about 33 s: live it is tens of milliseconds, after a restart the backlog's age.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		})
-		m.pingDelay = &pingDelay
-		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag, pingDelay)
+		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag, m.pingDelay)
 	}
 	return m
 }

@@ -588,11 +588,12 @@ func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partit
 	// A fetch folds about as many pings as the last one did; sizing the slice for them
 	// saves copying the wide ping rows as it grows.
 	b := &batch{steps: []history.Batch{{Pings: make([]history.Ping, 0, st.lastPings)}}}
-	// The batch closes FlushInterval after its first record.
+	// The batch closes FlushInterval after its first record, at the end of the fetch
+	// that passes it: the clock is read once a fetch, not once a record.
 	var closeAt time.Time
 	for n := 0; n < p.cfg.BatchSize; {
 		wait := min(fetchWait, p.cfg.FlushInterval)
-		if !closeAt.IsZero() {
+		if !closeAt.IsZero() && !records.buffered() {
 			if wait = min(wait, time.Until(closeAt)); wait <= 0 {
 				break
 			}
@@ -684,7 +685,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 		switch e := e.(type) {
 		case check.PingRecorded:
 			if p.metrics.pingDelay != nil {
-				(*p.metrics.pingDelay).Observe(time.Since(ev.At).Seconds())
+				p.metrics.pingDelay.Observe(time.Since(ev.At).Seconds())
 			}
 			rows.Pings = append(rows.Pings, history.Ping{ProjectID: state.ProjectID, CheckID: ev.CheckID, EventID: ev.ID,
 				At: ev.At, Ping: ev.Body.(schemas.PingReceived), Recorded: e})
