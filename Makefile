@@ -59,6 +59,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schemas
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./projector/check
+	$(GO) test -run '^$$' -fuzz '^FuzzStatusUntil$$' -fuzztime $(FUZZTIME) ./projector/check
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/pingurl
 	$(GO) test -run '^$$' -fuzz '^FuzzCreateCheck$$' -fuzztime $(FUZZTIME) ./query
 	$(GO) test -run '^$$' -fuzz '^FuzzPingHandler$$' -fuzztime $(FUZZTIME) ./ingest

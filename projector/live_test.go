@@ -48,25 +48,39 @@ func TestProjectChecksFromEveryPartition(t *testing.T) {
 			t.Errorf("row %d is %v of project %v, want %v (oldest first)", i, row.State.CheckID, row.State.ProjectID, want[i])
 		}
 	}
+	// A head says what its row holds, whether or not the row was unpacked before.
+	seq, _ := p.ProjectChecks(project)
+	i := 0
+	for lazy := range seq {
+		head := lazy.Head()
+		if i%2 == 0 {
+			lazy.Row()
+		}
+		if row := lazy.Row(); head != history.HeadOf(row) || head.Partition != partitioner.Of([]byte(head.CheckID.String())) {
+			t.Errorf("row %d: head %+v, row's %+v", i, head, history.HeadOf(row))
+		}
+		i++
+	}
 	if rows, ok := collect(p.ProjectChecks(schemas.NewID())); !ok || len(rows) != 0 {
 		t.Errorf("a project without checks: %d rows, ok %v", len(rows), ok)
 	}
 }
 
 // collect copies the rows ProjectChecks yields.
-func collect(seq iter.Seq[*history.CheckRow], ok bool) ([]history.CheckRow, bool) {
+func collect(seq iter.Seq[history.LazyRow], ok bool) ([]history.CheckRow, bool) {
 	if !ok {
 		return nil, false
 	}
 	var rows []history.CheckRow
-	for row := range seq {
-		rows = append(rows, *row)
+	for lazy := range seq {
+		rows = append(rows, *lazy.Row())
 	}
 	return rows, true
 }
 
 // BenchmarkProjectChecks times the projector's share of listing a project of 10,000
-// checks, among 100,000 checks in eight partitions: gathering, ordering and unpacking.
+// checks, among 100,000 checks in eight partitions: gathering and ordering, then either
+// reading each row's head only (every rendering reused) or unpacking every row.
 func BenchmarkProjectChecks(b *testing.B) {
 	p := &Projector{live: map[int]*partitionState{}}
 	partitioner := kafkarec.NewPartitioner(8)
@@ -82,15 +96,22 @@ func BenchmarkProjectChecks(b *testing.B) {
 		s := sampleCheck(projects[i%len(projects)], i)
 		p.live[partitioner.Of([]byte(s.CheckID.String()))].load(history.CheckRow{Version: uint64(i), State: s})
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		seq, ok := p.ProjectChecks(projects[0])
-		n := 0
-		for range seq {
-			n++
-		}
-		if !ok || n != 10_000 {
-			b.Fatal(n, ok)
-		}
+	for _, unpack := range []bool{false, true} {
+		b.Run(map[bool]string{false: "heads", true: "rows"}[unpack], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				seq, ok := p.ProjectChecks(projects[0])
+				n := 0
+				for lazy := range seq {
+					if unpack && lazy.Row().State.ProjectID != projects[0] {
+						b.Fatal("a row of another project")
+					}
+					n++
+				}
+				if !ok || n != 10_000 {
+					b.Fatal(n, ok)
+				}
+			}
+		})
 	}
 }

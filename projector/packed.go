@@ -98,23 +98,33 @@ func (p packedRow) hasCheckID(id *schemas.ID) bool {
 // projectID reads the project ID, which follows the check ID, the flags, the status
 // and the kind.
 func (p packedRow) projectID() schemas.ID {
-	project, _ := p.projectAndCreated()
-	return project
+	return p.header().project
 }
 
-// projectAndCreated reads the row up to its creation time, which is how lists sort.
-func (p packedRow) projectAndCreated() (schemas.ID, time.Time) {
+// packedHeader is the start of a packed row: what a list needs to sort a check and to
+// tell whether it must read the rest.
+type packedHeader struct {
+	head    history.RowHead
+	project schemas.ID
+	created time.Time
+}
+
+// header reads the row up to its creation time.
+func (p packedRow) header() packedHeader {
 	r := rowReader{s: string(p)}
-	r.id()
+	var h packedHeader
+	h.head.CheckID = r.id()
 	flags := r.uvarint()
+	h.head.Exists, h.head.Deleted = flags&flagExists != 0, flags&flagDeleted != 0
 	r.byte()
 	r.byte()
-	project := r.id()
+	h.project = r.id()
 	if flags&flagHasLastStartRunID != 0 {
 		r.id()
 	}
-	r.uvarint()
-	return project, r.time()
+	h.head.Version = r.uvarint()
+	h.created = r.time()
+	return h
 }
 
 func appendTime(b []byte, t time.Time) []byte {

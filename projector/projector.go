@@ -158,43 +158,54 @@ func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
 }
 
 // ProjectChecks yields the rows of a project's checks (deleted ones included) ordered
-// by creation, as the API lists them, as they were when it was called. Each row is
-// unpacked only when yielded, into one reused row, so that a list of ten thousand
-// checks never holds them all. It reports false, and nothing, unless this projector
-// folds every partition: only then does it know all of the project's checks.
-func (p *Projector) ProjectChecks(project schemas.ID) (iter.Seq[*history.CheckRow], bool) {
+// by creation, as the API lists them, as they were when it was called. A row is
+// unpacked only if its reader asks for it, into one reused row, so that a list of ten
+// thousand checks never holds them all, and a list that reuses a check's rendering
+// does not unpack it at all. It reports false, and nothing, unless this projector folds
+// every partition: only then does it know all of the project's checks.
+func (p *Projector) ProjectChecks(project schemas.ID) (iter.Seq[history.LazyRow], bool) {
 	partitioner := p.partitioner.Load()
 	p.liveMu.RLock()
 	defer p.liveMu.RUnlock()
 	if !p.holdsAll(partitioner) {
 		return nil, false
 	}
-	var entries []listEntry
+	n := 0
+	for _, st := range p.live {
+		n += st.projectLen(project)
+	}
+	entries := make([]listEntry, 0, n)
 	for _, st := range p.live {
 		entries = st.appendProjectEntries(entries, project)
 	}
-	// Rows are hundreds of bytes: sorting small entries and unpacking each row as it is
-	// yielded is far cheaper than sorting the rows themselves.
-	slices.SortFunc(entries, func(a, b listEntry) int {
+	// Entries are tens of bytes: sorting their positions moves far less memory than
+	// sorting the entries, let alone the rows.
+	order := make([]listOrder, len(entries))
+	for i, e := range entries {
+		order[i] = listOrder{created: e.created, entry: int32(i)}
+	}
+	slices.SortFunc(order, func(a, b listOrder) int {
 		if c := cmp.Compare(a.created, b.created); c != 0 {
 			return c
 		}
-		return bytes.Compare(a.id[:], b.id[:])
+		return bytes.Compare(entries[a.entry].head.CheckID[:], entries[b.entry].head.CheckID[:])
 	})
-	return func(yield func(*history.CheckRow) bool) {
-		var row history.CheckRow
-		for _, e := range entries {
-			if e.open != nil {
-				row = *e.open
-			} else {
-				row = e.packed.unpack()
-			}
-			row.Partition = e.partition
-			if !yield(&row) {
+	return func(yield func(history.LazyRow) bool) {
+		lazy := new(lazyListRow)
+		for _, o := range order {
+			lazy.entry, lazy.unpacked = &entries[o.entry], false
+			if !yield(lazy) {
 				return
 			}
 		}
 	}, true
+}
+
+// listOrder is a list entry's place in the order of creation.
+type listOrder struct {
+	// created is in UnixNano: comparing time.Time values was a third of the sort.
+	created int64
+	entry   int32
 }
 
 // unixNano is t in UnixNano, with the zero time first.
@@ -207,13 +218,18 @@ func unixNano(t time.Time) int64 {
 
 // listEntry is one check of a list, before it is unpacked.
 type listEntry struct {
-	// created is in UnixNano: comparing time.Time values was a third of the sort.
-	created   int64
-	id        schemas.ID
-	partition int
+	created int64
+	head    history.RowHead
 	// packed is the row, unless open holds a copy of the one the current batch changed.
 	packed packedRow
 	open   *history.CheckRow
+}
+
+// projectLen is how many checks of project the partition holds.
+func (st *partitionState) projectLen(project schemas.ID) int {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.checks.projectLen(project)
 }
 
 func (st *partitionState) appendProjectEntries(entries []listEntry, project schemas.ID) []listEntry {
@@ -221,17 +237,39 @@ func (st *partitionState) appendProjectEntries(entries []listEntry, project sche
 	defer st.mu.RUnlock()
 	entries = slices.Grow(entries, st.checks.projectLen(project))
 	for packed := range st.checks.projectRows(project) {
-		e := listEntry{id: packed.checkID(), partition: st.partition, packed: packed}
-		if open, ok := st.open[e.id]; ok {
+		e := listEntry{packed: packed}
+		header := packed.header()
+		if open, ok := st.open[header.head.CheckID]; ok {
 			row := *open
-			e.open, e.created = &row, unixNano(row.State.Created)
+			row.Partition = st.partition
+			e.open, e.head, e.created = &row, history.HeadOf(&row), unixNano(row.State.Created)
 		} else {
-			_, created := packed.projectAndCreated()
-			e.created = unixNano(created)
+			header.head.Partition = st.partition
+			e.head, e.created = header.head, unixNano(header.created)
 		}
 		entries = append(entries, e)
 	}
 	return entries
+}
+
+// lazyListRow is the LazyRow ProjectChecks yields, reused from one check to the next.
+type lazyListRow struct {
+	entry    *listEntry
+	row      history.CheckRow
+	unpacked bool
+}
+
+func (l *lazyListRow) Head() history.RowHead { return l.entry.head }
+
+func (l *lazyListRow) Row() *history.CheckRow {
+	switch {
+	case l.entry.open != nil:
+		return l.entry.open
+	case !l.unpacked:
+		l.row, l.unpacked = l.entry.packed.unpack(), true
+		l.row.Partition = l.entry.head.Partition
+	}
+	return &l.row
 }
 
 // locked is row for readers other than the partition's goroutine.

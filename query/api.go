@@ -427,17 +427,23 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 	key := renderKey{apiVersion: r.version, readOnly: r.project.ReadOnly, badgeSecret: r.badges.secret}
 	writeCheckList(w, func(yield func([]byte) bool) {
 		var scratch []byte
-		for row := range rows {
-			if slug != "" && row.State.Config.Slug != slug || !hasAllTags(row.State.Config.Tags, tags) {
-				continue
+		filtered := slug != "" || len(tags) > 0
+		for lazy := range rows {
+			if filtered {
+				if cfg := &lazy.Row().State.Config; slug != "" && cfg.Slug != slug || !hasAllTags(cfg.Tags, tags) {
+					continue
+				}
 			}
-			key.partition, key.version, key.status = row.Partition, row.Version, check.StatusAt(row.State, now, r.version == 1)
-			rendered, ok := a.rendered.get(row.State.CheckID, key)
+			head := lazy.Head()
+			key.partition, key.version = head.Partition, head.Version
+			rendered, ok := a.rendered.get(head.CheckID, key, now)
 			if !ok {
-				c := a.renderCheck(r, row.State, now)
+				row := lazy.Row()
+				status, until := check.StatusUntil(row.State, now, r.version == 1)
+				c := a.renderCheckShowing(r, row.State, status)
 				scratch = c.appendJSON(scratch[:0])
 				rendered = bytes.Clone(scratch)
-				a.rendered.put(row.State.CheckID, key, rendered)
+				a.rendered.put(head.CheckID, key, now, until, rendered)
 			}
 			if !yield(rendered) {
 				return

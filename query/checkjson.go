@@ -125,12 +125,17 @@ type checkPointees struct {
 }
 
 func (a *API) renderCheck(r *request, s check.State, now time.Time) checkJSON {
+	return a.renderCheckShowing(r, s, check.StatusAt(s, now, r.version == 1))
+}
+
+// renderCheckShowing renders the check with status, which StatusAt gave for the read.
+func (a *API) renderCheckShowing(r *request, s check.State, status string) checkJSON {
 	version, readOnly := r.version, r.project.ReadOnly
 	cfg := s.Config
 	var badge [128]byte
 	out := checkJSON{
 		Name: cfg.Name, Slug: cfg.Slug, Tags: cfg.Tags, Desc: cfg.Desc, Grace: int64(cfg.Grace / time.Second),
-		NPings: s.NPings, Status: check.StatusAt(s, now, version == 1), Started: !s.LastStart.IsZero(),
+		NPings: s.NPings, Status: status, Started: !s.LastStart.IsZero(),
 		ManualResume: cfg.ManualResume, Methods: cfg.Methods,
 		StartKw: cfg.StartKeywords, SuccessKw: cfg.SuccessKeywords, FailureKw: cfg.FailureKeywords,
 		FilterSubject: cfg.FilterSubject, FilterBody: cfg.FilterBody, FilterHTTPBody: cfg.FilterHTTPBody,

@@ -40,7 +40,7 @@ type heldRows struct {
 
 func (heldRows) HoldsAll() bool { return true }
 
-func (h heldRows) ProjectChecks(schemas.ID) (iter.Seq[*history.CheckRow], bool) {
+func (h heldRows) ProjectChecks(schemas.ID) (iter.Seq[history.LazyRow], bool) {
 	return eachRow(h.rows), true
 }
 

@@ -19,7 +19,7 @@ type LiveChecks interface {
 	// ProjectChecks yields every row of a project's checks, deleted ones included,
 	// ordered by creation; false when not every partition is folded here. A yielded
 	// row is valid until the next one.
-	ProjectChecks(project schemas.ID) (iter.Seq[*history.CheckRow], bool)
+	ProjectChecks(project schemas.ID) (iter.Seq[history.LazyRow], bool)
 	// AwaitWritten waits until the check's rows up to version are in ClickHouse, as the
 	// projector writing them reports it; false when it does not write the check's
 	// partition here.
@@ -83,8 +83,8 @@ func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.Ch
 		return s.storedChecks(ctx, project)
 	}
 	var rows []history.CheckRow
-	for row := range listedOnly(seq) {
-		rows = append(rows, *row)
+	for lazy := range listedOnly(seq) {
+		rows = append(rows, *lazy.Row())
 	}
 	return rows, nil
 }
@@ -93,7 +93,7 @@ func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.Ch
 // the IDs and versions of ten thousand checks from ClickHouse was a third of a list's
 // time, and more of its tail while ClickHouse merged. Memory is trusted exactly as Check
 // trusts it; a projector that holds every partition is the only writer of their rows.
-func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[*history.CheckRow], error) {
+func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[history.LazyRow], error) {
 	if seq, ok := s.live.ProjectChecks(project); ok {
 		return listedOnly(seq), nil
 	}
@@ -101,10 +101,10 @@ func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.S
 	return eachRow(rows), err
 }
 
-func listedOnly(seq iter.Seq[*history.CheckRow]) iter.Seq[*history.CheckRow] {
-	return func(yield func(*history.CheckRow) bool) {
+func listedOnly(seq iter.Seq[history.LazyRow]) iter.Seq[history.LazyRow] {
+	return func(yield func(history.LazyRow) bool) {
 		for row := range seq {
-			if listed(*row) && !yield(row) {
+			if head := row.Head(); head.Exists && !head.Deleted && !yield(row) {
 				return
 			}
 		}
@@ -133,11 +133,11 @@ func (s liveStore) storedChecks(ctx context.Context, project schemas.ID) ([]hist
 // checkStreamer is a Store that yields a project's listed checks one at a time, so
 // that a list need not hold them all.
 type checkStreamer interface {
-	ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[*history.CheckRow], error)
+	ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[history.LazyRow], error)
 }
 
 // listedChecks yields the project's checks the API shows, ordered by creation.
-func listedChecks(ctx context.Context, st Store, project schemas.ID) (iter.Seq[*history.CheckRow], error) {
+func listedChecks(ctx context.Context, st Store, project schemas.ID) (iter.Seq[history.LazyRow], error) {
 	if streamer, ok := st.(checkStreamer); ok {
 		return streamer.ListedChecks(ctx, project)
 	}
@@ -148,10 +148,10 @@ func listedChecks(ctx context.Context, st Store, project schemas.ID) (iter.Seq[*
 	return eachRow(rows), nil
 }
 
-func eachRow(rows []history.CheckRow) iter.Seq[*history.CheckRow] {
-	return func(yield func(*history.CheckRow) bool) {
+func eachRow(rows []history.CheckRow) iter.Seq[history.LazyRow] {
+	return func(yield func(history.LazyRow) bool) {
 		for i := range rows {
-			if !yield(&rows[i]) {
+			if !yield(history.Loaded(&rows[i])) {
 				return
 			}
 		}

@@ -25,7 +25,7 @@ func (m liveMap) Check(id schemas.ID) (history.CheckRow, bool) {
 // comes from the store.
 func (m liveMap) HoldsAll() bool { return false }
 
-func (m liveMap) ProjectChecks(schemas.ID) (iter.Seq[*history.CheckRow], bool) { return nil, false }
+func (m liveMap) ProjectChecks(schemas.ID) (iter.Seq[history.LazyRow], bool) { return nil, false }
 
 // AwaitWritten treats the map's rows as written and its checks' partitions as held: a
 // version past a held row's would never be written.
@@ -151,7 +151,7 @@ type completeLive struct{ liveMap }
 
 func (completeLive) HoldsAll() bool { return true }
 
-func (l completeLive) ProjectChecks(project schemas.ID) (iter.Seq[*history.CheckRow], bool) {
+func (l completeLive) ProjectChecks(project schemas.ID) (iter.Seq[history.LazyRow], bool) {
 	var rows []history.CheckRow
 	for _, row := range l.liveMap {
 		if row.State.ProjectID == project {
@@ -203,7 +203,7 @@ func TestLiveReadsFromMemoryAlone(t *testing.T) {
 	}
 	var streamed []schemas.ID
 	for row := range seq {
-		streamed = append(streamed, row.State.CheckID)
+		streamed = append(streamed, row.Head().CheckID)
 	}
 	if len(streamed) != 2 || streamed[0] != first || streamed[1] != second || st.lists != 0 {
 		t.Errorf("streamed %v with %d store lists, want [first second] and none", streamed, st.lists)

@@ -1,7 +1,9 @@
 package query
 
 import (
+	"math"
 	"sync"
+	"time"
 
 	"github.com/hcstream/hcstream/schemas"
 )
@@ -16,40 +18,43 @@ type renderedChecks struct {
 }
 
 // renderKey is everything a check's rendering depends on besides its state, which its
-// partition and version stand for: the fold is deterministic, so a check's state at a
-// position in the log is the same wherever it was folded or read from, and no reader
-// sees a state between two that share a version.
+// partition and version stand for, and its status, which the time of the read decides:
+// the fold is deterministic, so a check's state at a position in the log is the same
+// wherever it was folded or read from, and no reader sees a state between two that
+// share a version.
 type renderKey struct {
 	partition   int
 	version     uint64
-	status      string
 	apiVersion  int
 	readOnly    bool
 	badgeSecret string
 }
 
 type renderedCheck struct {
-	key  renderKey
-	json []byte
+	key renderKey
+	// from and until, in UnixNano, bound the reads the rendering's status holds for.
+	from, until int64
+	json        []byte
 }
 
 // maxRenderedBytes bounds the renderings kept, about 45,000 checks' worth; past it the
 // cache starts over.
 const maxRenderedBytes = 32 << 20
 
-// get returns the check's rendering for key. The slice is shared and never changed.
-func (c *renderedChecks) get(id schemas.ID, key renderKey) ([]byte, bool) {
+// get returns the check's rendering for key at now. The slice is shared and never changed.
+func (c *renderedChecks) get(id schemas.ID, key renderKey, now time.Time) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
-	if !ok || e.key != key {
+	if at := now.UnixNano(); !ok || e.key != key || at < e.from || at >= e.until {
 		return nil, false
 	}
 	return e.json, true
 }
 
-// put keeps json, which must not be changed afterwards, as the check's rendering for key.
-func (c *renderedChecks) put(id schemas.ID, key renderKey, json []byte) {
+// put keeps json, which must not be changed afterwards, as the check's rendering for key
+// from now until the status it shows changes (the zero time: never).
+func (c *renderedChecks) put(id schemas.ID, key renderKey, now, until time.Time, json []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || c.size+len(json) > maxRenderedBytes {
@@ -58,6 +63,10 @@ func (c *renderedChecks) put(id schemas.ID, key renderKey, json []byte) {
 	if old, ok := c.entries[id]; ok {
 		c.size -= len(old.json)
 	}
-	c.entries[id] = renderedCheck{key: key, json: json}
+	end := int64(math.MaxInt64)
+	if !until.IsZero() {
+		end = until.UnixNano()
+	}
+	c.entries[id] = renderedCheck{key: key, from: now.UnixNano(), until: end, json: json}
 	c.size += len(json)
 }

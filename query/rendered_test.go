@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,8 +14,11 @@ import (
 // version, time moving the status on, another API version or key type each render the
 // check again.
 func TestListRendersWhatChanged(t *testing.T) {
-	now := testNow
-	r, log := newTestAPIWithClock(t, func() time.Time { return now })
+	// The clock is read by the API's background refreshes too.
+	var clock atomic.Int64
+	setNow := func(at time.Time) time.Time { clock.Store(at.UnixNano()); return at }
+	now := setNow(testNow)
+	r, log := newTestAPIWithClock(t, func() time.Time { return time.Unix(0, clock.Load()).UTC() })
 	list := func(path, key string) map[string]any {
 		t.Helper()
 		rec := call(r, "GET", path, key, "")
@@ -46,9 +50,24 @@ func TestListRendersWhatChanged(t *testing.T) {
 		t.Errorf("after a ping: %v", got)
 	}
 	// Time alone moves the status on; the version stays.
-	now = now.Add(90 * time.Second)
+	now = setNow(now.Add(90 * time.Second))
 	if got := list("/api/v3/checks/", rwKey); got["status"] != "grace" {
 		t.Errorf("in the grace period: %v", got)
+	}
+	// A read from before a rendering's instant (a list that began earlier, a clock set
+	// back) does not take it.
+	if setNow(now.Add(-45 * time.Second)); list("/api/v3/checks/", rwKey)["status"] != "up" {
+		t.Errorf("back before the grace period: not up")
+	}
+	// The grace period ends exactly at timeout + grace.
+	for _, step := range []struct {
+		at   time.Duration
+		want string
+	}{{119*time.Second + 999*time.Millisecond, "grace"}, {120 * time.Second, "down"}, {90 * time.Second, "grace"}} {
+		setNow(testNow.Add(step.at))
+		if got := list("/api/v3/checks/", rwKey); got["status"] != step.want {
+			t.Errorf("%v after the ping: %v, want %s", step.at, got["status"], step.want)
+		}
 	}
 	// Another API version renders the same version at the same instant with its own URLs.
 	if got := list("/api/v1/checks/", rwKey); got["update_url"] != "http://hc.example/api/v1/checks/"+c.UUID {

@@ -341,37 +341,6 @@ func TestApplyScenarios(t *testing.T) {
 	}
 }
 
-func TestStatusAt(t *testing.T) {
-	up := State{Exists: true, Status: schemas.StatusUp, LastPing: t0, Config: defaultConfig()}
-	running := up
-	running.LastStart = t0.Add(30 * time.Minute)
-	newRunning := State{Exists: true, Status: schemas.StatusNew, LastStart: t0, Config: defaultConfig()}
-	tests := []struct {
-		name        string
-		s           State
-		now         time.Duration
-		withStarted bool
-		want        string
-	}{
-		{"up before timeout", up, 59 * time.Minute, false, "up"},
-		{"grace exactly at timeout", up, time.Hour, false, "grace"},
-		{"down exactly at timeout + grace", up, 70 * time.Minute, false, "down"},
-		{"new stays new", State{Exists: true, Config: defaultConfig()}, 1000 * time.Hour, false, "new"},
-		{"paused stays paused", State{Exists: true, Status: schemas.StatusPaused, Config: defaultConfig()}, 1000 * time.Hour, false, "paused"},
-		{"v1 started within grace", running, 35 * time.Minute, true, "started"},
-		{"v3 running shows underlying status", running, 35 * time.Minute, false, "up"},
-		{"run overran its grace is down", running, 40 * time.Minute, false, "down"},
-		{"new check overrunning start is down", newRunning, 10 * time.Minute, true, "down"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := StatusAt(tt.s, t0.Add(tt.now), tt.withStarted); got != tt.want {
-				t.Errorf("StatusAt = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestNextPingAndAlertAfter(t *testing.T) {
 	up := State{Exists: true, Status: schemas.StatusUp, LastPing: t0, Config: defaultConfig()}
 	running := up

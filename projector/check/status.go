@@ -18,29 +18,61 @@ const (
 // StatusAt is Healthchecks' get_status: the status shown at now, less any outage hold.
 // withStarted selects API v1's "started" while a run is within its grace time.
 func StatusAt(s State, now time.Time, withStarted bool) string {
-	// Time an ingest outage took from the check does not count against it (see Hold).
+	status, _ := StatusUntil(s, now, withStarted)
+	return status
+}
+
+// StatusUntil is StatusAt together with the instant the status stops holding if the
+// check is left as it is, or the zero time if it holds for good. A list keeps a
+// check's rendering while its state and its status are unchanged, and this tells it
+// how long the status is without reading the state again.
+func StatusUntil(s State, now time.Time, withStarted bool) (string, time.Time) {
+	// Time an ingest outage took from the check does not count against it (see Hold),
+	// so every deadline below moves later by the hold.
 	now = now.Add(-s.Held)
+	status, until := statusUntil(s, now, withStarted)
+	if !until.IsZero() {
+		until = until.Add(s.Held)
+	}
+	return status, until
+}
+
+func statusUntil(s State, now time.Time, withStarted bool) (string, time.Time) {
+	var runDown time.Time
 	if !s.LastStart.IsZero() {
-		if !now.Before(s.LastStart.Add(s.Config.Grace)) {
-			return schemas.StatusDown.String()
+		runDown = s.LastStart.Add(s.Config.Grace)
+		if !now.Before(runDown) {
+			return schemas.StatusDown.String(), time.Time{}
 		}
 		if withStarted {
-			return Started
+			return Started, runDown
 		}
 	}
-	if s.Status != schemas.StatusUp {
-		return s.Status.String()
+	switch s.Status {
+	case schemas.StatusUp:
+	case schemas.StatusDown:
+		return s.Status.String(), time.Time{}
+	default:
+		return s.Status.String(), runDown
 	}
 	graceStart, ok := scheduleGraceStart(s)
 	switch {
 	case !ok:
-		return schemas.StatusUp.String()
+		return schemas.StatusUp.String(), runDown
 	case !now.Before(graceStart.Add(s.Config.Grace)):
-		return schemas.StatusDown.String()
+		return schemas.StatusDown.String(), time.Time{}
 	case !now.Before(graceStart):
-		return Grace
+		return Grace, earliest(runDown, graceStart.Add(s.Config.Grace))
 	}
-	return schemas.StatusUp.String()
+	return schemas.StatusUp.String(), earliest(runDown, graceStart)
+}
+
+// earliest is the earlier of two instants, where the zero time stands for never.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // NextPing is Healthchecks' get_grace_start(with_started=True), shown as next_ping:

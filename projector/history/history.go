@@ -129,3 +129,34 @@ type CheckRow struct {
 	Version   uint64
 	State     check.State
 }
+
+// LazyRow is a check's row that is read only when asked for. Its head is at hand, and
+// a list that reuses most checks' renderings from one read to the next need not read
+// the rest.
+type LazyRow interface {
+	Head() RowHead
+	// Row reads the whole row, valid until the iteration that yielded it moves on.
+	Row() *CheckRow
+}
+
+// RowHead is the start of a check's row: which check, and its state's place in the log.
+// The fold is deterministic, so two rows with the same head hold the same state.
+type RowHead struct {
+	CheckID         schemas.ID
+	Partition       int
+	Version         uint64
+	Exists, Deleted bool
+}
+
+// HeadOf is the head of row.
+func HeadOf(row *CheckRow) RowHead {
+	return RowHead{CheckID: row.State.CheckID, Partition: row.Partition, Version: row.Version, Exists: row.State.Exists, Deleted: row.State.Deleted}
+}
+
+// Loaded is a row already read, as a LazyRow.
+func Loaded(row *CheckRow) LazyRow { return (*loadedRow)(row) }
+
+type loadedRow CheckRow
+
+func (r *loadedRow) Head() RowHead  { return HeadOf((*CheckRow)(r)) }
+func (r *loadedRow) Row() *CheckRow { return (*CheckRow)(r) }
