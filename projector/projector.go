@@ -548,7 +548,7 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 			}
 			switch {
 			case !ok:
-			case p.flush(writeCtx, log, commit, b):
+			case p.flush(writeCtx, log, commit, b, st.written.awaitedBefore(b.nextOffset)):
 				st.written.advance(b.nextOffset)
 			default:
 				ok = false
@@ -589,6 +589,12 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	return false
 }
 
+// soonWriter is a history writer that can write a batch ahead of its usual pace, for
+// one an API call waits for.
+type soonWriter interface {
+	WriteSoon(ctx context.Context, batches ...history.Batch) error
+}
+
 // writeQueue is how many folded batches may wait for ClickHouse per partition.
 const writeQueue = 4
 
@@ -627,12 +633,13 @@ func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partit
 	// saves copying the wide ping rows as it grows.
 	b := &batch{steps: []history.Batch{{Pings: make([]history.Ping, 0, st.lastPings)}}}
 	// The batch closes FlushInterval after its first record, at the end of the fetch
-	// that passes it: the clock is read once a fetch, not once a record.
+	// that passes it: the clock is read once a fetch, not once a record. It closes at
+	// the end of its fetch when an API call waits for one of its records.
 	var closeAt time.Time
 	for n := 0; n < p.cfg.BatchSize; {
 		wait := min(fetchWait, p.cfg.FlushInterval)
 		if !closeAt.IsZero() && !records.buffered() {
-			if wait = min(wait, time.Until(closeAt)); wait <= 0 {
+			if wait = min(wait, time.Until(closeAt)); wait <= 0 || st.written.awaitedBefore(b.nextOffset) {
 				break
 			}
 		}
@@ -813,7 +820,7 @@ func registryRecord(msg kafka.Message) kafka.Message {
 // ClickHouse is already pingable), then flip events, then history, then the offset
 // commit. It retries until
 // it succeeds or ctx ends.
-func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, b *batch) bool {
+func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, b *batch, awaited bool) bool {
 	start := time.Now()
 	// A retry resumes at the stage that failed: publishing the flips again each time
 	// ClickHouse refused the rows would repeat them on the topic every few seconds of
@@ -836,6 +843,9 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 				return fmt.Errorf("publishing %d flips: %w", len(msgs), err)
 			}
 			published = true
+		}
+		if soon, ok := p.writer.(soonWriter); ok && awaited {
+			return soon.WriteSoon(ctx, b.steps...)
 		}
 		return p.writer.Write(ctx, b.steps...)
 	})

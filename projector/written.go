@@ -16,6 +16,8 @@ type writtenMark struct {
 	stopped bool
 	// moved is closed, and replaced, whenever next advances or the partition stops.
 	moved chan struct{}
+	// awaited is the highest version anyone has waited for.
+	awaited uint64
 }
 
 func newWrittenMark(next int64) *writtenMark {
@@ -44,12 +46,21 @@ func (m *writtenMark) stop() {
 	}
 }
 
+// awaitedBefore reports whether someone waits for a record before offset end that is
+// not stored yet: the batch that holds it is worth writing at once.
+func (m *writtenMark) awaitedBefore(end int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.awaited > uint64(m.next) && m.awaited <= uint64(max(end, 0))
+}
+
 // await returns true once the record whose version (offset + 1) is given is stored,
 // false when the partition stops first, and ctx's error when ctx ends first.
 func (m *writtenMark) await(ctx context.Context, version uint64) (bool, error) {
 	for {
 		m.mu.Lock()
 		next, stopped, moved := m.next, m.stopped, m.moved
+		m.awaited = max(m.awaited, version)
 		m.mu.Unlock()
 		switch {
 		case uint64(next) >= version:

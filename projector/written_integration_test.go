@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
@@ -20,13 +21,51 @@ import (
 // A running projector vouches for a check's version once ClickHouse holds its row:
 // the wait ends by the partition writer's word, and the row is there when it does.
 func TestAwaitWrittenEndsWhenClickHouseHoldsTheRow(t *testing.T) {
-	const partitions = 2
 	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	p, append := startWrittenProjector(t, Config{}, store, store)
+	awaitCreatesStored(t, p, append, conn, database)
+}
+
+// A batch an API call waits for is written at once: neither the fold's flush interval
+// nor the write interval, here a minute each, holds it.
+func TestAwaitedBatchesSkipTheIntervals(t *testing.T) {
+	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	p, append := startWrittenProjector(t, Config{FlushInterval: time.Minute}, history.NewCoalescer(store, time.Minute, 0), store)
+	awaitCreatesStored(t, p, append, conn, database)
+}
+
+// awaitCreatesStored creates three checks one after the other, waits up to 20 s for
+// each to be written, and checks that ClickHouse holds it when the wait ends.
+func awaitCreatesStored(t *testing.T, p *Projector, append func(*testing.T) (schemas.Event, uint64), conn driver.Conn, database string) {
+	for i := range 3 {
+		ev, version := append(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		held, err := p.AwaitWritten(ctx, ev.CheckID, version)
+		cancel()
+		if !held || err != nil {
+			t.Fatalf("check %d at version %d: AwaitWritten = %v, %v; want true, nil within 20 s", i, version, held, err)
+		}
+		var stored uint64
+		if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(ev.CheckID)).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if stored < version {
+			t.Fatalf("check %d: AwaitWritten vouched for version %d, but ClickHouse holds %d", i, version, stored)
+		}
+	}
+}
+
+// startWrittenProjector runs a projector over a fresh two-partition topic, writing
+// through writer and loading states from loader, and returns it with a function that appends a new check's creation
+// and returns the event and its version.
+func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, loader StateLoader) (*Projector, func(t *testing.T) (schemas.Event, uint64)) {
+	const partitions = 2
 	topic := testenv.Topic(t, partitions)
 	brokers := testenv.KafkaBrokers(t)
-	store := history.NewClickHouse(conn, database)
-	p, err := New(Config{Brokers: brokers, Topics: kafkarec.Topics{Events: topic}, GroupID: testenv.UniqueName(t)},
-		slog.New(slog.DiscardHandler), nil, store, store, nil, nil)
+	cfg.Brokers, cfg.Topics, cfg.GroupID = brokers, kafkarec.Topics{Events: topic}, testenv.UniqueName(t)
+	p, err := New(cfg, slog.New(slog.DiscardHandler), nil, writer, loader, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +79,8 @@ func TestAwaitWrittenEndsWhenClickHouseHoldsTheRow(t *testing.T) {
 	testenv.Eventually(t, 60*time.Second, "the projector never held both partitions", p.HoldsAll)
 
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
-	for i := range 3 {
+	return p, func(t *testing.T) (schemas.Event, uint64) {
+		t.Helper()
 		ev := schemas.Event{ID: schemas.NewID(), ProjectID: schemas.NewID(), CheckID: schemas.NewID(), At: time.Now().UTC(),
 			Body: schemas.CheckCreated{Config: schemas.CheckConfig{Timeout: time.Hour, Grace: time.Minute, TZ: "UTC"}}}
 		msg, err := kafkarec.Message(ev)
@@ -53,22 +93,8 @@ func TestAwaitWrittenEndsWhenClickHouseHoldsTheRow(t *testing.T) {
 			err = resp.Error
 		}
 		if err != nil {
-			t.Fatalf("appending check %d: %v", i, err)
+			t.Fatalf("appending a check: %v", err)
 		}
-		version := uint64(resp.BaseOffset) + 1
-
-		waitCtx, done := context.WithTimeout(ctx, 20*time.Second)
-		held, err := p.AwaitWritten(waitCtx, ev.CheckID, version)
-		done()
-		if !held || err != nil {
-			t.Fatalf("check %d at version %d: AwaitWritten = %v, %v; want true, nil", i, version, held, err)
-		}
-		var stored uint64
-		if err := conn.QueryRow(ctx, "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(ev.CheckID)).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		if stored < version {
-			t.Fatalf("check %d: AwaitWritten vouched for version %d, but ClickHouse holds %d", i, version, stored)
-		}
+		return ev, uint64(resp.BaseOffset) + 1
 	}
 }

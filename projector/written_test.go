@@ -70,6 +70,26 @@ func TestWrittenMarkWakesWaitersOnceTheirRecordIsStored(t *testing.T) {
 	}
 }
 
+// A batch is worth writing at once only while someone waits for one of its records
+// that is not stored yet.
+func TestWrittenMarkTellsWhichBatchesAreAwaited(t *testing.T) {
+	m := newWrittenMark(10)
+	if m.awaitedBefore(20) {
+		t.Fatal("nobody waits, yet a batch up to offset 20 is awaited")
+	}
+	notYet(t, m, 15) // a wait for offset 14
+	switch {
+	case m.awaitedBefore(14):
+		t.Error("a batch ending before offset 14 is awaited")
+	case !m.awaitedBefore(15):
+		t.Error("the batch ending after offset 14 is not awaited")
+	}
+	m.advance(15)
+	if m.awaitedBefore(30) {
+		t.Error("offset 14 is stored, yet later batches are still awaited")
+	}
+}
+
 // A partition given up wakes its waiters with false, so they ask ClickHouse instead.
 func TestWrittenMarkReleasesWaitersWhenThePartitionStops(t *testing.T) {
 	m := newWrittenMark(-2) // no committed offset: the partition starts at its first record

@@ -211,3 +211,52 @@ func (s *slowWriter) Write(ctx context.Context, batches ...Batch) error {
 	s.mu.Unlock()
 	return s.next.Write(ctx, batches...)
 }
+
+// startsWriter records when each write started.
+type startsWriter struct {
+	mu     sync.Mutex
+	starts []time.Time
+	rows   []int
+}
+
+func (s *startsWriter) Write(_ context.Context, batches ...Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starts, s.rows = append(s.starts, time.Now()), append(s.rows, RowCount(batches, (*Batch).Len))
+	return nil
+}
+
+// A batch someone waits for is written without waiting out the interval, and takes
+// the batches queued before it along; such writes still keep soonGap apart.
+func TestCoalescerWritesSoonWhatIsAwaited(t *testing.T) {
+	w := &startsWriter{}
+	c := NewCoalescer(w, 2*time.Second, 0)
+	one := func(i byte) Batch { return Batch{Pings: []Ping{{CheckID: schemas.ID{i}, EventID: schemas.NewID()}}} }
+	queued := make(chan error, 1)
+	go func() { queued <- c.Write(context.Background(), one(1)) }()
+	eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.pending) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := c.WriteSoon(ctx, one(2)); err != nil {
+		t.Fatalf("an awaited batch waited for the 2 s interval: %v", err)
+	}
+	if err := <-queued; err != nil || len(w.rows) != 1 || w.rows[0] != 2 {
+		t.Fatalf("writes of %v rows, queued batch: %v; want one write of both", w.rows, err)
+	}
+	if err := c.WriteSoon(context.Background(), one(3)); err != nil {
+		t.Fatal(err)
+	}
+	if gap := w.starts[1].Sub(w.starts[0]); gap < soonGap {
+		t.Errorf("two awaited writes %v apart, want at least %v", gap, soonGap)
+	}
+}
+
+// eventually polls cond for up to ten seconds.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+	}
+}
