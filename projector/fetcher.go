@@ -85,8 +85,8 @@ func (f *fetcher) next(ctx context.Context, wait time.Duration) (msg kafka.Messa
 	case errors.Is(err, io.EOF) && closeErr == nil, errors.Is(err, kafka.RequestTimedOut):
 		// The fetch was read to its end, or the broker's wait passed with nothing new.
 		f.failures = 0
-	case errors.Is(err, kafka.OffsetOutOfRange) && f.conn != nil:
-		f.skipToRetained()
+	case errors.Is(err, kafka.OffsetOutOfRange):
+		f.skipToRetained(ctx)
 	default:
 		f.fail(errors.Join(err, closeErr))
 	}
@@ -157,8 +157,17 @@ func (f *fetcher) fail(err error) {
 
 // skipToRetained moves past records the topic's retention already deleted: they are
 // lost to every reader, and waiting would stop the partition for good.
-func (f *fetcher) skipToRetained() {
-	first, last, err := f.conn.ReadOffsets()
+func (f *fetcher) skipToRetained(ctx context.Context) {
+	// A refused fetch leaves the rest of its answer unread on the connection, and every
+	// later read on it fails, so the partition's offsets are asked on a fresh one.
+	f.disconnect()
+	conn, err := f.dial(ctx)
+	if err != nil {
+		f.fail(err)
+		return
+	}
+	f.conn = conn
+	first, last, err := conn.ReadOffsets()
 	switch {
 	case err != nil:
 		f.fail(fmt.Errorf("reading partition offsets: %w", err))

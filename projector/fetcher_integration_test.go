@@ -25,18 +25,7 @@ func TestFetcherReadsInOrderAndIdlesWithoutReconnecting(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
-	batch := make([]kafka.Record, records)
-	for i := range batch {
-		batch[i] = kafka.Record{Value: kafka.NewBytes([]byte(strconv.Itoa(i)))}
-	}
-	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: topic, RequiredAcks: kafka.RequireAll, Records: kafka.NewRecordReader(batch...)})
-	if err == nil {
-		err = resp.Error
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	appendNumbered(ctx, t, brokers, topic, records)
 
 	var logs bytes.Buffer
 	f := newFetcher(brokers, topic, 0, kafka.FirstOffset, 1, 1<<20, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -75,5 +64,55 @@ func TestFetcherReadsInOrderAndIdlesWithoutReconnecting(t *testing.T) {
 	stop()
 	if _, _, err := f.next(canceled, time.Second); err != context.Canceled {
 		t.Errorf("next with an ended context: %v, want context.Canceled", err)
+	}
+}
+
+// A committed offset whose records retention deleted before they were folded cannot
+// be read: the fetcher says so in the log and goes on from the first record left.
+func TestFetcherSkipsRecordsRetentionDeleted(t *testing.T) {
+	topic := testenv.Topic(t, 1)
+	brokers := testenv.KafkaBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const records = 10
+	appendNumbered(ctx, t, brokers, topic, records)
+	testenv.DeleteRecords(t, topic, 0, 6)
+
+	var logs bytes.Buffer
+	f := newFetcher(brokers, topic, 0, 2, 1, 1<<20, slog.New(slog.NewTextHandler(&logs, nil)))
+	defer f.disconnect()
+	for want := 6; want < records; {
+		msg, ok, err := f.next(ctx, 50*time.Millisecond)
+		if err != nil {
+			t.Fatalf("reading from offset 2 of a log starting at 6: %v\n%s", err, logs.String())
+		}
+		if !ok {
+			continue
+		}
+		if msg.Offset != int64(want) || string(msg.Value) != strconv.Itoa(want) {
+			t.Fatalf("read offset %d (%q), want %d", msg.Offset, msg.Value, want)
+		}
+		want++
+	}
+	if !strings.Contains(logs.String(), "deleted by retention") || !strings.Contains(logs.String(), "skipped=4") {
+		t.Errorf("the skip of offsets 2-5 was not logged:\n%s", logs.String())
+	}
+}
+
+// appendNumbered appends records 0 to n-1 to the topic's first partition, each valued
+// its own number.
+func appendNumbered(ctx context.Context, t *testing.T, brokers []string, topic string, n int) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	batch := make([]kafka.Record, n)
+	for i := range batch {
+		batch[i] = kafka.Record{Value: kafka.NewBytes([]byte(strconv.Itoa(i)))}
+	}
+	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: topic, RequiredAcks: kafka.RequireAll, Records: kafka.NewRecordReader(batch...)})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
