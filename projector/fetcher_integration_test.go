@@ -116,3 +116,38 @@ func appendNumbered(ctx context.Context, t *testing.T, brokers []string, topic s
 		t.Fatal(err)
 	}
 }
+
+// An offset past the partition's end (a log cut back by an unclean leader election)
+// is logged and waited for, not turned into a reconnect loop, and read once it exists.
+func TestFetcherWaitsForAnOffsetPastTheEnd(t *testing.T) {
+	topic := testenv.Topic(t, 1)
+	brokers := testenv.KafkaBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	appendNumbered(ctx, t, brokers, topic, 5)
+
+	var logs bytes.Buffer
+	f := newFetcher(brokers, topic, 0, 8, 1, 1<<20, slog.New(slog.NewTextHandler(&logs, nil)))
+	defer f.disconnect()
+	for range 3 {
+		if msg, ok, err := f.next(ctx, 50*time.Millisecond); ok || err != nil {
+			t.Fatalf("offset 8 of a log ending at 5: record at %d, ok %v, err %v", msg.Offset, ok, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "past the partition end") || strings.Contains(logs.String(), "reconnecting") {
+		t.Errorf("the missing offset was not logged as such, or made the fetcher reconnect:\n%s", logs.String())
+	}
+	appendNumbered(ctx, t, brokers, topic, 5) // offsets 5-9, valued 0-4
+	for {
+		msg, ok, err := f.next(ctx, 50*time.Millisecond)
+		if err != nil {
+			t.Fatalf("waiting for offset 8: %v\n%s", err, logs.String())
+		}
+		if ok {
+			if msg.Offset != 8 || string(msg.Value) != "3" {
+				t.Fatalf("first record read at offset %d (%q), want 8", msg.Offset, msg.Value)
+			}
+			return
+		}
+	}
+}
