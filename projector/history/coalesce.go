@@ -120,10 +120,13 @@ func (c *Coalescer) flush() {
 		n++
 	}
 	reqs := c.pending[:n:n]
-	c.pending, c.rows, c.timer, c.started = c.pending[n:], c.rows-rows, nil, time.Now()
+	c.pending, c.rows, c.timer = c.pending[n:], c.rows-rows, nil
+	if n > 0 {
+		c.started = time.Now()
+	}
 	if len(c.pending) > 0 {
 		// More than one write's worth was waiting: the rest goes next.
-		c.schedule(c.started)
+		c.schedule(time.Now())
 	}
 	c.mu.Unlock()
 	if len(reqs) == 0 {
