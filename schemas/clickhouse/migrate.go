@@ -125,6 +125,11 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, secretsFrom
 				continue
 			}
 			if err := conn.Exec(ctx, stmt); err != nil {
+				// Another process migrating the same database at once (replicas starting
+				// together) may have added the column between the check and the ALTER.
+				if exists, _ := addsExistingColumn(ctx, conn, stmt); exists {
+					continue
+				}
 				return applied, fmt.Errorf("applying migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}

@@ -4,7 +4,9 @@ package clickhouse_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,5 +139,36 @@ func TestSiteSecrets(t *testing.T) {
 	}
 	if _, err := chschema.Migrate(ctx, conn, rebuilt, database); err != nil {
 		t.Errorf("migrating the rebuilt database again from its source: %v", err)
+	}
+}
+
+// Replicas starting together migrate one fresh database at once: every one of them
+// succeeds, and the database ends with each migration's statements applied.
+func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
+	conn := testenv.ClickHouseConn(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for round := range 3 {
+		database := testenv.UniqueName(t) + "_" + strconv.Itoa(round)
+		t.Cleanup(func() { testenv.DropDatabase(t, conn, database) })
+		var wg sync.WaitGroup
+		errs := make(chan error, 6)
+		for range cap(errs) {
+			wg.Go(func() {
+				_, err := chschema.Migrate(ctx, conn, database)
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: a migration run beside others failed: %v", round, err)
+			}
+		}
+		if again, err := chschema.Migrate(ctx, conn, database); err != nil || len(again) != 0 {
+			t.Fatalf("round %d: a run after the concurrent ones applied %v, err %v; want nothing left", round, again, err)
+		}
 	}
 }
