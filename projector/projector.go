@@ -174,16 +174,12 @@ func (p *Projector) ProjectChecks(project schemas.ID) (iter.Seq[history.LazyRow]
 	for _, st := range p.live {
 		n += st.projectLen(project)
 	}
-	entries := make([]listEntry, 0, n)
+	entries, order := make([]listEntry, 0, n), make([]listOrder, 0, n)
 	for _, st := range p.live {
-		entries = st.appendProjectEntries(entries, project)
+		entries, order = st.appendProjectEntries(entries, order, project)
 	}
 	// Entries are tens of bytes: sorting their positions moves far less memory than
 	// sorting the entries, let alone the rows.
-	order := make([]listOrder, len(entries))
-	for i, e := range entries {
-		order[i] = listOrder{created: e.created, entry: int32(i)}
-	}
 	slices.SortFunc(order, func(a, b listOrder) int {
 		if c := cmp.Compare(a.created, b.created); c != 0 {
 			return c
@@ -218,8 +214,7 @@ func unixNano(t time.Time) int64 {
 
 // listEntry is one check of a list, before it is unpacked.
 type listEntry struct {
-	created int64
-	head    history.RowHead
+	head history.RowHead
 	// packed is the row, unless open holds a copy of the one the current batch changed.
 	packed packedRow
 	open   *history.CheckRow
@@ -232,24 +227,27 @@ func (st *partitionState) projectLen(project schemas.ID) int {
 	return st.checks.projectLen(project)
 }
 
-func (st *partitionState) appendProjectEntries(entries []listEntry, project schemas.ID) []listEntry {
+// appendProjectEntries appends the partition's checks of project to entries, and
+// their places in the order of creation to order.
+func (st *partitionState) appendProjectEntries(entries []listEntry, order []listOrder, project schemas.ID) ([]listEntry, []listOrder) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	entries = slices.Grow(entries, st.checks.projectLen(project))
 	for packed := range st.checks.projectRows(project) {
 		e := listEntry{packed: packed}
 		header := packed.header()
+		created := header.created
 		if open, ok := st.open[header.head.CheckID]; ok {
 			row := *open
 			row.Partition = st.partition
-			e.open, e.head, e.created = &row, history.HeadOf(&row), unixNano(row.State.Created)
+			e.open, e.head, created = &row, history.HeadOf(&row), row.State.Created
 		} else {
 			header.head.Partition = st.partition
-			e.head, e.created = header.head, unixNano(header.created)
+			e.head = header.head
 		}
+		order = append(order, listOrder{created: unixNano(created), entry: int32(len(entries))})
 		entries = append(entries, e)
 	}
-	return entries
+	return entries, order
 }
 
 // lazyListRow is the LazyRow ProjectChecks yields, reused from one check to the next.

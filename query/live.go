@@ -48,7 +48,7 @@ func (s liveStore) Check(ctx context.Context, project, check schemas.ID) (histor
 	if !ok {
 		return s.Store.Check(ctx, project, check)
 	}
-	if !listed(row) || row.State.ProjectID != project {
+	if !listed(history.HeadOf(&row)) || row.State.ProjectID != project {
 		return history.CheckRow{}, store.ErrNotFound
 	}
 	return row, nil
@@ -70,7 +70,7 @@ func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.
 	if !ok {
 		return s.Store.CheckProject(ctx, check)
 	}
-	if !listed(row) {
+	if !listed(history.HeadOf(&row)) {
 		return schemas.ID{}, store.ErrNotFound
 	}
 	return row.State.ProjectID, nil
@@ -104,7 +104,7 @@ func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.S
 func listedOnly(seq iter.Seq[history.LazyRow]) iter.Seq[history.LazyRow] {
 	return func(yield func(history.LazyRow) bool) {
 		for row := range seq {
-			if head := row.Head(); head.Exists && !head.Deleted && !yield(row) {
+			if listed(row.Head()) && !yield(row) {
 				return
 			}
 		}
@@ -123,7 +123,7 @@ func (s liveStore) storedChecks(ctx context.Context, project schemas.ID) ([]hist
 		if newer, ok := s.live.Check(row.State.CheckID); ok && newer.Version > row.Version {
 			row = newer
 		}
-		if listed(row) {
+		if listed(history.HeadOf(&row)) {
 			fresh = append(fresh, row)
 		}
 	}
@@ -159,4 +159,4 @@ func eachRow(rows []history.CheckRow) iter.Seq[history.LazyRow] {
 }
 
 // listed is whether the API shows a check: it exists and is not deleted.
-func listed(row history.CheckRow) bool { return row.State.Exists && !row.State.Deleted }
+func listed(head history.RowHead) bool { return head.Exists && !head.Deleted }
