@@ -2,6 +2,8 @@ package projector
 
 import (
 	"iter"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,5 +115,94 @@ func BenchmarkProjectChecks(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// ProjectChanges reads every partition's journal: first every check of the project,
+// then only those changed since, each time with its latest row, and every check again
+// once a journal no longer reaches back or a partition is folded afresh.
+func TestProjectChangesFollowTheJournals(t *testing.T) {
+	p := &Projector{live: map[int]*partitionState{}}
+	partitioner := kafkarec.NewPartitioner(2)
+	p.partitioner.Store(&partitioner)
+	project, other := schemas.NewID(), schemas.NewID()
+	states := []*partitionState{newPartitionState(0, 0), newPartitionState(1, 0)}
+	stateOf := func(id schemas.ID) *partitionState { return states[partitioner.Of([]byte(id.String()))] }
+	rowOf := func(id, project schemas.ID, version uint64) history.CheckRow {
+		return history.CheckRow{Version: version, State: check.State{CheckID: id, ProjectID: project, Exists: true, NPings: version}}
+	}
+	var ids []schemas.ID
+	for range 4 {
+		id := schemas.NewID()
+		stateOf(id).load(rowOf(id, project, 1))
+		ids = append(ids, id)
+		foreign := schemas.NewID()
+		stateOf(foreign).load(rowOf(foreign, other, 1))
+	}
+	// changed reads the changes after since, checking each row against its head.
+	changed := func(since history.ChangeCursor) (history.ProjectChanges, map[schemas.ID][]uint64) {
+		t.Helper()
+		changes, ok := p.ProjectChanges(project, since)
+		if !ok {
+			t.Fatal("every partition is held, but ProjectChanges did not answer")
+		}
+		versions := map[schemas.ID][]uint64{}
+		for lazy := range changes.Rows {
+			head, row := lazy.Head(), lazy.Row()
+			if head != history.HeadOf(row) || row.State.ProjectID != project || row.Partition != partitioner.Of([]byte(head.CheckID.String())) {
+				t.Fatalf("head %+v, row %+v of project %v", head, history.HeadOf(row), row.State.ProjectID)
+			}
+			versions[head.CheckID] = append(versions[head.CheckID], row.Version)
+		}
+		return changes, versions
+	}
+
+	p.serveLive(states[0])
+	if _, ok := p.ProjectChanges(project, nil); ok {
+		t.Fatal("with one of two partitions held, the projector answered")
+	}
+	p.serveLive(states[1])
+	first, versions := changed(nil)
+	if !first.Complete || len(versions) != 4 {
+		t.Fatalf("first read: complete %v, %d checks; want every one of 4", first.Complete, len(versions))
+	}
+	if quiet, versions := changed(first.Next); quiet.Complete || len(versions) != 0 {
+		t.Fatalf("nothing changed: complete %v, %v", quiet.Complete, versions)
+	}
+
+	// Twice in the batch in progress, once packed, one created, one of another project.
+	stateOf(ids[0]).put(rowOf(ids[0], project, 2))
+	stateOf(ids[0]).put(rowOf(ids[0], project, 3))
+	stateOf(ids[1]).put(rowOf(ids[1], project, 2))
+	stateOf(ids[1]).closeBatch()
+	created := schemas.NewID()
+	stateOf(created).put(rowOf(created, project, 1))
+	foreign := schemas.NewID()
+	stateOf(foreign).put(rowOf(foreign, other, 1))
+	second, versions := changed(first.Next)
+	want := map[schemas.ID][]uint64{ids[0]: {3, 3}, ids[1]: {2}, created: {1}}
+	if second.Complete || !maps.EqualFunc(versions, want, slices.Equal) {
+		t.Fatalf("after changes: complete %v, versions %v; want %v", second.Complete, versions, want)
+	}
+	if quiet, versions := changed(second.Next); quiet.Complete || len(versions) != 0 {
+		t.Fatalf("nothing changed since: complete %v, %v", quiet.Complete, versions)
+	}
+
+	// A journal that no longer reaches back.
+	for i := range journalLength + 1 {
+		stateOf(foreign).put(rowOf(foreign, other, uint64(2+i)))
+	}
+	third, versions := changed(second.Next)
+	if !third.Complete || len(versions) != 5 {
+		t.Fatalf("past the journal: complete %v, %d checks; want every one of 5", third.Complete, len(versions))
+	}
+	// A partition folded afresh.
+	fresh := newPartitionState(0, 0)
+	for st := range states[0].checks.rows {
+		fresh.load(st.unpack())
+	}
+	p.serveLive(fresh)
+	if again, versions := changed(third.Next); !again.Complete || len(versions) != 5 {
+		t.Fatalf("a partition folded afresh: complete %v, %d checks; want every one of 5", again.Complete, len(versions))
 	}
 }

@@ -81,7 +81,6 @@ func packRow(row history.CheckRow) packedRow {
 	return packedRow(b)
 }
 
-// appendTime writes the zero time as 0 and any other as its zigzagged nanoseconds + 1.
 // checkID is the ID the row begins with.
 func (p packedRow) checkID() schemas.ID {
 	var id schemas.ID
@@ -106,7 +105,6 @@ func (p packedRow) projectID() schemas.ID {
 type packedHeader struct {
 	head    history.RowHead
 	project schemas.ID
-	created time.Time
 }
 
 // header reads the row up to its creation time.
@@ -123,10 +121,11 @@ func (p packedRow) header() packedHeader {
 		r.id()
 	}
 	h.head.Version = r.uvarint()
-	h.created = r.time()
+	h.head.Created = history.CreationKey(r.time())
 	return h
 }
 
+// appendTime writes the zero time as 0 and any other as its zigzagged nanoseconds + 1.
 func appendTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
 		return append(b, 0)

@@ -7,14 +7,11 @@
 package projector
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
-	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -170,46 +167,96 @@ func (p *Projector) ProjectChecks(project schemas.ID) (iter.Seq[history.LazyRow]
 	if !p.holdsAll(partitioner) {
 		return nil, false
 	}
+	entries := p.projectEntries(project, nil)
+	// Entries are tens of bytes: sorting their positions moves far less memory than
+	// sorting the entries, let alone the rows.
+	order := make([]listOrder, len(entries))
+	for i := range entries {
+		order[i] = listOrder{created: entries[i].head.Created, entry: int32(i)}
+	}
+	slices.SortFunc(order, func(a, b listOrder) int {
+		return history.ListOrder(a.created, &entries[a.entry].head.CheckID, b.created, &entries[b.entry].head.CheckID)
+	})
+	return eachEntry(entries, order), true
+}
+
+// ProjectChanges yields the rows of a project's checks that changed after since, or
+// every row of the project's checks when since does not reach back that far in every
+// partition: a first read, a partition folded afresh since, or more changes than a
+// partition's journal keeps. Rows are unpacked as ProjectChecks unpacks them. It
+// reports false, and nothing, unless this projector folds every partition.
+func (p *Projector) ProjectChanges(project schemas.ID, since history.ChangeCursor) (history.ProjectChanges, bool) {
+	partitioner := p.partitioner.Load()
+	p.liveMu.RLock()
+	defer p.liveMu.RUnlock()
+	if !p.holdsAll(partitioner) {
+		return history.ProjectChanges{}, false
+	}
+	for partition := range p.live {
+		if partition >= len(p.live) {
+			// Partitions are numbered from 0, so this cannot happen; a cursor indexed
+			// by partition must not be trusted if it does.
+			return history.ProjectChanges{}, false
+		}
+	}
+	changes := history.ProjectChanges{Next: make(history.ChangeCursor, len(p.live))}
+	if len(since) == len(p.live) {
+		var entries []listEntry
+		caughtUp := true
+		for partition, st := range p.live {
+			if entries, caughtUp = st.appendChangedEntries(entries, project, since[partition], &changes.Next[partition]); !caughtUp {
+				break
+			}
+		}
+		if caughtUp {
+			changes.Rows = eachEntry(entries, nil)
+			return changes, true
+		}
+	}
+	changes.Complete, changes.Rows = true, eachEntry(p.projectEntries(project, changes.Next), nil)
+	return changes, true
+}
+
+// projectEntries gathers every check of project, with liveMu held, and the journals'
+// positions then into next unless it is nil.
+func (p *Projector) projectEntries(project schemas.ID, next history.ChangeCursor) []listEntry {
 	n := 0
 	for _, st := range p.live {
 		n += st.projectLen(project)
 	}
-	entries, order := make([]listEntry, 0, n), make([]listOrder, 0, n)
-	for _, st := range p.live {
-		entries, order = st.appendProjectEntries(entries, order, project)
-	}
-	// Entries are tens of bytes: sorting their positions moves far less memory than
-	// sorting the entries, let alone the rows.
-	slices.SortFunc(order, func(a, b listOrder) int {
-		if c := cmp.Compare(a.created, b.created); c != 0 {
-			return c
+	entries := make([]listEntry, 0, n)
+	for partition, st := range p.live {
+		var position *history.JournalPosition
+		if next != nil {
+			position = &next[partition]
 		}
-		return bytes.Compare(entries[a.entry].head.CheckID[:], entries[b.entry].head.CheckID[:])
-	})
+		entries = st.appendProjectEntries(entries, project, position)
+	}
+	return entries
+}
+
+// eachEntry yields entries in the order given, or in theirs when order is nil.
+func eachEntry(entries []listEntry, order []listOrder) iter.Seq[history.LazyRow] {
 	return func(yield func(history.LazyRow) bool) {
 		lazy := new(lazyListRow)
-		for _, o := range order {
-			lazy.entry, lazy.unpacked = &entries[o.entry], false
+		for i := range entries {
+			at := i
+			if order != nil {
+				at = int(order[i].entry)
+			}
+			lazy.entry, lazy.unpacked = &entries[at], false
 			if !yield(lazy) {
 				return
 			}
 		}
-	}, true
+	}
 }
 
 // listOrder is a list entry's place in the order of creation.
 type listOrder struct {
-	// created is in UnixNano: comparing time.Time values was a third of the sort.
+	// created is the entry's, kept here so that comparing two needs no other memory.
 	created int64
 	entry   int32
-}
-
-// unixNano is t in UnixNano, with the zero time first.
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return math.MinInt64
-	}
-	return t.UnixNano()
 }
 
 // listEntry is one check of a list, before it is unpacked.
@@ -228,26 +275,44 @@ func (st *partitionState) projectLen(project schemas.ID) int {
 }
 
 // appendProjectEntries appends the partition's checks of project to entries, and
-// their places in the order of creation to order.
-func (st *partitionState) appendProjectEntries(entries []listEntry, order []listOrder, project schemas.ID) ([]listEntry, []listOrder) {
+// stores the journal's position at that moment into position unless it is nil.
+func (st *partitionState) appendProjectEntries(entries []listEntry, project schemas.ID, position *history.JournalPosition) []listEntry {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	for packed := range st.checks.projectRows(project) {
-		e := listEntry{packed: packed}
-		header := packed.header()
-		created := header.created
-		if open, ok := st.open[header.head.CheckID]; ok {
-			row := *open
-			row.Partition = st.partition
-			e.open, e.head, created = &row, history.HeadOf(&row), row.State.Created
-		} else {
-			header.head.Partition = st.partition
-			e.head = header.head
-		}
-		order = append(order, listOrder{created: unixNano(created), entry: int32(len(entries))})
-		entries = append(entries, e)
+		entries = append(entries, st.listEntry(packed))
 	}
-	return entries, order
+	if position != nil {
+		*position = st.journal.position()
+	}
+	return entries
+}
+
+// appendChangedEntries appends the partition's checks of project changed from since
+// on, once per change, and stores the journal's position into next; false when the
+// journal no longer reaches back to since.
+func (st *partitionState) appendChangedEntries(entries []listEntry, project schemas.ID, since history.JournalPosition, next *history.JournalPosition) ([]listEntry, bool) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	caughtUp := st.journal.changedSince(since, project, func(id schemas.ID) {
+		// Every journaled check is stored: put stores a check before it is journaled.
+		packed, _ := st.checks.get(id)
+		entries = append(entries, st.listEntry(packed))
+	})
+	*next = st.journal.position()
+	return entries, caughtUp
+}
+
+// listEntry is the list entry of a stored check, with st.mu held.
+func (st *partitionState) listEntry(packed packedRow) listEntry {
+	header := packed.header()
+	if open, ok := st.open[header.head.CheckID]; ok {
+		row := *open
+		row.Partition = st.partition
+		return listEntry{packed: packed, open: &row, head: history.HeadOf(&row)}
+	}
+	header.head.Partition = st.partition
+	return listEntry{packed: packed, head: header.head}
 }
 
 // lazyListRow is the LazyRow ProjectChecks yields, reused from one check to the next.
@@ -424,12 +489,14 @@ type partitionState struct {
 	// written is how far the partition's rows are in ClickHouse, for AwaitWritten; set
 	// before the partition is served.
 	written *writtenMark
+	// journal records each check put, for ProjectChanges.
+	journal changeJournal
 }
 
 func newPartitionState(partition, capacity int) *partitionState {
 	checks := newCheckTable(capacity)
 	return &partitionState{partition: partition, checks: checks, deadlines: deadline.New(checks), open: map[schemas.ID]*history.CheckRow{},
-		projectHours: newProjectHours(partition)}
+		projectHours: newProjectHours(partition), journal: newChangeJournal()}
 }
 
 // row returns a check's row, false when the partition has none.
@@ -457,6 +524,7 @@ func (st *partitionState) put(row history.CheckRow) {
 		}
 		st.open[id] = &row
 	}
+	st.journal.record(id, row.State.ProjectID)
 	st.schedule(row.State)
 }
 
@@ -475,6 +543,7 @@ func (st *partitionState) closeBatch() []history.CheckRow {
 func (st *partitionState) load(rows ...history.CheckRow) {
 	for _, row := range rows {
 		st.checks.put(packRow(row))
+		st.journal.record(row.State.CheckID, row.State.ProjectID)
 		st.schedule(row.State)
 	}
 }

@@ -7,7 +7,11 @@
 package history
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"iter"
+	"math"
 	"time"
 
 	"github.com/hcstream/hcstream/projector/check"
@@ -146,11 +150,50 @@ type RowHead struct {
 	Partition       int
 	Version         uint64
 	Exists, Deleted bool
+	// Created is when the check was created, as CreationKey gives it.
+	Created int64
 }
 
 // HeadOf is the head of row.
 func HeadOf(row *CheckRow) RowHead {
-	return RowHead{CheckID: row.State.CheckID, Partition: row.Partition, Version: row.Version, Exists: row.State.Exists, Deleted: row.State.Deleted}
+	return RowHead{CheckID: row.State.CheckID, Partition: row.Partition, Version: row.Version, Exists: row.State.Exists, Deleted: row.State.Deleted,
+		Created: CreationKey(row.State.Created)}
+}
+
+// CreationKey is a creation time as lists order checks by it: in UnixNano, with the
+// zero time first. Comparing time.Time values was a third of a list's sort.
+func CreationKey(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// ListOrder compares two checks as lists order them: by creation, then by ID.
+func ListOrder(aCreated int64, aID *schemas.ID, bCreated int64, bID *schemas.ID) int {
+	if c := cmp.Compare(aCreated, bCreated); c != 0 {
+		return c
+	}
+	return bytes.Compare(aID[:], bID[:])
+}
+
+// JournalPosition is how far a reader has followed one partition's changes: Next
+// changes of the journal named by Epoch.
+type JournalPosition struct{ Epoch, Next uint64 }
+
+// ChangeCursor is how far a reader has followed each partition's changes, indexed by
+// partition.
+type ChangeCursor []JournalPosition
+
+// ProjectChanges is what changed among a project's checks after a cursor.
+type ProjectChanges struct {
+	// Rows yields the latest rows of the checks that changed, deleted ones included, in
+	// no particular order, a check once or more; or, when Complete, the row of every
+	// check of the project, each once. A yielded row is valid until the next one.
+	Rows     iter.Seq[LazyRow]
+	Complete bool
+	// Next is the cursor to read the following changes from.
+	Next ChangeCursor
 }
 
 // Loaded is a row already read, as a LazyRow.
