@@ -14,8 +14,10 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,6 +113,7 @@ type API struct {
 	badgeRereading  bool
 
 	rendered renderedChecks
+	lists    checkLists
 	metrics  *metrics
 }
 
@@ -416,21 +419,26 @@ func (a *API) apiURL(version int, path string) string {
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func (a *API) listChecks(w http.ResponseWriter, r *request) {
-	rows, err := listedChecks(r.Context(), a.store, r.project.ID)
+	query := r.URL.Query()
+	tags, slug := query["tag"], query.Get("slug")
+	shown := listFilter(slug, tags)
+	variant := renderVariant{apiVersion: r.version, readOnly: r.project.ReadOnly, badgeSecret: r.badges.secret}
+	if reader, ok := a.store.(changeReader); ok && a.listKept(w, r, reader, variant, shown) {
+		return
+	}
+	now := a.now()
+	rows, err := a.store.Checks(r.Context(), r.project.ID)
 	if err != nil {
 		a.storeFailed(w, "listing checks", err)
 		return
 	}
-	query := r.URL.Query()
-	tags, slug := query["tag"], query.Get("slug")
-	now := a.now()
-	key := renderKey{apiVersion: r.version, readOnly: r.project.ReadOnly, badgeSecret: r.badges.secret}
+	key := renderKey{variant: variant}
 	writeCheckList(w, func(yield func([]byte) bool) {
 		var scratch []byte
 		filtered := slug != "" || len(tags) > 0
-		for lazy := range rows {
+		for lazy := range eachRow(rows) {
 			if filtered {
-				if cfg := &lazy.Row().State.Config; slug != "" && cfg.Slug != slug || !hasAllTags(cfg.Tags, tags) {
+				if cfg := &lazy.Row().State.Config; !shown(cfg.Slug, cfg.Tags) {
 					continue
 				}
 			}
@@ -438,11 +446,8 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 			key.partition, key.version = head.Partition, head.Version
 			rendered, ok := a.rendered.get(head.CheckID, key, now)
 			if !ok {
-				row := lazy.Row()
-				status, until := check.StatusUntil(row.State, now, r.version == 1)
-				c := a.renderCheckShowing(r, row.State, status)
-				scratch = c.appendJSON(scratch[:0])
-				rendered = bytes.Clone(scratch)
+				var until int64
+				rendered, until = a.renderListed(r, lazy.Row(), now, &scratch)
 				a.rendered.put(head.CheckID, key, now, until, rendered)
 			}
 			if !yield(rendered) {
@@ -450,6 +455,100 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 			}
 		}
 	})
+}
+
+// listKept answers a list from the one kept for the caller's project and variant,
+// brought up to date; false, having answered nothing, when the store cannot tell which
+// checks changed.
+func (a *API) listKept(w http.ResponseWriter, r *request, reader changeReader, variant renderVariant, shown func(slug, tags string) bool) bool {
+	key := listKey{project: r.project.ID, variant: variant}
+	list := a.lists.get(key)
+	list.mu.Lock()
+	// The read's instant is taken once the list is locked: a refresh just before it
+	// rendered at a later instant than one taken before the lock, and those
+	// renderings would have been taken for stale.
+	now := a.now()
+	ok, err := list.update(r.Context(), r.project.ID, reader, a.store, now, a.listedRenderer(r, now))
+	var renderings [][]byte
+	if ok && err == nil {
+		renderings = list.renderings(func(c *listedCheck) bool { return shown(c.slug, c.tags) })
+		list.lastRead = time.Now()
+		if !list.refreshing {
+			list.refreshing = true
+			go a.keepFresh(key, list, reader, request{version: r.version, project: r.project, badges: r.badges})
+		}
+	}
+	size := list.bytes
+	list.mu.Unlock()
+	switch {
+	case !ok:
+		return false
+	case err != nil:
+		a.storeFailed(w, "listing checks", err)
+		return true
+	}
+	a.lists.account(key, list, size)
+	writeCheckList(w, slices.Values(renderings))
+	return true
+}
+
+// keepFresh brings a kept list up to date every refreshInterval for as long as it is
+// read, so that a read has only the last moments' changes left to render. Checks
+// change about as often either way (at 5,000 pings a second a check of ten thousand
+// is pinged every two seconds), so this renders about as much, but off the read's path.
+func (a *API) keepFresh(key listKey, list *checkList, reader changeReader, shownTo request) {
+	interval, idle := a.lists.timing()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for range ticker.C {
+		list.mu.Lock()
+		fresh := time.Since(list.lastRead) < idle && a.lists.holds(key, list)
+		if fresh {
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			now := a.now()
+			var ok bool
+			var err error
+			ok, err = list.update(ctx, key.project, reader, a.store, now, a.listedRenderer(&shownTo, now))
+			cancel()
+			fresh = ok && err == nil
+		}
+		list.refreshing = fresh
+		size := list.bytes
+		list.mu.Unlock()
+		if !fresh {
+			return
+		}
+		a.lists.account(key, list, size)
+	}
+}
+
+// listedRenderer renders rows as a list shows them to r at now.
+func (a *API) listedRenderer(r *request, now time.Time) func(*history.CheckRow) listedCheck {
+	var scratch []byte
+	return func(row *history.CheckRow) listedCheck {
+		rendered, until := a.renderListed(r, row, now, &scratch)
+		return listedCheck{from: now.UnixNano(), until: until, slug: row.State.Config.Slug, tags: row.State.Config.Tags, json: rendered}
+	}
+}
+
+// renderListed renders row as a list shows it at now, and returns until when, in
+// UnixNano, the status it shows holds. scratch is reused from one rendering to the next.
+func (a *API) renderListed(r *request, row *history.CheckRow, now time.Time, scratch *[]byte) ([]byte, int64) {
+	status, until := check.StatusUntil(row.State, now, r.version == 1)
+	c := a.renderCheckShowing(r, row.State, status)
+	*scratch = c.appendJSON((*scratch)[:0])
+	if until.IsZero() {
+		return bytes.Clone(*scratch), math.MaxInt64
+	}
+	return bytes.Clone(*scratch), until.UnixNano()
+}
+
+// listFilter is whether a list asked for slug and tags (either may be empty) shows a
+// check with the slug and tags given.
+func listFilter(slug string, tags []string) func(checkSlug, checkTags string) bool {
+	return func(checkSlug, checkTags string) bool {
+		return (slug == "" || checkSlug == slug) && hasAllTags(checkTags, tags)
+	}
 }
 
 func hasAllTags(tags string, want []string) bool {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +36,10 @@ type fakeLog struct {
 	analytics fakeAnalytics
 	scopes    []store.Scope
 	secretErr error
+	// journal lists the checks Append changed, in order, for ProjectChanges; a new
+	// journalEpoch makes every earlier cursor useless, as a partition folded afresh does.
+	journal      []schemas.ID
+	journalEpoch uint64
 }
 
 type fakeAnalytics struct {
@@ -65,7 +71,30 @@ func (f *fakeLog) Append(_ context.Context, ev schemas.Event) (uint64, error) {
 	row.State, _ = check.Apply(row.State, ev)
 	row.Version = f.offset
 	f.checks[ev.CheckID] = row
+	f.journal = append(f.journal, ev.CheckID)
 	return f.offset, nil
+}
+
+// ProjectChanges answers as a projector holding one partition: the checks appended to
+// after since, or all of them when since is not a position in the current journal.
+func (f *fakeLog) ProjectChanges(project schemas.ID, since history.ChangeCursor) (history.ProjectChanges, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changes := history.ProjectChanges{Next: history.ChangeCursor{{Epoch: f.journalEpoch, Next: uint64(len(f.journal))}}}
+	var changed []schemas.ID
+	if len(since) == 1 && since[0].Epoch == f.journalEpoch && since[0].Next <= uint64(len(f.journal)) {
+		changed = f.journal[since[0].Next:]
+	} else {
+		changes.Complete, changed = true, slices.Collect(maps.Keys(f.checks))
+	}
+	var rows []history.CheckRow
+	for _, id := range changed {
+		if row := f.checks[id]; row.State.ProjectID == project {
+			rows = append(rows, row)
+		}
+	}
+	changes.Rows = eachRow(rows)
+	return changes, true
 }
 
 func (f *fakeLog) ProjectByKeyHash(_ context.Context, hash string) (store.Project, error) {
@@ -160,6 +189,12 @@ func newTestAPIWithClock(t testing.TB, now func() time.Time) (*mux.Router, *fake
 
 // newInstrumentedTestAPI is newTestAPIWithClock with the API's metrics registered in reg.
 func newInstrumentedTestAPI(t testing.TB, now func() time.Time, reg prometheus.Registerer) (*mux.Router, *fakeLog) {
+	return newTestAPIOver(t, now, reg, func(log *fakeLog) Store { return log })
+}
+
+// newTestAPIOver is newInstrumentedTestAPI with the API reading the fake log through
+// the Store storeOf makes of it.
+func newTestAPIOver(t testing.TB, now func() time.Time, reg prometheus.Registerer, storeOf func(*fakeLog) Store) (*mux.Router, *fakeLog) {
 	t.Helper()
 	project, other := schemas.ID{1}, schemas.ID{2}
 	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{
@@ -167,11 +202,15 @@ func newInstrumentedTestAPI(t testing.TB, now func() time.Time, reg prometheus.R
 		auth.Hash(roKey):    {ID: project, ReadOnly: true},
 		auth.Hash(otherKey): {ID: other},
 	}}
-	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, log, log, now)
+	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, storeOf(log), log, now)
 	r := mux.NewRouter()
 	api.Register(r)
 	return r, log
 }
+
+// unjournaled hides the fake log's ProjectChanges, as a Store reading ClickHouse has
+// none: lists then read every check.
+func unjournaled(log *fakeLog) Store { return struct{ Store }{log} }
 
 func call(r http.Handler, method, target, key, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))

@@ -20,6 +20,10 @@ type LiveChecks interface {
 	// ordered by creation; false when not every partition is folded here. A yielded
 	// row is valid until the next one.
 	ProjectChecks(project schemas.ID) (iter.Seq[history.LazyRow], bool)
+	// ProjectChanges yields the rows of a project's checks changed after since, or,
+	// with Complete set, every row of them when since does not reach back that far (a
+	// nil since never does); false when not every partition is folded here.
+	ProjectChanges(project schemas.ID, since history.ChangeCursor) (history.ProjectChanges, bool)
 	// AwaitWritten waits until the check's rows up to version are in ClickHouse, as the
 	// projector writing them reports it; false when it does not write the check's
 	// partition here.
@@ -76,7 +80,14 @@ func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.
 	return row.State.ProjectID, nil
 }
 
-// Checks is ListedChecks, as a slice.
+func (s liveStore) ProjectChanges(project schemas.ID, since history.ChangeCursor) (history.ProjectChanges, bool) {
+	return s.live.ProjectChanges(project, since)
+}
+
+// Checks lists from memory alone when every partition is folded here: reading even the
+// IDs and versions of ten thousand checks from ClickHouse was a third of a list's time,
+// and more of its tail while ClickHouse merged. Memory is trusted exactly as Check
+// trusts it; a projector that holds every partition is the only writer of their rows.
 func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error) {
 	seq, ok := s.live.ProjectChecks(project)
 	if !ok {
@@ -87,18 +98,6 @@ func (s liveStore) Checks(ctx context.Context, project schemas.ID) ([]history.Ch
 		rows = append(rows, *lazy.Row())
 	}
 	return rows, nil
-}
-
-// ListedChecks lists from memory alone when every partition is folded here: reading even
-// the IDs and versions of ten thousand checks from ClickHouse was a third of a list's
-// time, and more of its tail while ClickHouse merged. Memory is trusted exactly as Check
-// trusts it; a projector that holds every partition is the only writer of their rows.
-func (s liveStore) ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[history.LazyRow], error) {
-	if seq, ok := s.live.ProjectChecks(project); ok {
-		return listedOnly(seq), nil
-	}
-	rows, err := s.storedChecks(ctx, project)
-	return eachRow(rows), err
 }
 
 func listedOnly(seq iter.Seq[history.LazyRow]) iter.Seq[history.LazyRow] {
@@ -128,24 +127,6 @@ func (s liveStore) storedChecks(ctx context.Context, project schemas.ID) ([]hist
 		}
 	}
 	return fresh, nil
-}
-
-// checkStreamer is a Store that yields a project's listed checks one at a time, so
-// that a list need not hold them all.
-type checkStreamer interface {
-	ListedChecks(ctx context.Context, project schemas.ID) (iter.Seq[history.LazyRow], error)
-}
-
-// listedChecks yields the project's checks the API shows, ordered by creation.
-func listedChecks(ctx context.Context, st Store, project schemas.ID) (iter.Seq[history.LazyRow], error) {
-	if streamer, ok := st.(checkStreamer); ok {
-		return streamer.ListedChecks(ctx, project)
-	}
-	rows, err := st.Checks(ctx, project)
-	if err != nil {
-		return nil, err
-	}
-	return eachRow(rows), nil
 }
 
 func eachRow(rows []history.CheckRow) iter.Seq[history.LazyRow] {

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"math"
 	"sync"
 	"time"
 
@@ -23,11 +22,9 @@ type renderedChecks struct {
 // wherever it was folded or read from, and no reader sees a state between two that
 // share a version.
 type renderKey struct {
-	partition   int
-	version     uint64
-	apiVersion  int
-	readOnly    bool
-	badgeSecret string
+	partition int
+	version   uint64
+	variant   renderVariant
 }
 
 type renderedCheck struct {
@@ -53,8 +50,8 @@ func (c *renderedChecks) get(id schemas.ID, key renderKey, now time.Time) ([]byt
 }
 
 // put keeps json, which must not be changed afterwards, as the check's rendering for key
-// from now until the status it shows changes (the zero time: never).
-func (c *renderedChecks) put(id schemas.ID, key renderKey, now, until time.Time, json []byte) {
+// from now until, in UnixNano, the status it shows changes.
+func (c *renderedChecks) put(id schemas.ID, key renderKey, now time.Time, until int64, json []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || c.size+len(json) > maxRenderedBytes {
@@ -63,10 +60,6 @@ func (c *renderedChecks) put(id schemas.ID, key renderKey, now, until time.Time,
 	if old, ok := c.entries[id]; ok {
 		c.size -= len(old.json)
 	}
-	end := int64(math.MaxInt64)
-	if !until.IsZero() {
-		end = until.UnixNano()
-	}
-	c.entries[id] = renderedCheck{key: key, from: now.UnixNano(), until: end, json: json}
+	c.entries[id] = renderedCheck{key: key, from: now.UnixNano(), until: until, json: json}
 	c.size += len(json)
 }

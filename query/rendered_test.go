@@ -14,11 +14,16 @@ import (
 // version, time moving the status on, another API version or key type each render the
 // check again.
 func TestListRendersWhatChanged(t *testing.T) {
+	t.Run("kept list", func(t *testing.T) { testListRendersWhatChanged(t, func(log *fakeLog) Store { return log }) })
+	t.Run("every check read", func(t *testing.T) { testListRendersWhatChanged(t, unjournaled) })
+}
+
+func testListRendersWhatChanged(t *testing.T, storeOf func(*fakeLog) Store) {
 	// The clock is read by the API's background refreshes too.
 	var clock atomic.Int64
 	setNow := func(at time.Time) time.Time { clock.Store(at.UnixNano()); return at }
 	now := setNow(testNow)
-	r, log := newTestAPIWithClock(t, func() time.Time { return time.Unix(0, clock.Load()).UTC() })
+	r, log := newTestAPIOver(t, func() time.Time { return time.Unix(0, clock.Load()).UTC() }, nil, storeOf)
 	list := func(path, key string) map[string]any {
 		t.Helper()
 		rec := call(r, "GET", path, key, "")

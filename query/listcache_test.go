@@ -1,0 +1,232 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+)
+
+// A kept list shows exactly what a list reading every check afresh shows, in creation
+// order, whatever happened between two reads: pings, pauses, renames and retags,
+// deletions, checks created before others, time moving statuses on, and journals that
+// no longer reach back.
+func TestKeptListMatchesAFreshList(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { testKeptListMatchesAFreshList(t, seed) })
+	}
+}
+
+func testKeptListMatchesAFreshList(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var clock atomic.Int64
+	clock.Store(testNow.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	kept, log := newTestAPIWithClock(t, now)
+	project := schemas.ID{1}
+	created := map[string]time.Time{}
+	var ids []schemas.ID
+	slugs, tags := []string{"", "a", "b"}, []string{"", "x", "y", "x y"}
+	config := func() schemas.CheckConfig {
+		return schemas.CheckConfig{Name: "c", Slug: slugs[rng.IntN(len(slugs))], Tags: tags[rng.IntN(len(tags))],
+			Kind: schemas.KindSimple, Timeout: time.Minute, Grace: time.Minute}
+	}
+	appendEvent := func(id schemas.ID, at time.Time, body schemas.Body) {
+		t.Helper()
+		if _, err := log.Append(t.Context(), schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: id, At: at, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change := func() {
+		var some schemas.ID
+		if len(ids) > 0 {
+			some = ids[rng.IntN(len(ids))]
+		}
+		switch op := rng.IntN(10); {
+		case op < 2 && len(ids) < 25 || len(ids) == 0:
+			// Minutes apart or at the same instant, before or after the checks there are.
+			id, at := schemas.NewID(), testNow.Add(time.Duration(rng.IntN(4))*time.Minute)
+			appendEvent(id, at, schemas.CheckCreated{Config: config()})
+			ids, created[id.String()] = append(ids, id), at
+		case op < 5:
+			for range 1 + rng.IntN(2) {
+				appendEvent(some, now(), schemas.PingReceived{Kind: schemas.PingKind(rng.IntN(3))})
+			}
+		case op == 5:
+			appendEvent(some, now(), schemas.CheckUpdated{Config: config()})
+		case op == 6 && rng.IntN(3) == 0:
+			appendEvent(some, now(), schemas.CheckDeleted{})
+		case op == 6:
+			appendEvent(some, now(), schemas.CheckPaused{})
+		case op == 7:
+			clock.Add(int64(time.Duration(rng.IntN(90)) * time.Second))
+		case op == 8 && rng.IntN(4) == 0:
+			log.mu.Lock()
+			log.journalEpoch++
+			log.mu.Unlock()
+		}
+	}
+	// An API over the same log that reads every check at every list shows the truth.
+	fresh := mux.NewRouter()
+	New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, unjournaled(log), log, now).Register(fresh)
+	for step := range 150 {
+		// Several changes between two reads, the same check's among them at times.
+		for range 1 + rng.IntN(3) {
+			change()
+		}
+		for _, path := range []string{"/api/v3/checks/", "/api/v3/checks/?slug=a", "/api/v3/checks/?tag=x", "/api/v1/checks/?tag=x&tag=y"} {
+			got, want := call(kept, "GET", path, rwKey, "").Body.Bytes(), listBody(t, fresh, path, rwKey)
+			type placed struct {
+				created int64
+				id      schemas.ID
+				check   json.RawMessage
+			}
+			order := make([]placed, len(want))
+			for i, c := range want {
+				uuid := uuidOf(t, c)
+				id, _ := schemas.ParseID(uuid)
+				order[i] = placed{created[uuid].UnixNano(), id, c}
+			}
+			slices.SortFunc(order, func(a, b placed) int { return history.ListOrder(a.created, &a.id, b.created, &b.id) })
+			shown := make([][]byte, len(order))
+			for i := range order {
+				shown[i] = order[i].check
+			}
+			if want := slices.Concat([]byte(`{"checks": [`), bytes.Join(shown, []byte(", ")), []byte("]}")); !bytes.Equal(got, want) {
+				t.Fatalf("step %d, GET %s: the kept list shows\n%s\nwant\n%s", step, path, got, want)
+			}
+		}
+		// Read-only keys see no UUIDs: compare what is shown, in any order.
+		got, want := listBody(t, kept, "/api/v3/checks/", roKey), listBody(t, fresh, "/api/v3/checks/", roKey)
+		sorted := func(list []json.RawMessage) []string {
+			out := make([]string, len(list))
+			for i, c := range list {
+				out[i] = string(c)
+			}
+			slices.Sort(out)
+			return out
+		}
+		if !slices.Equal(sorted(got), sorted(want)) {
+			t.Fatalf("step %d, read-only list: the kept list shows\n%s\nwant\n%s", step, got, want)
+		}
+	}
+}
+
+func listBody(t *testing.T, r http.Handler, path, key string) []json.RawMessage {
+	t.Helper()
+	rec := call(r, "GET", path, key, "")
+	var out struct{ Checks []json.RawMessage }
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
+	}
+	return out.Checks
+}
+
+func uuidOf(t *testing.T, c json.RawMessage) string {
+	t.Helper()
+	var fields struct {
+		UUID      string `json:"uuid"`
+		UpdateURL string `json:"update_url"`
+	}
+	if err := json.Unmarshal(c, &fields); err != nil {
+		t.Fatal(err)
+	}
+	if fields.UUID == "" {
+		// Version 1 names a check only in its URLs.
+		fields.UUID = fields.UpdateURL[strings.LastIndex(fields.UpdateURL, "/")+1:]
+	}
+	return fields.UUID
+}
+
+// Kept lists stay within their bound: the least recently used go first, a list bigger
+// than the bound on its own is not kept, and a dropped list's later size is not
+// counted.
+func TestKeptListsStayWithinTheirBound(t *testing.T) {
+	lists := checkLists{limit: 100}
+	key := func(n byte) listKey { return listKey{project: schemas.ID{n}} }
+	a, b, c := lists.get(key(1)), lists.get(key(2)), lists.get(key(3))
+	lists.account(key(1), a, 40)
+	lists.account(key(2), b, 40)
+	lists.account(key(1), a, 40)
+	lists.account(key(3), c, 40)
+	if lists.get(key(1)) != a || lists.get(key(3)) != c || lists.get(key(2)) == b || lists.bytes != 80 {
+		t.Fatalf("after 120 bytes of lists: want the least recently used dropped and 80 bytes kept, have %d", lists.bytes)
+	}
+	lists.account(key(2), b, 50)
+	if lists.bytes != 80 {
+		t.Fatalf("a dropped list was counted: %d bytes", lists.bytes)
+	}
+	lists.account(key(3), c, 500)
+	if lists.get(key(3)) == c || lists.bytes != 0 {
+		t.Fatalf("a list over the bound was kept: %d bytes", lists.bytes)
+	}
+}
+
+// failingChecks is the fake log with its single-check reads failing while fail is set.
+type failingChecks struct {
+	*fakeLog
+	fail atomic.Bool
+}
+
+func (f *failingChecks) Check(ctx context.Context, project, id schemas.ID) (history.CheckRow, error) {
+	if f.fail.Load() {
+		return history.CheckRow{}, errors.New("store down")
+	}
+	return f.fakeLog.Check(ctx, project, id)
+}
+
+// A list that cannot read a check whose status time has moved on answers 503 rather
+// than show the old status, and the next list shows the new one.
+func TestKeptListFailsRatherThanShowAStaleStatus(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(testNow.UnixNano())
+	var st *failingChecks
+	r, log := newTestAPIOver(t, func() time.Time { return time.Unix(0, clock.Load()).UTC() }, nil, func(log *fakeLog) Store {
+		st = &failingChecks{fakeLog: log}
+		return st
+	})
+	id := schemas.NewID()
+	for _, body := range []schemas.Body{
+		schemas.CheckCreated{Config: schemas.CheckConfig{Name: "c", Kind: schemas.KindSimple, Timeout: time.Minute, Grace: time.Minute}},
+		schemas.PingReceived{Kind: schemas.PingSuccess},
+	} {
+		if _, err := log.Append(t.Context(), schemas.Event{ID: schemas.NewID(), ProjectID: schemas.ID{1}, CheckID: id, At: testNow, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() string {
+		t.Helper()
+		var out struct{ Checks []struct{ Status string } }
+		if err := json.Unmarshal(call(r, "GET", "/api/v3/checks/", rwKey, "").Body.Bytes(), &out); err != nil || len(out.Checks) != 1 {
+			t.Fatalf("list: %v, %d checks", err, len(out.Checks))
+		}
+		return out.Checks[0].Status
+	}
+	if got := status(); got != "up" {
+		t.Fatalf("status %s, want up", got)
+	}
+	clock.Add(int64(90 * time.Second))
+	st.fail.Store(true)
+	if rec := call(r, "GET", "/api/v3/checks/", rwKey, ""); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "store unavailable") {
+		t.Fatalf("list with the store down: %d %s", rec.Code, rec.Body.String())
+	}
+	st.fail.Store(false)
+	if got := status(); got != "grace" {
+		t.Fatalf("status %s, want grace", got)
+	}
+}
