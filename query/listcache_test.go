@@ -18,7 +18,10 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/hcstream/hcstream/deploy/testenv"
 	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/query/auth"
+	"github.com/hcstream/hcstream/query/store"
 	"github.com/hcstream/hcstream/schemas"
 )
 
@@ -228,5 +231,54 @@ func TestKeptListFailsRatherThanShowAStaleStatus(t *testing.T) {
 	st.fail.Store(false)
 	if got := status(); got != "grace" {
 		t.Fatalf("status %s, want grace", got)
+	}
+}
+
+// A list being read is brought up to date between reads, and left alone once it has
+// not been read for a while.
+func TestKeptListRefreshesWhileRead(t *testing.T) {
+	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{auth.Hash(rwKey): {ID: schemas.ID{1}}}}
+	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, log, log, func() time.Time { return testNow })
+	api.lists.refreshInterval, api.lists.refreshIdle = 5*time.Millisecond, 300*time.Millisecond
+	r := mux.NewRouter()
+	api.Register(r)
+	id := schemas.NewID()
+	appendEvent := func(body schemas.Body) {
+		t.Helper()
+		if _, err := log.Append(t.Context(), schemas.Event{ID: schemas.NewID(), ProjectID: schemas.ID{1}, CheckID: id, At: testNow, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendEvent(schemas.CheckCreated{Config: schemas.CheckConfig{Name: "c", Kind: schemas.KindSimple, Timeout: time.Hour, Grace: time.Hour}})
+	listBody(t, r, "/api/v3/checks/", rwKey)
+	list := api.lists.get(listKey{project: schemas.ID{1}, variant: renderVariant{apiVersion: 3, badgeSecret: api.badgeKeys.secret}})
+	// caughtUp is whether the list has followed the log to its end, and whether it is
+	// still refreshed.
+	caughtUp := func() (bool, bool) {
+		log.mu.Lock()
+		end := uint64(len(log.journal))
+		log.mu.Unlock()
+		list.mu.Lock()
+		defer list.mu.Unlock()
+		return len(list.cursor) == 1 && list.cursor[0].Next == end, list.refreshing
+	}
+	if done, refreshing := caughtUp(); !done || !refreshing {
+		t.Fatalf("after a read: caught up %v, refreshed %v", done, refreshing)
+	}
+	appendEvent(schemas.PingReceived{Kind: schemas.PingSuccess})
+	testenv.Eventually(t, time.Second, "the list was not refreshed between reads", func() bool { done, _ := caughtUp(); return done })
+	testenv.Eventually(t, 5*time.Second, "the list was still refreshed long after its last read", func() bool { _, refreshing := caughtUp(); return !refreshing })
+	appendEvent(schemas.PingReceived{Kind: schemas.PingSuccess})
+	time.Sleep(50 * time.Millisecond)
+	if done, _ := caughtUp(); done {
+		t.Fatal("a list no longer read was refreshed")
+	}
+	var out struct {
+		Checks []struct {
+			NPings int `json:"n_pings"`
+		}
+	}
+	if err := json.Unmarshal(call(r, "GET", "/api/v3/checks/", rwKey, "").Body.Bytes(), &out); err != nil || len(out.Checks) != 1 || out.Checks[0].NPings != 2 {
+		t.Fatalf("read after the refreshes stopped: %v, %+v", err, out.Checks)
 	}
 }
