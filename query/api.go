@@ -131,8 +131,9 @@ const refreshAhead = 10 * time.Second
 // New returns the API.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, appender Appender, now func() time.Time) *API {
 	cfg.setDefaults()
-	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: newMetrics(reg), store: st, appender: appender, now: now,
-		keys: map[string]cachedProject{}}
+	m := newMetrics(reg)
+	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: m, store: st, appender: appender, now: now,
+		keys: map[string]cachedProject{}, lists: checkLists{metrics: m}}
 }
 
 const (
@@ -468,7 +469,8 @@ func (a *API) listKept(w http.ResponseWriter, r *request, reader changeReader, v
 	// rendered at a later instant than one taken before the lock, and those
 	// renderings would have been taken for stale.
 	now := a.now()
-	ok, err := list.update(r.Context(), r.project.ID, reader, a.store, now, a.listedRenderer(r, now))
+	ok, complete, err := list.update(r.Context(), r.project.ID, reader, a.store, now, a.listedRenderer(r, now, "read"))
+	a.countFullRead(complete)
 	var renderings [][]byte
 	if ok && err == nil {
 		renderings = list.renderings(func(c *listedCheck) bool { return shown(c.slug, c.tags) })
@@ -506,10 +508,9 @@ func (a *API) keepFresh(key listKey, list *checkList, reader changeReader, shown
 		if fresh {
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
 			now := a.now()
-			var ok bool
-			var err error
-			ok, err = list.update(ctx, key.project, reader, a.store, now, a.listedRenderer(&shownTo, now))
+			ok, complete, err := list.update(ctx, key.project, reader, a.store, now, a.listedRenderer(&shownTo, now, "refresh"))
 			cancel()
+			a.countFullRead(complete)
 			fresh = ok && err == nil
 		}
 		list.refreshing = fresh
@@ -522,10 +523,19 @@ func (a *API) keepFresh(key listKey, list *checkList, reader changeReader, shown
 	}
 }
 
-// listedRenderer renders rows as a list shows them to r at now.
-func (a *API) listedRenderer(r *request, now time.Time) func(*history.CheckRow) listedCheck {
+func (a *API) countFullRead(complete bool) {
+	if complete {
+		a.metrics.listFullReads.Inc()
+	}
+}
+
+// listedRenderer renders rows as a list shows them to r at now; when says whether
+// for a read or between reads.
+func (a *API) listedRenderer(r *request, now time.Time, when string) func(*history.CheckRow) listedCheck {
 	var scratch []byte
+	renders := a.metrics.listRenders.WithLabelValues(when)
 	return func(row *history.CheckRow) listedCheck {
+		renders.Inc()
 		rendered, until := a.renderListed(r, row, now, &scratch)
 		return listedCheck{from: now.UnixNano(), until: until, slug: row.State.Config.Slug, tags: row.State.Config.Tags, json: rendered}
 	}

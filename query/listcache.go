@@ -41,6 +41,8 @@ type checkLists struct {
 	// refreshInterval and refreshIdle, when not zero, replace listRefreshInterval and
 	// listRefreshIdle.
 	refreshInterval, refreshIdle time.Duration
+	// metrics, when set, shows how many lists are kept and their bytes.
+	metrics *metrics
 }
 
 const (
@@ -128,6 +130,10 @@ func (c *checkLists) account(key listKey, list *checkList, bytes int) {
 		c.bytes -= c.lists[oldest].bytes
 		delete(c.lists, oldest)
 	}
+	if c.metrics != nil {
+		c.metrics.keptLists.Set(float64(len(c.lists)))
+		c.metrics.keptListBytes.Set(float64(c.bytes))
+	}
 }
 
 // checkList is a project's listed checks, rendered, in list order.
@@ -160,12 +166,12 @@ type listedCheck struct {
 }
 
 // update brings the list to the project's current checks, rendering those that changed
-// and those whose status time has moved on. It reports false, having changed nothing,
-// when changes cannot be read.
-func (l *checkList) update(ctx context.Context, project schemas.ID, reader changeReader, st Store, now time.Time, render func(*history.CheckRow) listedCheck) (bool, error) {
+// and those whose status time has moved on. It reports whether changes could be read
+// (having changed nothing if not) and whether every check was read.
+func (l *checkList) update(ctx context.Context, project schemas.ID, reader changeReader, st Store, now time.Time, render func(*history.CheckRow) listedCheck) (read, complete bool, err error) {
 	changes, ok := reader.ProjectChanges(project, l.cursor)
 	if !ok {
-		return false, nil
+		return false, false, nil
 	}
 	if changes.Complete {
 		l.checks, l.index, l.bytes = l.checks[:0], make(map[schemas.ID]int, len(l.checks)), 0
@@ -192,13 +198,13 @@ func (l *checkList) update(ctx context.Context, project schemas.ID, reader chang
 			// The list is consistent, but its renderings of stale checks stay stale:
 			// start over at the next read.
 			l.cursor = nil
-			return true, err
+			return true, changes.Complete, err
 		default:
 			l.apply(history.Loaded(&row), true, render)
 		}
 	}
 	l.place()
-	return true, nil
+	return true, changes.Complete, nil
 }
 
 // apply brings one check's place in the list to row; stale renders it again even if

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
 	"github.com/hcstream/hcstream/projector/history"
@@ -280,5 +282,33 @@ func TestKeptListRefreshesWhileRead(t *testing.T) {
 	}
 	if err := json.Unmarshal(call(r, "GET", "/api/v3/checks/", rwKey, "").Body.Bytes(), &out); err != nil || len(out.Checks) != 1 || out.Checks[0].NPings != 2 {
 		t.Fatalf("read after the refreshes stopped: %v, %+v", err, out.Checks)
+	}
+	// The create was rendered by the first read, the first ping between reads, the
+	// second by the last read; only the first read read every check.
+	counted := func(c prometheus.Metric) float64 {
+		var m dto.Metric
+		if err := c.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Gauge != nil {
+			return m.Gauge.GetValue()
+		}
+		return m.Counter.GetValue()
+	}
+	for name, c := range map[string]struct {
+		metric prometheus.Metric
+		want   float64
+	}{
+		"renders on reads":      {api.metrics.listRenders.WithLabelValues("read"), 2},
+		"renders between reads": {api.metrics.listRenders.WithLabelValues("refresh"), 1},
+		"full reads":            {api.metrics.listFullReads, 1},
+		"kept lists":            {api.metrics.keptLists, 1},
+	} {
+		if got := counted(c.metric); got != c.want {
+			t.Errorf("%s: %v, want %v", name, got, c.want)
+		}
+	}
+	if got := counted(api.metrics.keptListBytes); got < 500 {
+		t.Errorf("kept list bytes %v, want the size of one rendering", got)
 	}
 }

@@ -13,6 +13,10 @@ import (
 // apart from what its clients add.
 type metrics struct {
 	duration *prometheus.HistogramVec
+	// Kept lists: how much they hold, and how much rendering keeping them takes.
+	keptLists, keptListBytes prometheus.Gauge
+	listRenders              *prometheus.CounterVec
+	listFullReads            prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,8 +29,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 16),
 		}, []string{"route", "version", "method", "code"}),
 	}
+	m.keptLists = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hcstream_api_kept_lists",
+		Help: "Check lists the API keeps rendered, one per project, API version and key type read lately.",
+	})
+	m.keptListBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hcstream_api_kept_list_bytes",
+		Help: "Bytes of check renderings the kept lists hold.",
+	})
+	m.listRenders = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hcstream_api_list_renders_total",
+		Help: "Checks rendered to bring kept lists up to date, by when: on a read, or between reads.",
+	}, []string{"when"})
+	m.listFullReads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hcstream_api_list_full_reads_total",
+		Help: "Kept lists brought up to date by reading every check: a first read, a partition folded afresh, or more changes than the projector's journals keep.",
+	})
 	if reg != nil {
-		reg.MustRegister(m.duration)
+		reg.MustRegister(m.duration, m.keptLists, m.keptListBytes, m.listRenders, m.listFullReads)
 	}
 	return m
 }
