@@ -175,6 +175,7 @@ func (l *checkList) update(ctx context.Context, project schemas.ID, reader chang
 	}
 	if changes.Complete {
 		l.checks, l.index, l.bytes = l.checks[:0], make(map[schemas.ID]int, len(l.checks)), 0
+		l.added, l.removed = l.added[:0], 0
 	}
 	for lazy := range changes.Rows {
 		l.apply(lazy, false, render)
@@ -197,6 +198,7 @@ func (l *checkList) update(ctx context.Context, project schemas.ID, reader chang
 		case err != nil:
 			// The list is consistent, but its renderings of stale checks stay stale:
 			// start over at the next read.
+			l.place()
 			l.cursor = nil
 			return true, changes.Complete, err
 		default:
