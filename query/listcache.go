@@ -289,6 +289,7 @@ func (l *checkList) place() {
 	for i := range l.checks {
 		l.index[l.checks[i].head.CheckID] = i
 	}
+	clear(l.added) // the renderings are in checks now, or dropped
 	l.added, l.removed = l.added[:0], 0
 }
 
