@@ -50,7 +50,10 @@ const (
 	// reads.
 	listRefreshInterval = 50 * time.Millisecond
 	// listRefreshIdle is how long after its last read a list is no longer refreshed.
-	listRefreshIdle = 10 * time.Second
+	// Each refresh reads the journals' changes of every project, so a list read less
+	// often than this (a dashboard polling every few seconds) is brought up to date only
+	// when read: refreshing it would cost far more than its reads.
+	listRefreshIdle = time.Second
 )
 
 func (c *checkLists) timing() (interval, idle time.Duration) {
