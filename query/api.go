@@ -50,6 +50,8 @@ type Config struct {
 	// BadgeLabel labels the badge of all of a project's checks (tag "*"), as
 	// Healthchecks' MASTER_BADGE_LABEL. Default "hcstream".
 	BadgeLabel string
+	// ListCacheBytes bounds the renderings kept for check lists. Default 64 MiB.
+	ListCacheBytes int
 }
 
 func (c *Config) setDefaults() {
@@ -133,7 +135,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, a
 	cfg.setDefaults()
 	m := newMetrics(reg)
 	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: m, store: st, appender: appender, now: now,
-		keys: map[string]cachedProject{}, lists: checkLists{metrics: m}}
+		keys: map[string]cachedProject{}, lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
 }
 
 const (

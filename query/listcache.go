@@ -87,9 +87,9 @@ type keptList struct {
 	lastUse uint64
 }
 
-// maxListBytes bounds the renderings kept over all lists, about 90,000 checks' worth.
-// Past it the least recently used lists are dropped; a list bigger on its own is
-// rendered afresh at every read.
+// maxListBytes bounds the renderings kept over all lists unless Config.ListCacheBytes
+// sets another bound: about 60,000 checks' worth. Past it the least recently used
+// lists are dropped; a list bigger on its own is rendered afresh at every read.
 const maxListBytes = 64 << 20
 
 // get returns the list kept for key, a new one if none is.

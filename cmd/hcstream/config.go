@@ -42,6 +42,7 @@ type config struct {
 	TickInterval       time.Duration
 	OutageWindow       time.Duration
 	WriteWait          time.Duration
+	ListCacheMiB       int
 	ShutdownTimeout    time.Duration
 	LogLevel           slog.Level
 	Pprof              bool
@@ -140,6 +141,7 @@ func envVars() []envVar {
 		{"HC_INGEST_TICK_INTERVAL", "1s", "how often ingest writes a clock tick into every partition, moving stream time when no ping does", duration(func(c *config) *time.Duration { return &c.TickInterval })},
 		{"HC_PROJECTOR_OUTAGE_WINDOW", "30s", "a gap in stream time longer than this is an ingest outage: deadlines are postponed and an incident recorded", duration(func(c *config) *time.Duration { return &c.OutageWindow })},
 		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},
+		{"HC_QUERY_LIST_CACHE_MB", "64", "MiB of check renderings the API keeps for the check lists it serves; a project listing more is rendered afresh at every read", integer(func(c *config) *int { return &c.ListCacheMiB })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 		{"HC_DEBUG_PPROF", "false", "serve Go profiles under /debug/pprof/ (true or false)", func(c *config, v string) error {
 			b, err := strconv.ParseBool(v)
