@@ -84,20 +84,7 @@ func collect(seq iter.Seq[history.LazyRow], ok bool) ([]history.CheckRow, bool) 
 // checks, among 100,000 checks in eight partitions: gathering and ordering, then either
 // reading each row's head only (every rendering reused) or unpacking every row.
 func BenchmarkProjectChecks(b *testing.B) {
-	p := &Projector{live: map[int]*partitionState{}}
-	partitioner := kafkarec.NewPartitioner(8)
-	p.partitioner.Store(&partitioner)
-	for i := range partitioner.Count() {
-		p.serveLive(newPartitionState(i, 0))
-	}
-	projects := make([]schemas.ID, 10)
-	for i := range projects {
-		projects[i] = schemas.NewID()
-	}
-	for i := range 100_000 {
-		s := sampleCheck(projects[i%len(projects)], i)
-		p.live[partitioner.Of([]byte(s.CheckID.String()))].load(history.CheckRow{Version: uint64(i), State: s})
-	}
+	p, projects, _ := benchmarkProjects()
 	for _, unpack := range []bool{false, true} {
 		b.Run(map[bool]string{false: "heads", true: "rows"}[unpack], func(b *testing.B) {
 			b.ReportAllocs()
@@ -205,4 +192,59 @@ func TestProjectChangesFollowTheJournals(t *testing.T) {
 	if again, versions := changed(third.Next); !again.Complete || len(versions) != 5 {
 		t.Fatalf("a partition folded afresh: complete %v, %d checks; want every one of 5", again.Complete, len(versions))
 	}
+}
+
+// BenchmarkProjectChanges times the projector's share of bringing a kept list of
+// 10,000 checks up to date, among 100,000 checks in eight partitions, after 5,000
+// pings spread over all projects (so 500 of the listed project's checks changed) in
+// batches already closed: a list read every 200 ms at 25,000 pings a second.
+func BenchmarkProjectChanges(b *testing.B) {
+	p, projects, rows := benchmarkProjects()
+	partitioner := p.partitioner.Load()
+	first, _ := p.ProjectChanges(projects[0], nil)
+	cursor, next := first.Next, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for range 5_000 {
+			row := &rows[next%len(rows)]
+			row.Version += uint64(len(rows))
+			p.live[partitioner.Of([]byte(row.State.CheckID.String()))].put(*row)
+			next += 7919 // a prime: the pings move over every check
+		}
+		for _, st := range p.live {
+			st.closeBatch() // as the fold does every 100 ms at most
+		}
+		b.StartTimer()
+		changes, ok := p.ProjectChanges(projects[0], cursor)
+		n := 0
+		for range changes.Rows {
+			n++
+		}
+		if !ok || changes.Complete || n != 500 {
+			b.Fatal(ok, changes.Complete, n)
+		}
+		cursor = changes.Next
+	}
+}
+
+// benchmarkProjects is a projector holding eight partitions with 100,000 checks of ten
+// projects, each project's checks spread over every partition.
+func benchmarkProjects() (*Projector, []schemas.ID, []history.CheckRow) {
+	p := &Projector{live: map[int]*partitionState{}}
+	partitioner := kafkarec.NewPartitioner(8)
+	p.partitioner.Store(&partitioner)
+	for i := range partitioner.Count() {
+		p.serveLive(newPartitionState(i, 0))
+	}
+	projects := make([]schemas.ID, 10)
+	for i := range projects {
+		projects[i] = schemas.NewID()
+	}
+	rows := make([]history.CheckRow, 100_000)
+	for i := range rows {
+		rows[i] = history.CheckRow{Version: uint64(i), State: sampleCheck(projects[i%len(projects)], i)}
+		p.live[partitioner.Of([]byte(rows[i].State.CheckID.String()))].load(rows[i])
+	}
+	return p, projects, rows
 }
