@@ -449,9 +449,9 @@ func (a *API) listChecks(w http.ResponseWriter, r *request) {
 			key.partition, key.version = head.Partition, head.Version
 			rendered, ok := a.rendered.get(head.CheckID, key, now)
 			if !ok {
-				var until int64
-				rendered, until = a.renderListed(r, lazy.Row(), now, &scratch)
-				a.rendered.put(head.CheckID, key, now, until, rendered)
+				fresh := a.renderListed(r, lazy.Row(), now, &scratch)
+				a.rendered.put(head.CheckID, key, fresh)
+				rendered = fresh.json
 			}
 			if !yield(rendered) {
 				return
@@ -538,21 +538,21 @@ func (a *API) listedRenderer(r *request, now time.Time, when string) func(*histo
 	renders := a.metrics.listRenders.WithLabelValues(when)
 	return func(row *history.CheckRow) listedCheck {
 		renders.Inc()
-		rendered, until := a.renderListed(r, row, now, &scratch)
-		return listedCheck{from: now.UnixNano(), until: until, slug: row.State.Config.Slug, tags: row.State.Config.Tags, json: rendered}
+		return listedCheck{rendering: a.renderListed(r, row, now, &scratch), slug: row.State.Config.Slug, tags: row.State.Config.Tags}
 	}
 }
 
-// renderListed renders row as a list shows it at now, and returns until when, in
-// UnixNano, the status it shows holds. scratch is reused from one rendering to the next.
-func (a *API) renderListed(r *request, row *history.CheckRow, now time.Time, scratch *[]byte) ([]byte, int64) {
+// renderListed renders row as a list shows it at now, for as long as the status it
+// shows holds. scratch is reused from one rendering to the next.
+func (a *API) renderListed(r *request, row *history.CheckRow, now time.Time, scratch *[]byte) rendering {
 	status, until := check.StatusUntil(row.State, now, r.version == 1)
 	c := a.renderCheckShowing(r, row.State, status)
 	*scratch = c.appendJSON((*scratch)[:0])
-	if until.IsZero() {
-		return bytes.Clone(*scratch), math.MaxInt64
+	out := rendering{from: now.UnixNano(), until: math.MaxInt64, json: bytes.Clone(*scratch)}
+	if !until.IsZero() {
+		out.until = until.UnixNano()
 	}
-	return bytes.Clone(*scratch), until.UnixNano()
+	return out
 }
 
 // listFilter is whether a list asked for slug and tags (either may be empty) shows a

@@ -160,12 +160,10 @@ type checkList struct {
 // listedCheck is one check as a list shows it.
 type listedCheck struct {
 	head history.RowHead
-	// from and until, in UnixNano, bound the reads the rendering's status holds for.
-	from, until int64
+	// rendering's json is nil for a check to drop.
+	rendering
 	// slug and tags are what a list filters on.
 	slug, tags string
-	// json is the rendering; nil marks a check to drop.
-	json []byte
 }
 
 // update brings the list to the project's current checks, rendering those that changed
@@ -187,7 +185,7 @@ func (l *checkList) update(ctx context.Context, project schemas.ID, reader chang
 	at := now.UnixNano()
 	var stale []schemas.ID
 	for i := range l.checks {
-		if c := &l.checks[i]; c.json != nil && (at < c.from || at >= c.until) {
+		if c := &l.checks[i]; c.json != nil && !c.holdsAt(at) {
 			stale = append(stale, c.head.CheckID)
 		}
 	}

@@ -29,10 +29,20 @@ type renderKey struct {
 
 type renderedCheck struct {
 	key renderKey
-	// from and until, in UnixNano, bound the reads the rendering's status holds for.
+	rendering
+}
+
+// rendering is a check as a list shows it, and the span of reads the status it shows
+// holds for.
+type rendering struct {
+	// from and until are in UnixNano; until is math.MaxInt64 when the status holds for
+	// good.
 	from, until int64
 	json        []byte
 }
+
+// holdsAt reports whether a read at, in UnixNano, may show the rendering.
+func (r *rendering) holdsAt(at int64) bool { return at >= r.from && at < r.until }
 
 // maxRenderedBytes bounds the renderings kept, about 45,000 checks' worth; past it the
 // cache starts over.
@@ -43,23 +53,23 @@ func (c *renderedChecks) get(id schemas.ID, key renderKey, now time.Time) ([]byt
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
-	if at := now.UnixNano(); !ok || e.key != key || at < e.from || at >= e.until {
+	if !ok || e.key != key || !e.holdsAt(now.UnixNano()) {
 		return nil, false
 	}
 	return e.json, true
 }
 
-// put keeps json, which must not be changed afterwards, as the check's rendering for key
-// from now until, in UnixNano, the status it shows changes.
-func (c *renderedChecks) put(id schemas.ID, key renderKey, now time.Time, until int64, json []byte) {
+// put keeps r, whose json must not be changed afterwards, as the check's rendering for
+// key.
+func (c *renderedChecks) put(id schemas.ID, key renderKey, r rendering) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil || c.size+len(json) > maxRenderedBytes {
+	if c.entries == nil || c.size+len(r.json) > maxRenderedBytes {
 		c.entries, c.size = map[schemas.ID]renderedCheck{}, 0
 	}
 	if old, ok := c.entries[id]; ok {
 		c.size -= len(old.json)
 	}
-	c.entries[id] = renderedCheck{key: key, from: now.UnixNano(), until: until, json: json}
-	c.size += len(json)
+	c.entries[id] = renderedCheck{key: key, rendering: r}
+	c.size += len(r.json)
 }
