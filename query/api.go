@@ -52,6 +52,18 @@ type Config struct {
 	BadgeLabel string
 	// ListCacheBytes bounds the renderings kept for check lists. Default 64 MiB.
 	ListCacheBytes int
+	// IngestRegistry is the check registry of an ingest in the same process, if any.
+	// A change to a check returns only once that registry has read it, so a check
+	// deleted or given a new slug no longer answers pings as it did when the call
+	// returns. (Ingest reads the registry again on a miss, so a created check needs no
+	// such wait.)
+	IngestRegistry RegistrySyncer
+}
+
+// RegistrySyncer is ingest's check registry: Sync returns once it has read every
+// record written to the registry topic before the call.
+type RegistrySyncer interface {
+	Sync(ctx context.Context) error
 }
 
 func (c *Config) setDefaults() {
@@ -671,6 +683,7 @@ func (a *API) write(w http.ResponseWriter, r *request, row history.CheckRow, bod
 		return
 	}
 	a.waitForHistory(r.Context(), ev.ProjectID, ev.CheckID, version)
+	a.waitForIngest(r.Context())
 	state, _ := check.Apply(row.State, ev)
 	if body.Type() == schemas.TypeCheckDeleted {
 		// Healthchecks answers with the check as it was, its channels already unassigned.
@@ -924,6 +937,21 @@ func (a *API) waitForHistory(ctx context.Context, project, check schemas.ID, ver
 	defer cancel()
 	if err := a.store.AwaitCheckVersion(ctx, project, check, version); err != nil {
 		a.log.Warn("history not yet written", "check_id", check.String(), "version", version, "err", err)
+	}
+}
+
+// waitForIngest waits until an ingest in this process has read the registry records
+// of every write stored so far: the projector publishes a batch's registry records
+// before it stores the batch, so once waitForHistory has returned they are on the
+// topic. Like waitForHistory it is bounded by WriteWait, and a timeout is logged.
+func (a *API) waitForIngest(ctx context.Context) {
+	if a.cfg.IngestRegistry == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.WriteWait)
+	defer cancel()
+	if err := a.cfg.IngestRegistry.Sync(ctx); err != nil {
+		a.log.Warn("ingest has not read the check registry yet", "err", err)
 	}
 }
 

@@ -639,3 +639,42 @@ func TestCheckLimit(t *testing.T) {
 		}
 	}
 }
+
+// gatedRegistry is an ingest registry whose Sync waits for its gate.
+type gatedRegistry struct{ gate chan struct{} }
+
+func (g gatedRegistry) Sync(ctx context.Context) error {
+	select {
+	case <-g.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A change to a check returns only once an ingest in the same process has read it, so
+// a deleted check no longer answers pings when the delete returns.
+func TestWritesWaitForIngestToReadThem(t *testing.T) {
+	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{auth.Hash(rwKey): {ID: schemas.ID{1}}}}
+	registry := gatedRegistry{gate: make(chan struct{})}
+	api := New(Config{SiteRoot: "http://hc.example", IngestRegistry: registry}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, log, log, func() time.Time { return testNow })
+	r := mux.NewRouter()
+	api.Register(r)
+	created := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "backup"}`)
+	if created.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.Code, created.Body)
+	}
+	var c struct{ UUID string }
+	_ = json.Unmarshal(created.Body.Bytes(), &c)
+	deleted := make(chan int)
+	go func() { deleted <- call(r, "DELETE", "/api/v3/checks/"+c.UUID, rwKey, "").Code }()
+	select {
+	case code := <-deleted:
+		t.Fatalf("the delete returned (%d) before ingest read it", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(registry.gate)
+	if code := <-deleted; code != http.StatusOK {
+		t.Fatalf("delete: %d", code)
+	}
+}

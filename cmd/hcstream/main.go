@@ -235,8 +235,10 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 
 	var pingProducer *kafkarec.Producer
 	var pings http.Handler
+	var ingestRegistry query.RegistrySyncer
 	if has("ingest") {
 		registry := ingest.NewRegistry(cfg.KafkaBrokers, cfg.RegistryTopic, logger)
+		ingestRegistry = registry
 		after(kafkaReady)(func() error { return registry.Run(gctx) })
 		components = append(components, status.Component{Name: "registry", Checker: status.CheckerFunc(func(context.Context) error {
 			if !registry.Ready() {
@@ -276,7 +278,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			reads = query.WithLiveChecks(reads, live)
 		}
 		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait, ListCacheBytes: cfg.ListCacheMiB << 20,
-			CheckLimit: cfg.CheckLimit, BadgeLabel: cfg.BadgeLabel},
+			CheckLimit: cfg.CheckLimit, BadgeLabel: cfg.BadgeLabel, IngestRegistry: ingestRegistry},
 			logger, reg, reads, query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
 		api.Register(router)
 	}
