@@ -194,7 +194,7 @@ fail_start() {
 }
 
 cmd_up() {
-  local pid start deadline out bin
+  local pid start deadline next_note now out bin
   if pid=$(hc_running_pid "$CH_PID" "$CH_MARKER"); then
     if [[ $(ch_client -q 'SELECT 1' 2>/dev/null) == 1 ]]; then
       hc_log "clickhouse: already running (pid $pid) on $CH_ADDR"
@@ -218,6 +218,7 @@ cmd_up() {
 
   start=$(hc_now)
   deadline=$((start + HC_LOCAL_WAIT_SECONDS))
+  next_note=$((start + 15))
   hc_log "clickhouse: waiting for 'SELECT 1' on $CH_ADDR (max ${HC_LOCAL_WAIT_SECONDS}s)"
   while :; do
     if ! hc_pid_matches "$pid" "$CH_MARKER"; then
@@ -227,8 +228,13 @@ cmd_up() {
     out=$(timeout 5 clickhouse-client --host "$HC_LOCAL_HOST" --port "$HC_LOCAL_CLICKHOUSE_PORT" \
       -q 'SELECT 1' 2>/dev/null) || true
     [[ $out == 1 ]] && break
-    if (($(hc_now) >= deadline)); then
+    now=$(hc_now)
+    if ((now >= deadline)); then
       fail_start "server (pid $pid) did not answer on $CH_ADDR within ${HC_LOCAL_WAIT_SECONDS}s; it is left running (clickhouse.sh down to stop it)"
+    fi
+    if ((now >= next_note)); then
+      hc_log "clickhouse: still loading after $((now - start))s ($(du -sh "$CH_DATA" 2>/dev/null | cut -f1) of data); see $CH_LOGS"
+      next_note=$((now + 15))
     fi
     sleep 0.3
   done

@@ -10,7 +10,9 @@
 #   HC_LOCAL_CLICKHOUSE_PORT         ClickHouse native TCP port         [9000]
 #   HC_LOCAL_CLICKHOUSE_HTTP_PORT    ClickHouse HTTP port               [8123]
 #   HC_LOCAL_CLICKHOUSE_MAX_MEMORY   ClickHouse memory cap in bytes     [2147483648]
-#   HC_LOCAL_WAIT_SECONDS            readiness timeout for `up`         [60]
+#   HC_LOCAL_WAIT_SECONDS            readiness timeout for `up`         [300]
+#                                    (a fresh stack answers in seconds; a data dir
+#                                    that has grown for weeks takes minutes to load)
 #   HC_LOCAL_CLICKHOUSE_THREADS      ClickHouse merge and query threads [2]
 
 HC_LOCAL_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +29,7 @@ HC_LOCAL_KAFKA_HEAP=${HC_LOCAL_KAFKA_HEAP:-512m}
 HC_LOCAL_CLICKHOUSE_PORT=${HC_LOCAL_CLICKHOUSE_PORT:-9000}
 HC_LOCAL_CLICKHOUSE_HTTP_PORT=${HC_LOCAL_CLICKHOUSE_HTTP_PORT:-8123}
 HC_LOCAL_CLICKHOUSE_MAX_MEMORY=${HC_LOCAL_CLICKHOUSE_MAX_MEMORY:-2147483648}
-HC_LOCAL_WAIT_SECONDS=${HC_LOCAL_WAIT_SECONDS:-60}
+HC_LOCAL_WAIT_SECONDS=${HC_LOCAL_WAIT_SECONDS:-300}
 HC_LOCAL_CLICKHOUSE_THREADS=${HC_LOCAL_CLICKHOUSE_THREADS:-2}
 
 export HC_LOCAL_DIR HC_LOCAL_KAFKA_PORT HC_LOCAL_KAFKA_CONTROLLER_PORT HC_LOCAL_KAFKA_HEAP \
