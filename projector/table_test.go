@@ -3,8 +3,10 @@ package projector
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hcstream/hcstream/projector/check"
+	"github.com/hcstream/hcstream/projector/deadline"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/schemas"
 )
@@ -123,5 +125,24 @@ func BenchmarkCheckTableGet(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// A partition holds far more checks than have deadlines: new, paused and down checks
+// wait for no time. Pings move the deadlines of the few that do.
+func BenchmarkDeadlinesAmongIdleChecks(b *testing.B) {
+	table := newCheckTable(0)
+	ids := make([]schemas.ID, 70_000)
+	for i := range ids {
+		ids[i] = schemas.NewID()
+		table.put(packRow(history.CheckRow{State: check.State{CheckID: ids[i], Exists: true}}))
+	}
+	index := deadline.New(table)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		index.Set(ids[i%1000], start.Add(time.Duration(i)*time.Millisecond), true)
+		i++
 	}
 }

@@ -85,7 +85,28 @@ func (x *Index) Due(now time.Time) []schemas.ID {
 // Len is the number of checks with a deadline.
 func (x *Index) Len() int { return x.current.DeadlineCount() }
 
+// compact drops superseded entries. It filters the heap rather than rebuilding it from
+// current, because current may hold many checks without a deadline (new, paused, down)
+// and scanning them on every compaction cost more than the pings that caused it.
 func (x *Index) compact() {
+	live := x.heap[:0]
+	for _, e := range x.heap {
+		if cur, ok := x.current.Deadline(e.check); ok && cur == e.at {
+			live = append(live, e)
+		}
+	}
+	x.heap = live
+	// A check set back to a deadline it had before has two live entries for it; only
+	// rebuilding from current drops those, and they rarely dominate.
+	if len(x.heap) > x.current.DeadlineCount()+x.current.DeadlineCount()/2+32 {
+		x.rebuild()
+		return
+	}
+	heap.Init(&x.heap)
+}
+
+// rebuild makes the heap from current, one entry per check with a deadline.
+func (x *Index) rebuild() {
 	fresh := make(entries, 0, x.current.DeadlineCount())
 	x.current.Deadlines(func(check schemas.ID, at int64) bool {
 		fresh = append(fresh, entry{at: at, check: check})
