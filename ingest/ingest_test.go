@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/hcstream/hcstream/schemas"
@@ -312,3 +313,37 @@ func TestAutoProvisionCheckLimit(t *testing.T) {
 		}
 	}
 }
+
+// acceptingPublisher acknowledges every record at once and keeps none, so a benchmark
+// measures the handler alone.
+type acceptingPublisher struct{}
+
+func (acceptingPublisher) Publish(context.Context, ...kafka.Message) error { return nil }
+
+// BenchmarkPing is the handler's share of a success ping by UUID, the commonest request,
+// without the HTTP server and Kafka around it.
+func BenchmarkPing(b *testing.B) {
+	in := New(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), defaultLookup(), acceptingPublisher{}, time.Now)
+	h := in.Handler("/ping/")
+	req := httptest.NewRequest("GET", "/ping/"+checkID.String(), nil)
+	req.Header.Set("User-Agent", "curl/8.5.0")
+	rec := &discardingWriter{header: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(rec.header)
+		h.ServeHTTP(rec, req)
+		if rec.code != http.StatusOK {
+			b.Fatalf("status %d", rec.code)
+		}
+	}
+}
+
+// discardingWriter is a ResponseWriter that keeps only the status and headers.
+type discardingWriter struct {
+	header http.Header
+	code   int
+}
+
+func (w *discardingWriter) Header() http.Header         { return w.header }
+func (w *discardingWriter) WriteHeader(code int)        { w.code = code }
+func (w *discardingWriter) Write(p []byte) (int, error) { return len(p), nil }

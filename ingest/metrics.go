@@ -1,9 +1,17 @@
 package ingest
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 type metrics struct {
-	pings          *prometheus.CounterVec
+	pings *prometheus.CounterVec
+	// pingsByCode holds the counters of the codes the handler answers with, so that a
+	// ping does not format and hash its code to find its counter.
+	pingsByCode    map[int]prometheus.Counter
 	publishSeconds prometheus.Histogram
 	inflight       prometheus.Gauge
 }
@@ -21,8 +29,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "hcstream_ingest_inflight_requests", Help: "Ping requests waiting for Kafka.",
 		}),
 	}
+	m.pingsByCode = map[int]prometheus.Counter{}
+	for _, code := range []int{http.StatusOK, http.StatusCreated, http.StatusBadRequest, http.StatusNotFound,
+		http.StatusConflict, http.StatusInternalServerError, http.StatusServiceUnavailable} {
+		m.pingsByCode[code] = m.pings.WithLabelValues(strconv.Itoa(code))
+	}
 	if reg != nil {
 		reg.MustRegister(m.pings, m.publishSeconds, m.inflight)
 	}
 	return m
+}
+
+// countPing counts a ping answered with code.
+func (m *metrics) countPing(code int) {
+	if c, ok := m.pingsByCode[code]; ok {
+		c.Inc()
+		return
+	}
+	m.pings.WithLabelValues(strconv.Itoa(code)).Inc()
 }

@@ -5,7 +5,6 @@ package pingurl
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/hcstream/hcstream/schemas"
@@ -46,17 +45,45 @@ const (
 	UppercaseSlug
 )
 
-var (
-	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	slugPattern = regexp.MustCompile(`^[-a-zA-Z0-9_]+$`)
-	ridPattern  = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-)
+// isUUID reports whether s is a UUID in Healthchecks' URL form: 8-4-4-4-12 hex digits,
+// lowercase unless anyCase. It stands for the route's regular expression, which cost
+// about a tenth of a ping's handling.
+func isUUID(s string, anyCase bool) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		case anyCase && 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isSlug reports whether s is a non-empty run of letters, digits, '-' and '_'.
+func isSlug(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // Parse reads path (below the ping prefix, without a leading slash) and the raw query.
 func Parse(path, rawQuery string) (Request, Problem) {
 	segments := strings.Split(path, "/")
 	var req Request
-	if uuidPattern.MatchString(segments[0]) {
+	if isUUID(segments[0], false) {
 		switch {
 		case len(segments) == 1, len(segments) == 2 && segments[1] == "":
 			return withQuery(uuidForm(req, segments[0]), rawQuery), 0
@@ -65,7 +92,7 @@ func Parse(path, rawQuery string) (Request, Problem) {
 		}
 		// Anything else falls through to the slug routes, as Django's route order does.
 	}
-	if len(segments) < 2 || len(segments) > 3 || !slugPattern.MatchString(segments[0]) || !slugPattern.MatchString(segments[1]) {
+	if len(segments) < 2 || len(segments) > 3 || !isSlug(segments[0]) || !isSlug(segments[1]) {
 		return Request{}, NoRoute
 	}
 	if len(segments) == 3 && !setAction(&req, segments[2]) {
@@ -119,11 +146,14 @@ func setAction(req *Request, segment string) bool {
 }
 
 func withQuery(req Request, rawQuery string) Request {
+	if rawQuery == "" {
+		return req
+	}
 	query, _ := url.ParseQuery(rawQuery)
 	if values, ok := query["rid"]; ok {
 		// Django's request.GET["rid"] is the last value.
 		rid := values[len(values)-1]
-		if !ridPattern.MatchString(rid) {
+		if !isUUID(rid, true) {
 			req.RunIDInvalid = true
 		} else {
 			req.RunID, _ = schemas.ParseID(strings.ToLower(rid))

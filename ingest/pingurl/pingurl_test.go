@@ -1,6 +1,7 @@
 package pingurl
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -81,4 +82,48 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("kind %d", req.Kind)
 		}
 	})
+}
+
+// The routes' regular expressions, as Healthchecks writes them; the matchers stand for
+// them and must agree on every string.
+var (
+	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	slugPattern = regexp.MustCompile(`^[-a-zA-Z0-9_]+$`)
+	ridPattern  = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+func checkMatchers(t *testing.T, s string) {
+	t.Helper()
+	if got, want := isUUID(s, false), uuidPattern.MatchString(s); got != want {
+		t.Errorf("isUUID(%q) = %v, the route's pattern says %v", s, got, want)
+	}
+	if got, want := isUUID(s, true), ridPattern.MatchString(s); got != want {
+		t.Errorf("isUUID(%q, any case) = %v, the rid pattern says %v", s, got, want)
+	}
+	if got, want := isSlug(s), slugPattern.MatchString(s); got != want {
+		t.Errorf("isSlug(%q) = %v, the route's pattern says %v", s, got, want)
+	}
+}
+
+func TestMatchersAgreeWithPatterns(t *testing.T) {
+	upper := strings.ToUpper(id)
+	for _, s := range []string{
+		"", id, upper, id[:35], id + "0", strings.Replace(id, "-", "0", 1), strings.Replace(id, "2", "g", 1),
+		strings.Replace(upper, "2D", "2d", 1), "-" + id[1:], id[:8] + "-" + id[9:], "a", "backup-db_2", "back up", "é", "k/s",
+		"x\x00", "_", "-", id[:8] + "\n" + id[9:],
+	} {
+		checkMatchers(t, s)
+	}
+	for c := range 256 {
+		checkMatchers(t, string(rune(c)))
+		checkMatchers(t, id[:20]+string([]byte{byte(c)})+id[21:])
+		checkMatchers(t, id[:8]+string([]byte{byte(c)})+id[9:])
+	}
+}
+
+func FuzzMatchers(f *testing.F) {
+	for _, seed := range []string{id, strings.ToUpper(id), "backup-db_2", "", "k/s"} {
+		f.Add(seed)
+	}
+	f.Fuzz(checkMatchers)
 }
