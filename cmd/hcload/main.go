@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,13 +66,32 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.IntVar(&o.visibility, "visibility", 0, "probes per second of ping-to-API visibility during the run (0: none)")
 	flag.IntVar(&o.apiReads, "api-reads", 0, "API reads per second during the run, alternating the project's check list and one check (0: none)")
+	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file, to see what it takes from the box")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
+	if err := profiled(*cpuProfile, func() error { return run(ctx, o, os.Stdout) }); err != nil {
 		fmt.Fprintln(os.Stderr, "hcload:", err)
 		os.Exit(1)
 	}
+}
+
+// profiled runs f, writing a CPU profile of the whole run to path unless it is "".
+func profiled(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return err
+	}
+	runErr := f()
+	pprof.StopCPUProfile()
+	return errors.Join(runErr, out.Close())
 }
 
 func envOr(name, def string) string {
