@@ -303,6 +303,7 @@ cmd_start() {
     java "-Xms$HC_LOCAL_KAFKA_HEAP" "-Xmx$HC_LOCAL_KAFKA_HEAP" \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    "-Xlog:gc*:file=$KAFKA_LOGS/gc.log:time,uptime,level,tags:filecount=5,filesize=20M" \
     "-Dlog4j2.configurationFile=$KAFKA_LOG4J" "-Dkafka.logs.dir=$KAFKA_LOGS" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF"
 }
