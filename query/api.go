@@ -372,13 +372,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(pythonSeparators(body))
 }
 
-// The frame of a check list, around its checks.
-const (
-	checkListStart     = `{"checks": [`
-	checkListSeparator = ", "
-	checkListEnd       = "]}"
-)
-
 // writeCheckList writes {"checks": [checks…]} one check at a time through a buffer, as
 // they are rendered: a list of ten thousand checks never holds its ten megabytes of JSON,
 // nor the rendered checks, all at once.
@@ -386,29 +379,17 @@ func writeCheckList(w http.ResponseWriter, checks iter.Seq[[]byte]) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, 64<<10)
-	_, _ = out.WriteString(checkListStart)
+	_, _ = out.WriteString(`{"checks": [`)
 	first := true
 	for c := range checks {
 		if !first {
-			_, _ = out.WriteString(checkListSeparator)
+			_, _ = out.WriteString(", ")
 		}
 		first = false
 		_, _ = out.Write(c)
 	}
-	_, _ = out.WriteString(checkListEnd)
+	_, _ = out.WriteString("]}")
 	_ = out.Flush()
-}
-
-// writeRenderedCheckList writes a list of checks rendered beforehand, with its length,
-// as Healthchecks sends every response: the client can tell a whole list from a cut one
-// and size its buffer, and the body is not chunked.
-func writeRenderedCheckList(w http.ResponseWriter, checks [][]byte) {
-	size := len(checkListStart) + len(checkListEnd) + max(len(checks)-1, 0)*len(checkListSeparator)
-	for _, c := range checks {
-		size += len(c)
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(size))
-	writeCheckList(w, slices.Values(checks))
 }
 
 // pythonSeparators rewrites compact JSON with the separators Python's json.dumps uses
@@ -523,7 +504,7 @@ func (a *API) listKept(w http.ResponseWriter, r *request, reader changeReader, v
 		return true
 	}
 	a.lists.account(key, list, size)
-	writeRenderedCheckList(w, renderings)
+	writeCheckList(w, slices.Values(renderings))
 	return true
 }
 
