@@ -539,11 +539,11 @@ func (st *partitionState) closeBatch() []history.CheckRow {
 	return rows
 }
 
-// load stores rows read back from ClickHouse.
+// load stores rows read back from ClickHouse. It does not journal them: the state is
+// not served yet and its journal is a new epoch, so every reader starts with all of them.
 func (st *partitionState) load(rows ...history.CheckRow) {
 	for _, row := range rows {
 		st.checks.put(packRow(row))
-		st.journal.record(row.State.CheckID, row.State.ProjectID)
 		st.schedule(row.State)
 	}
 }
