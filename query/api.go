@@ -482,9 +482,7 @@ func (a *API) listKept(w http.ResponseWriter, r *request, reader changeReader, v
 	// The read's instant is taken once the list is locked: a refresh just before it
 	// rendered at a later instant than one taken before the lock, and those
 	// renderings would have been taken for stale.
-	now := a.now()
-	ok, complete, err := list.update(r.Context(), r.project.ID, reader, a.store, now, a.listedRenderer(r, now, "read"))
-	a.countFullRead(complete)
+	ok, err := a.catchUp(r.Context(), list, r.project.ID, reader, r, "read")
 	var renderings [][]byte
 	if ok && err == nil {
 		renderings = list.renderings(func(c *listedCheck) bool { return shown(c.slug, c.tags) })
@@ -521,10 +519,8 @@ func (a *API) keepFresh(key listKey, list *checkList, reader changeReader, shown
 		fresh := time.Since(list.lastRead) < idle && a.lists.holds(key, list)
 		if fresh {
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
-			now := a.now()
-			ok, complete, err := list.update(ctx, key.project, reader, a.store, now, a.listedRenderer(&shownTo, now, "refresh"))
+			ok, err := a.catchUp(ctx, list, key.project, reader, &shownTo, "refresh")
 			cancel()
-			a.countFullRead(complete)
 			fresh = ok && err == nil
 		}
 		list.refreshing = fresh
@@ -537,10 +533,16 @@ func (a *API) keepFresh(key listKey, list *checkList, reader changeReader, shown
 	}
 }
 
-func (a *API) countFullRead(complete bool) {
+// catchUp brings list, which must be locked, up to date as r sees it at this instant;
+// when says whether for a read or between reads. False when the store cannot tell
+// which checks changed.
+func (a *API) catchUp(ctx context.Context, list *checkList, project schemas.ID, reader changeReader, r *request, when string) (bool, error) {
+	now := a.now()
+	ok, complete, err := list.update(ctx, project, reader, a.store, now, a.listedRenderer(r, now, when))
 	if complete {
 		a.metrics.listFullReads.Inc()
 	}
+	return ok, err
 }
 
 // listedRenderer renders rows as a list shows them to r at now; when says whether
