@@ -26,41 +26,44 @@ type metrics struct {
 	pingDelay prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics makes the fold's metrics named under prefix: hcstream_projector for the
+// projectors, and another for a fold that only serves reads, so that dashboards summing
+// the projectors' work do not count a follower's as well.
+func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hcstream_projector_events_total", Help: "Events folded, by type.",
+			Name: prefix + "_events_total", Help: "Events folded, by type.",
 		}, []string{"event_type"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hcstream_projector_events_skipped_total", Help: "Records not folded, by reason (already_applied, corrupt).",
+			Name: prefix + "_events_skipped_total", Help: "Records not folded, by reason (already_applied, corrupt).",
 		}, []string{"reason"}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "hcstream_projector_batch_rows", Help: "Rows per history batch.",
+			Name: prefix + "_batch_rows", Help: "Rows per history batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
 		}),
 		flushDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "hcstream_projector_flush_duration_seconds", Help: "Time to make one batch durable, by outcome.",
+			Name: prefix + "_flush_duration_seconds", Help: "Time to make one batch durable, by outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"outcome"}),
 		flushRetries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hcstream_projector_flush_retries_total", Help: "Failed attempts to make a batch durable (retried).",
+			Name: prefix + "_flush_retries_total", Help: "Failed attempts to make a batch durable (retried).",
 		}),
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hcstream_projector_timeouts_total", Help: "Checks that went down because their deadline passed in stream time.",
+			Name: prefix + "_timeouts_total", Help: "Checks that went down because their deadline passed in stream time.",
 		}),
 		outages: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hcstream_projector_outages_total", Help: "Gaps in a partition's stream time longer than the outage window (ingest was down).",
+			Name: prefix + "_outages_total", Help: "Gaps in a partition's stream time longer than the outage window (ingest was down).",
 		}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hcstream_projector_partitions", Help: "Partitions currently assigned to this projector.",
+			Name: prefix + "_partitions", Help: "Partitions currently assigned to this projector.",
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hcstream_projector_lag_records", Help: "Records between the last fetched offset and the partition end.",
+			Name: prefix + "_lag_records", Help: "Records between the last fetched offset and the partition end.",
 		}, []string{"partition"}),
 	}
 	if reg != nil {
 		m.pingDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "hcstream_projector_ping_delay_seconds",
+			Name: prefix + "_ping_delay_seconds",
 			Help: "Time from ingest receiving a ping to the projector folding it, when the API starts showing it (both clocks' difference included).",
 			// 1 ms to about 33 s: live it is tens of milliseconds, after a restart the backlog's age.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),

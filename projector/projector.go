@@ -117,6 +117,8 @@ type Projector struct {
 	// partitioner places checks among the partitions the events topic had when the
 	// current consumer group generation began; nil when their number is unknown.
 	partitioner atomic.Pointer[kafkarec.Partitioner]
+	// follows is set on a follower, which folds only to serve reads.
+	follows bool
 }
 
 // New returns a Projector. registry publishes configuration records for ingest and
@@ -126,8 +128,20 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, writer hist
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Projector{cfg: cfg, log: logger.With("component", "projector"), metrics: newMetrics(reg),
+	return &Projector{cfg: cfg, log: logger.With("component", "projector"), metrics: newMetrics(reg, "hcstream_projector"),
 		writer: writer, loader: loader, registry: registry, flips: flips, live: map[int]*partitionState{}}, nil
+}
+
+// NewFollower returns a Projector for Follow: it folds every partition to serve reads
+// from memory, and writes, publishes and commits nothing. Its metrics are named
+// hcstream_query_live_*.
+func NewFollower(cfg Config, logger *slog.Logger, reg prometheus.Registerer, loader StateLoader) (*Projector, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Projector{cfg: cfg, log: logger.With("component", "follower"), metrics: newMetrics(reg, "hcstream_query_live"),
+		loader: loader, live: map[int]*partitionState{}, follows: true}, nil
 }
 
 // Check returns a check's state as this projector has folded it, or false when none of
@@ -389,6 +403,9 @@ func (p *Projector) serveLive(st *partitionState) (stop func()) {
 // per assigned partition; a rebalance ends the generation and its goroutines flush and
 // commit before the next one starts.
 func (p *Projector) Run(ctx context.Context) error {
+	if p.follows {
+		return errors.New("projector: a follower cannot join the consumer group")
+	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                p.cfg.GroupID,
 		Brokers:           p.cfg.Brokers,
@@ -441,6 +458,105 @@ func (p *Projector) Run(ctx context.Context) error {
 			})
 		}
 	}
+}
+
+// Follow folds every partition of the events topic until ctx ends, without joining the
+// projectors' consumer group: a query role apart from the projectors serves check reads
+// from its own fold instead of polling ClickHouse. Each partition starts where the group
+// has committed, with the state ClickHouse holds, which is at least that far because
+// the projectors write before they commit; the records in between are skipped by
+// version. A partition that fails is restored and followed again after a pause, and
+// everything starts again when the topic's partition count changes.
+func (p *Projector) Follow(ctx context.Context) error {
+	if !p.follows {
+		return errors.New("projector: Follow needs a Projector made by NewFollower")
+	}
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: 5 * time.Second, Transport: transport}
+	for ctx.Err() == nil {
+		p.countPartitions(ctx, client)
+		partitioner := p.partitioner.Load()
+		if partitioner == nil || partitioner.Count() == 0 {
+			sleep(ctx, time.Second)
+			continue
+		}
+		partitions := make([]int, partitioner.Count())
+		for i := range partitions {
+			partitions[i] = i
+		}
+		// Offsets are read before the states: read after, ClickHouse could be behind them.
+		offsets, err := p.committed(ctx, client, partitions)
+		if err != nil {
+			p.log.Warn("reading the projectors' committed offsets", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		p.log.Info("following partitions", "count", len(partitions))
+		p.metrics.partitions.Set(float64(len(partitions)))
+		followCtx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		states := newRestorer(partitions)
+		for _, partition := range partitions {
+			wg.Go(func() { p.followPartition(followCtx, client, states, partition, offsets[partition]) })
+		}
+		for sleep(followCtx, followRecount) {
+			meta, err := client.Metadata(followCtx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topics.Events}})
+			if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) != len(partitions) {
+				p.log.Info("the events topic's partition count changed; following again", "was", len(partitions), "now", len(meta.Topics[0].Partitions))
+				break
+			}
+		}
+		stop()
+		wg.Wait()
+	}
+	return nil
+}
+
+// followRecount is how often a follower looks for a change in the partition count.
+const followRecount = 30 * time.Second
+
+// followPartition folds one partition until ctx ends, starting again from the group's
+// committed offset after a failure.
+func (p *Projector) followPartition(ctx context.Context, client *kafka.Client, states *restorer, partition int, offset int64) {
+	for {
+		p.runPartition(ctx, states, partition, offset, -1, nil)
+		if !sleep(ctx, time.Second) {
+			return
+		}
+		offsets, err := p.committed(ctx, client, []int{partition})
+		for err != nil {
+			p.log.Warn("reading the projectors' committed offset", "partition", partition, "err", err)
+			if !sleep(ctx, time.Second) {
+				return
+			}
+			offsets, err = p.committed(ctx, client, []int{partition})
+		}
+		offset = offsets[partition]
+	}
+}
+
+// committed returns the projectors' committed offset of each partition, negative for a
+// partition without one (folded from its first record).
+func (p *Projector) committed(ctx context.Context, client *kafka.Client, partitions []int) (map[int]int64, error) {
+	resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: p.cfg.GroupID, Topics: map[string][]int{p.cfg.Topics.Events: partitions}})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return nil, err
+	}
+	offsets := make(map[int]int64, len(partitions))
+	for _, partition := range partitions {
+		offsets[partition] = -1
+	}
+	for _, part := range resp.Topics[p.cfg.Topics.Events] {
+		if part.Error != nil {
+			return nil, fmt.Errorf("partition %d: %w", part.Partition, part.Error)
+		}
+		offsets[part.Partition] = part.CommittedOffset
+	}
+	return offsets, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -556,7 +672,7 @@ func (st *partitionState) schedule(s check.State) {
 
 // runPartition folds one partition from offset until ctx ends or, when end is not
 // negative, until every record before end is durable. commit, when not nil, records the
-// next offset after each durable batch.
+// next offset after each durable batch. A follower only folds.
 func (p *Projector) runPartition(ctx context.Context, states *restorer, partition int, offset, end int64, commit func(next int64) error) bool {
 	log := p.log.With("partition", partition)
 	var st *partitionState
@@ -582,6 +698,16 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
 	// A revoked partition stops exporting its lag; its new owner reports it.
 	defer p.metrics.lag.DeleteLabelValues(strconv.Itoa(partition))
+	if p.follows {
+		for ctx.Err() == nil {
+			if _, err := p.fetchBatch(ctx, records, st); err != nil {
+				log.Error("stopping partition", "err", err)
+				return false
+			}
+			lag.Set(float64(records.lag()))
+		}
+		return false
+	}
 	// Batches are written by their own goroutine while the next ones are folded, so
 	// folding (and Check) does not wait for ClickHouse; they are still made durable and
 	// committed in order, and a full queue slows folding down rather than memory up.

@@ -3,6 +3,7 @@ package projector
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/hcstream/hcstream/schemas"
 )
@@ -83,14 +84,8 @@ func (m *writtenMark) await(ctx context.Context, version uint64) (bool, error) {
 // partitioner): the caller then has to ask ClickHouse. The error is ctx's, when it ended
 // first.
 func (p *Projector) AwaitWritten(ctx context.Context, check schemas.ID, version uint64) (bool, error) {
-	partitioner := p.partitioner.Load()
-	if partitioner == nil {
-		return false, nil
-	}
-	p.liveMu.RLock()
-	st, ok := p.live[partitioner.Of([]byte(check.String()))]
-	p.liveMu.RUnlock()
-	if !ok {
+	st := p.liveStateOf(check)
+	if st == nil || p.follows {
 		return false, nil
 	}
 	held, err := st.written.await(ctx, version)
@@ -99,4 +94,43 @@ func (p *Projector) AwaitWritten(ctx context.Context, check schemas.ID, version 
 	}
 	row, ok := st.locked(check)
 	return ok && row.Version >= version, nil
+}
+
+// AwaitFolded waits until the check's row here includes version. It returns false when
+// no partition folded here holds the check, and ctx's error when ctx ends first. A
+// follower needs it after a write: ClickHouse holding the write says nothing of how
+// far the follower has folded.
+func (p *Projector) AwaitFolded(ctx context.Context, check schemas.ID, version uint64) (bool, error) {
+	// A record is readable as soon as it is folded, while the partition's marks move a
+	// batch at a time: looking at the row itself sees the fold soonest.
+	tick := time.NewTicker(foldPoll)
+	defer tick.Stop()
+	for {
+		st := p.liveStateOf(check)
+		if st == nil {
+			return false, nil
+		}
+		if row, ok := st.locked(check); ok && row.Version >= version {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return true, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// foldPoll is how often AwaitFolded looks at the row.
+const foldPoll = 2 * time.Millisecond
+
+// liveStateOf returns the state of the check's partition when it is folded here.
+func (p *Projector) liveStateOf(check schemas.ID) *partitionState {
+	partitioner := p.partitioner.Load()
+	if partitioner == nil {
+		return nil
+	}
+	p.liveMu.RLock()
+	defer p.liveMu.RUnlock()
+	return p.live[partitioner.Of([]byte(check.String()))]
 }

@@ -111,14 +111,7 @@ func TestWrittenMarkReleasesWaitersWhenThePartitionStops(t *testing.T) {
 // only when the check's row here has the version (the check is in that partition).
 func TestAwaitWrittenAnswersForHeldPartitionsOnly(t *testing.T) {
 	p := &Projector{live: map[int]*partitionState{}}
-	partitioner := kafkarec.NewPartitioner(2)
-	p.partitioner.Store(&partitioner)
-	ids := map[int]schemas.ID{}
-	for len(ids) < 2 {
-		id := schemas.NewID()
-		ids[partitioner.Of([]byte(id.String()))] = id
-	}
-	held, elsewhere := ids[0], ids[1]
+	held, elsewhere := placeInTwoPartitions(p)
 	st := newPartitionState(0, 0)
 	st.written = newWrittenMark(0)
 	st.load(history.CheckRow{Version: 4, State: check.State{CheckID: held, ProjectID: schemas.NewID(), Exists: true}})
@@ -147,4 +140,62 @@ func TestAwaitWrittenAnswersForHeldPartitionsOnly(t *testing.T) {
 	if ok, _ := p.AwaitWritten(ctx, held, 4); ok {
 		t.Error("with the partition count unknown, AwaitWritten answered")
 	}
+}
+
+// AwaitFolded waits for the row of the check's partition to reach the version, answers
+// false for a partition not folded here, and a follower never vouches for ClickHouse.
+func TestAwaitFoldedWatchesTheRow(t *testing.T) {
+	p := &Projector{live: map[int]*partitionState{}, follows: true}
+	followed, elsewhere := placeInTwoPartitions(p)
+	project := schemas.NewID()
+	st := newPartitionState(0, 0)
+	st.written = newWrittenMark(0)
+	st.load(history.CheckRow{Version: 4, State: check.State{CheckID: followed, ProjectID: project, Exists: true}})
+	p.serveLive(st)
+	ctx := context.Background()
+
+	if ok, err := p.AwaitFolded(ctx, elsewhere, 1); ok || err != nil {
+		t.Fatalf("check of a partition not folded here: %v, %v; want false, nil", ok, err)
+	}
+	if ok, err := p.AwaitFolded(ctx, followed, 4); !ok || err != nil {
+		t.Fatalf("row at the version: %v, %v; want true, nil", ok, err)
+	}
+	done := make(chan bool, 1)
+	go func() {
+		ok, _ := p.AwaitFolded(ctx, followed, 6)
+		done <- ok
+	}()
+	select {
+	case <-done:
+		t.Fatal("AwaitFolded returned before the row reached version 6")
+	case <-time.After(20 * time.Millisecond):
+	}
+	st.mu.Lock()
+	st.put(history.CheckRow{Version: 6, State: check.State{CheckID: followed, ProjectID: project, Exists: true}})
+	st.mu.Unlock()
+	if !within(t, done, "row folded to version 6") {
+		t.Fatal("the row reached version 6, yet AwaitFolded did not vouch for it")
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if ok, err := p.AwaitFolded(short, followed, 7); !ok || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a version never folded: %v, %v; want true and the deadline", ok, err)
+	}
+	st.written.advance(6)
+	if ok, err := p.AwaitWritten(ctx, followed, 6); ok || err != nil {
+		t.Errorf("a follower's AwaitWritten: %v, %v; want false, nil (it writes nothing)", ok, err)
+	}
+}
+
+// placeInTwoPartitions gives p a topic of two partitions and returns a check ID placed
+// in each.
+func placeInTwoPartitions(p *Projector) (first, second schemas.ID) {
+	partitioner := kafkarec.NewPartitioner(2)
+	p.partitioner.Store(&partitioner)
+	ids := map[int]schemas.ID{}
+	for len(ids) < 2 {
+		id := schemas.NewID()
+		ids[partitioner.Of([]byte(id.String()))] = id
+	}
+	return ids[0], ids[1]
 }

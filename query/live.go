@@ -9,8 +9,8 @@ import (
 	"github.com/hcstream/hcstream/schemas"
 )
 
-// LiveChecks is the check state a projector in this process has folded, which is
-// fresher than ClickHouse by up to one write interval.
+// LiveChecks is the check state a projector or a follower in this process has folded,
+// which is fresher than ClickHouse by up to one write interval.
 type LiveChecks interface {
 	Check(id schemas.ID) (history.CheckRow, bool)
 	// HoldsAll reports whether every partition of the events topic is folded here, so
@@ -28,6 +28,9 @@ type LiveChecks interface {
 	// projector writing them reports it; false when it does not write the check's
 	// partition here.
 	AwaitWritten(ctx context.Context, check schemas.ID, version uint64) (bool, error)
+	// AwaitFolded waits until the check's live row includes version; false when no
+	// partition folded here holds the check.
+	AwaitFolded(ctx context.Context, check schemas.ID, version uint64) (bool, error)
 }
 
 // WithLiveChecks returns st with check reads answered from live where live holds the
@@ -62,7 +65,13 @@ func (s liveStore) AwaitCheckVersion(ctx context.Context, project, check schemas
 	if held, err := s.live.AwaitWritten(ctx, check, version); held {
 		return err
 	}
-	return s.Store.AwaitCheckVersion(ctx, project, check, version)
+	if err := s.Store.AwaitCheckVersion(ctx, project, check, version); err != nil {
+		return err
+	}
+	// A follower folds the log apart from the projector that wrote ClickHouse, and the
+	// caller's next read comes from the follower.
+	_, err := s.live.AwaitFolded(ctx, check, version)
+	return err
 }
 
 func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error) {

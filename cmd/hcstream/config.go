@@ -43,6 +43,7 @@ type config struct {
 	OutageWindow       time.Duration
 	WriteWait          time.Duration
 	ListCacheMiB       int
+	QueryLive          bool
 	ShutdownTimeout    time.Duration
 	LogLevel           slog.Level
 	Pprof              bool
@@ -78,6 +79,16 @@ func envVars() []envVar {
 				return fmt.Errorf("want a positive duration such as 2s, got %q", v)
 			}
 			*dst(c) = d
+			return nil
+		}
+	}
+	boolean := func(dst func(*config) *bool) func(*config, string) error {
+		return func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*dst(c) = b
 			return nil
 		}
 	}
@@ -142,12 +153,9 @@ func envVars() []envVar {
 		{"HC_PROJECTOR_OUTAGE_WINDOW", "30s", "a gap in stream time longer than this is an ingest outage: deadlines are postponed and an incident recorded", duration(func(c *config) *time.Duration { return &c.OutageWindow })},
 		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},
 		{"HC_QUERY_LIST_CACHE_MB", "64", "MiB of check renderings the API keeps for the check lists it serves; a project listing more is rendered afresh at every read", integer(func(c *config) *int { return &c.ListCacheMiB })},
+		{"HC_QUERY_LIVE", "true", "a query role without the projector in its process folds the events topic itself and answers check reads from memory (about 250 bytes a check) instead of ClickHouse (true or false)", boolean(func(c *config) *bool { return &c.QueryLive })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
-		{"HC_DEBUG_PPROF", "false", "serve Go profiles under /debug/pprof/ (true or false)", func(c *config, v string) error {
-			b, err := strconv.ParseBool(v)
-			c.Pprof = b
-			return err
-		}},
+		{"HC_DEBUG_PPROF", "false", "serve Go profiles under /debug/pprof/ (true or false)", boolean(func(c *config) *bool { return &c.Pprof })},
 		{"HC_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	}
 }

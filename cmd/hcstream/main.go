@@ -277,6 +277,15 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		after(kafkaReady, storeReady)(func() error { return proj.Run(gctx) })
 		live = proj
 	}
+	if has("query") && live == nil && cfg.QueryLive {
+		follower, err := projector.NewFollower(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic},
+			GroupID: cfg.ProjectorGroup, OutageWindow: cfg.OutageWindow}, logger, reg, history.NewClickHouse(conn, cfg.ClickHouseDatabase))
+		if err != nil {
+			return err
+		}
+		after(kafkaReady, storeReady)(func() error { return follower.Follow(gctx) })
+		live = follower
+	}
 	if has("query") {
 		var reads query.Store = store.NewClickHouse(conn, cfg.ClickHouseDatabase)
 		if live != nil {

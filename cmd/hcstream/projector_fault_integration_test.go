@@ -78,37 +78,39 @@ type splitStack struct {
 func startSplitStack(t *testing.T) *splitStack {
 	t.Helper()
 	env := isolatedEnv(t)
-	s := &splitStack{env: env}
-	for _, role := range []string{"ingest", "query"} {
-		roleEnv := map[string]string{}
-		for k, v := range env {
-			roleEnv[k] = v
-		}
-		roleEnv["HC_LISTEN"] = freeAddr(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan int, 1)
-		go func() {
-			done <- run(ctx, []string{role}, func(k string) string { return roleEnv[k] }, io.Discard, testWriter{t})
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-		})
-		base := "http://" + roleEnv["HC_LISTEN"]
-		if role == "ingest" {
-			s.ingest = base
-		} else {
-			s.query = base
-		}
-	}
+	s := &splitStack{env: env, ingest: startRole(t, env, "ingest"), query: startRole(t, env, "query")}
 	s.projector = projectorProcess(t, env)
 	for _, base := range []string{s.ingest, s.query} {
-		testenv.Eventually(t, 60*time.Second, base+" never became ready", func() bool {
-			code, _ := statusOf(t, base)
-			return code == http.StatusOK
-		})
+		awaitReady(t, base)
 	}
 	return s
+}
+
+// startRole runs one role in-process on its own address until the test ends, and
+// returns its base URL.
+func startRole(t *testing.T, env map[string]string, role string) string {
+	t.Helper()
+	roleEnv := maps.Clone(env)
+	roleEnv["HC_LISTEN"] = freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{role}, func(k string) string { return roleEnv[k] }, io.Discard, testWriter{t})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return "http://" + roleEnv["HC_LISTEN"]
+}
+
+// awaitReady waits until the status endpoint at base answers 200.
+func awaitReady(t *testing.T, base string) {
+	t.Helper()
+	testenv.Eventually(t, 60*time.Second, base+" never became ready", func() bool {
+		code, _ := statusOf(t, base)
+		return code == http.StatusOK
+	})
 }
 
 // loadPings pings random checks from 8 goroutines until ctx ends and returns how many
