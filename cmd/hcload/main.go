@@ -35,6 +35,7 @@ import (
 
 type options struct {
 	baseURL     string
+	apiURL      string
 	apiKey      string
 	checks      int
 	concurrency int
@@ -53,6 +54,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.baseURL, "url", "http://127.0.0.1:8000", "hcstream base URL (loopback only)")
+	flag.StringVar(&o.apiURL, "api-url", "", "base URL of the Management API when another process serves it, as with separate ingest and query roles (default: -url)")
 	flag.StringVar(&o.apiKey, "api-key", os.Getenv("HC_LOAD_API_KEY"), "read-write API key of the project to load (required)")
 	flag.IntVar(&o.checks, "checks", 1000, "checks to create and ping")
 	flag.IntVar(&o.concurrency, "concurrency", 256, "concurrent connections")
@@ -68,6 +70,9 @@ func main() {
 	flag.IntVar(&o.apiReads, "api-reads", 0, "API reads per second during the run, alternating the project's check list and one check (0: none)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file, to see what it takes from the box")
 	flag.Parse()
+	if o.apiURL == "" {
+		o.apiURL = o.baseURL
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := profiled(*cpuProfile, func() error { return run(ctx, o, os.Stdout) }); err != nil {
@@ -203,8 +208,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if o.apiKey == "" {
 		return errors.New("-api-key is required (bin/hcstream project create --name load)")
 	}
-	if err := loopbackOnly(o.baseURL); err != nil {
-		return err
+	for _, u := range []string{o.baseURL, o.apiURL} {
+		if err := loopbackOnly(u); err != nil {
+			return err
+		}
 	}
 	if _, err := newPingConn(o.baseURL); err != nil {
 		return err
@@ -237,7 +244,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	var probing sync.WaitGroup
 	if o.visibility > 0 {
 		// Probes use their own checks, so the load's pings cannot be mistaken for theirs.
-		probeChecks, err := createChecks(ctx, client, options{baseURL: o.baseURL, apiKey: o.apiKey, checks: 10})
+		probeChecks, err := createChecks(ctx, client, options{apiURL: o.apiURL, apiKey: o.apiKey, checks: 10})
 		if err != nil {
 			return err
 		}
@@ -321,7 +328,7 @@ func createChecks(ctx context.Context, client *http.Client, o options) ([]string
 					return
 				}
 				body := fmt.Sprintf(`{"name": "load-%d", "tags": "load", "timeout": 60, "grace": 60}`, i)
-				req, _ := http.NewRequestWithContext(ctx, "POST", o.baseURL+"/api/v3/checks/", strings.NewReader(body))
+				req, _ := http.NewRequestWithContext(ctx, "POST", o.apiURL+"/api/v3/checks/", strings.NewReader(body))
 				req.Header.Set("X-Api-Key", o.apiKey)
 				resp, err := client.Do(req)
 				if err != nil {
@@ -461,7 +468,7 @@ func probeVisibility(ctx context.Context, client *http.Client, o options, checks
 		acked := time.Now()
 		want := nPings[id] + 1
 		for time.Since(acked) < 10*time.Second {
-			req, _ := http.NewRequestWithContext(ctx, "GET", o.baseURL+"/api/v3/checks/"+id, nil)
+			req, _ := http.NewRequestWithContext(ctx, "GET", o.apiURL+"/api/v3/checks/"+id, nil)
 			req.Header.Set("X-Api-Key", o.apiKey)
 			resp, err := client.Do(req)
 			if err != nil {
@@ -507,7 +514,7 @@ func readAPI(ctx context.Context, client *http.Client, o options, checks []strin
 		if i%2 == 1 {
 			path, body = path+checks[(i/2)%len(checks)], &singleBody
 		}
-		req, _ := http.NewRequestWithContext(ctx, "GET", o.baseURL+path, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", o.apiURL+path, nil)
 		req.Header.Set("X-Api-Key", o.apiKey)
 		resp, err := client.Do(req)
 		if err != nil {

@@ -153,7 +153,7 @@ func envVars() []envVar {
 		{"HC_PROJECTOR_OUTAGE_WINDOW", "30s", "a gap in stream time longer than this is an ingest outage: deadlines are postponed and an incident recorded", duration(func(c *config) *time.Duration { return &c.OutageWindow })},
 		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},
 		{"HC_QUERY_LIST_CACHE_MB", "64", "MiB of check renderings the API keeps for the check lists it serves; a project listing more is rendered afresh at every read", integer(func(c *config) *int { return &c.ListCacheMiB })},
-		{"HC_QUERY_LIVE", "true", "a query role without the projector in its process folds the events topic itself and answers check reads from memory (about 250 bytes a check) instead of ClickHouse (true or false)", boolean(func(c *config) *bool { return &c.QueryLive })},
+		{"HC_QUERY_LIVE", "true", "a query role without the projector in its process folds the events topic itself and answers check reads from memory (the state of every check) instead of ClickHouse (true or false)", boolean(func(c *config) *bool { return &c.QueryLive })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 		{"HC_DEBUG_PPROF", "false", "serve Go profiles under /debug/pprof/ (true or false)", boolean(func(c *config) *bool { return &c.Pprof })},
 		{"HC_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
