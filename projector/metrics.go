@@ -55,7 +55,7 @@ func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 			Name: prefix + "_outages_total", Help: "Gaps in a partition's stream time longer than the outage window (ingest was down).",
 		}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: prefix + "_partitions", Help: "Partitions currently assigned to this projector.",
+			Name: prefix + "_partitions", Help: "Partitions folded here: assigned to this projector, or followed by this query role.",
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: prefix + "_lag_records", Help: "Records between the last fetched offset and the partition end.",

@@ -516,14 +516,25 @@ func (p *Projector) Follow(ctx context.Context) error {
 // followRecount is how often a follower looks for a change in the partition count.
 const followRecount = 30 * time.Second
 
+// maxFollowBackoff bounds the pause before a follower starts a failed partition again.
+const maxFollowBackoff = time.Minute
+
 // followPartition folds one partition until ctx ends, starting again from the group's
-// committed offset after a failure.
+// committed offset after a failure. Each start restores the partition from ClickHouse,
+// so a failure that repeats (a record this build cannot decode) is retried less and
+// less often, up to maxFollowBackoff.
 func (p *Projector) followPartition(ctx context.Context, client *kafka.Client, states *restorer, partition int, offset int64) {
+	backoff := time.Second
 	for {
+		started := time.Now()
 		p.runPartition(ctx, states, partition, offset, -1, nil)
-		if !sleep(ctx, time.Second) {
+		if time.Since(started) > maxFollowBackoff {
+			backoff = time.Second
+		}
+		if !sleep(ctx, backoff) {
 			return
 		}
+		backoff = min(2*backoff, maxFollowBackoff)
 		offsets, err := p.committed(ctx, client, []int{partition})
 		for err != nil {
 			p.log.Warn("reading the projectors' committed offset", "partition", partition, "err", err)
