@@ -356,6 +356,19 @@ func (st *partitionState) locked(id schemas.ID) (history.CheckRow, bool) {
 	return st.row(id)
 }
 
+// CheckCount returns how many checks the partitions folded here hold.
+func (p *Projector) CheckCount() int {
+	p.liveMu.RLock()
+	defer p.liveMu.RUnlock()
+	n := 0
+	for _, st := range p.live {
+		st.mu.RLock()
+		n += st.checks.len()
+		st.mu.RUnlock()
+	}
+	return n
+}
+
 // HoldsAll reports whether this projector folds every partition of the events topic,
 // so that Check knows every check.
 func (p *Projector) HoldsAll() bool {
@@ -474,6 +487,7 @@ func (p *Projector) Follow(ctx context.Context) error {
 	transport := &kafka.Transport{}
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: 5 * time.Second, Transport: transport}
+	defer p.metrics.partitions.Set(0)
 	for ctx.Err() == nil {
 		p.countPartitions(ctx, client)
 		partitioner := p.partitioner.Load()

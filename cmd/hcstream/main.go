@@ -278,12 +278,14 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		live = proj
 	}
 	if has("query") && live == nil && cfg.QueryLive {
+		stored := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
 		follower, err := projector.NewFollower(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic},
-			GroupID: cfg.ProjectorGroup, OutageWindow: cfg.OutageWindow}, logger, reg, history.NewClickHouse(conn, cfg.ClickHouseDatabase))
+			GroupID: cfg.ProjectorGroup, OutageWindow: cfg.OutageWindow}, logger, reg, stored)
 		if err != nil {
 			return err
 		}
-		after(kafkaReady, storeReady)(func() error { return follower.Follow(gctx) })
+		budget := liveCheckBudget(debug.SetMemoryLimit(-1))
+		after(kafkaReady, storeReady)(func() error { return followWithinBudget(gctx, follower, stored, budget, time.Minute, logger) })
 		live = follower
 	}
 	if has("query") {

@@ -498,6 +498,16 @@ func ScanCheck(rows driver.Rows) (CheckRow, error) {
 	return CheckRow{Partition: int(partition), Version: version, State: s}, nil
 }
 
+// CountChecks returns how many checks the checks table holds, deleted ones included:
+// what a restore of every partition would load.
+func (c *ClickHouse) CountChecks(ctx context.Context) (int, error) {
+	var n uint64
+	if err := c.conn.QueryRow(ctx, "SELECT uniqExact(check_id) FROM "+c.database+".checks").Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting checks: %w", err)
+	}
+	return int(n), nil
+}
+
 // LoadPartitions calls each with the latest state of every check the projector wrote
 // for the given partitions, streamed from one read of the checks table. partition is not
 // in the table's sort key, so every read merges the whole table: a restart reads it once

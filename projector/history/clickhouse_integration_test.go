@@ -94,6 +94,10 @@ func TestClickHouseWriterContract(t *testing.T) {
 	if err != nil || len(loaded) != 1 || loaded[0].Version != 8 || loaded[0].Partition != 3 {
 		t.Errorf("LoadPartitions(2, 3) = %+v, %v; want the version-8 row of partition 3 (the contract writes 8 last)", loaded, err)
 	}
+	// A check written at several versions counts once.
+	if n, err := w.CountChecks(context.Background()); err != nil || n != count(t, "checks") || n == 0 {
+		t.Errorf("CountChecks = %d, %v; want the %d checks of checks FINAL", n, err, count(t, "checks"))
+	}
 }
 
 // Writes whose contexts are cancelled the moment they return must not break the pooled
