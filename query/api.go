@@ -102,6 +102,7 @@ type Store interface {
 	Buckets(ctx context.Context, scope store.Scope, from, to time.Time, bucket time.Duration) ([]store.Bucket, error)
 	RunDurations(ctx context.Context, scope store.Scope, from, to time.Time) (store.RunStats, error)
 	StatusHistories(ctx context.Context, scope store.Scope, from, to time.Time) ([]store.StatusHistory, error)
+	// Secret returns a site secret once it has settled: it never changes after that.
 	Secret(ctx context.Context, name string) (string, error)
 }
 
@@ -121,10 +122,8 @@ type API struct {
 	keysMu sync.Mutex
 	keys   map[string]cachedProject
 
-	badgeMu         sync.Mutex
-	badgeKeys       badgeKeys
-	badgeKeysExpire time.Time
-	badgeRereading  bool
+	badgeMu   sync.Mutex
+	badgeKeys badgeKeys
 
 	rendered renderedChecks
 	lists    checkLists

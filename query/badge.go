@@ -224,24 +224,17 @@ func textWidth(s string) int {
 	return int(w + 0.5)
 }
 
-// badgeKeysNow returns the badge keys, reading the site secret when it has none. Once
-// known, the secret is read again once a minute, off the request path (should two
-// first migrations have raced, every process settles on the same secret). A failed
-// re-read keeps the keys it has: the secret does not change, and the API must not fail
-// or wait because ClickHouse is slow to say so.
+// badgeKeysNow returns the badge keys, reading the site secret when it has none. The
+// store answers only with a settled secret, which never changes, so it is read once.
 func (a *API) badgeKeysNow(ctx context.Context) (badgeKeys, error) {
 	a.badgeMu.Lock()
 	keys := a.badgeKeys
-	reread := keys.secret != "" && !a.badgeRereading && !a.now().Before(a.badgeKeysExpire)
-	a.badgeRereading = a.badgeRereading || reread
 	a.badgeMu.Unlock()
-	if reread {
-		go a.rereadBadgeSecret()
-	}
 	if keys.secret != "" {
 		return keys, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	// A brand-new database's secret takes a few seconds to settle.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	secret, err := a.store.Secret(ctx, chschema.BadgeSecret)
 	if err != nil {
@@ -249,23 +242,8 @@ func (a *API) badgeKeysNow(ctx context.Context) (badgeKeys, error) {
 	}
 	a.badgeMu.Lock()
 	defer a.badgeMu.Unlock()
-	a.badgeKeys, a.badgeKeysExpire = newBadgeKeys(secret), a.now().Add(time.Minute)
+	a.badgeKeys = newBadgeKeys(secret)
 	return a.badgeKeys, nil
-}
-
-func (a *API) rereadBadgeSecret() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	secret, err := a.store.Secret(ctx, chschema.BadgeSecret)
-	a.badgeMu.Lock()
-	defer a.badgeMu.Unlock()
-	a.badgeRereading = false
-	if err != nil {
-		a.log.Warn("re-reading the badge secret; keeping the one read before", "err", err)
-		a.badgeKeysExpire = a.now().Add(10 * time.Second)
-		return
-	}
-	a.badgeKeys, a.badgeKeysExpire = newBadgeKeys(secret), a.now().Add(time.Minute)
 }
 
 // listBadges is GET /api/v{1,2,3}/badges/: the badge URLs of every tag of the project's

@@ -249,20 +249,22 @@ func TestBadgesEndToEnd(t *testing.T) {
 
 const notFoundPageMark = "<h1>Not Found</h1>"
 
-// Once read, the secret is kept when ClickHouse fails to answer a later re-read.
-func TestBadgeSecretSurvivesAFailedReread(t *testing.T) {
+// The store answers with a settled secret, which never changes: it is read once, and
+// a store failing later changes nothing.
+func TestBadgeSecretIsReadOnce(t *testing.T) {
 	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}}
+	st := &gatedStore{fakeLog: log}
 	now := testNow
-	api := New(Config{}, slog.New(slog.DiscardHandler), nil, log, log, func() time.Time { return now })
+	api := New(Config{}, slog.New(slog.DiscardHandler), nil, st, log, func() time.Time { return now })
 	first, err := api.badgeKeysNow(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	log.secretErr = errors.New("timeout")
-	now = now.Add(2 * time.Minute)
+	now = now.Add(24 * time.Hour)
 	again, err := api.badgeKeysNow(t.Context())
-	if err != nil || again.secret != first.secret {
-		t.Errorf("after a failed re-read: %v, secret kept %v", err, again.secret == first.secret)
+	if err != nil || again.secret != first.secret || st.secretReads.Load() != 1 {
+		t.Errorf("a day later, the store failing: %v, secret kept %v, %d reads; want nil, true, 1", err, again.secret == first.secret, st.secretReads.Load())
 	}
 }
 

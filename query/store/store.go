@@ -7,7 +7,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -111,15 +110,39 @@ func (c *ClickHouse) CheckProject(ctx context.Context, check schemas.ID) (schema
 }
 
 // Secret returns the site secret called name, which migrations generate. Should two
-// first migrations have raced and stored two, the smallest is the one every reader uses.
+// first migrations have raced and stored two, the smallest is the one every reader
+// uses, and none is returned until the newest has settled (secretSettle): a reader
+// between the two stores would otherwise take one that another process never uses.
 func (c *ClickHouse) Secret(ctx context.Context, name string) (string, error) {
-	var secret string
-	err := c.conn.QueryRow(ctx, "SELECT secret FROM "+c.database+".site_secrets WHERE name = ? ORDER BY secret LIMIT 1", name).Scan(&secret)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("site secret %s: %w (run hcstream migrate)", name, ErrNotFound)
+	for {
+		var secret string
+		var newest, now time.Time
+		err := c.conn.QueryRow(ctx, "SELECT min(secret), max(created), now() FROM "+c.database+".site_secrets WHERE name = ?", name).Scan(&secret, &newest, &now)
+		if err != nil {
+			return "", fmt.Errorf("reading site secret %s: %w", name, err)
+		}
+		if secret == "" {
+			return "", fmt.Errorf("site secret %s: %w (run hcstream migrate)", name, ErrNotFound)
+		}
+		wait := newest.Add(secretSettle).Sub(now)
+		if wait <= 0 {
+			return secret, nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return "", fmt.Errorf("site secret %s was stored %v ago and is not settled yet: %w", name, secretSettle-wait, ctx.Err())
+		case <-timer.C:
+		}
 	}
-	return secret, err
 }
+
+// secretSettle is how long the newest secret of a name must have been stored before
+// Secret answers. Racing first migrations store theirs within moments of each other;
+// after this long no other comes, so every process takes the same smallest one. The
+// server's clock counts whole seconds: a secret has settled for at least one.
+const secretSettle = 2 * time.Second
 
 // AwaitCheckVersion returns once the checks table holds a row of the check, deleted or
 // not, with at least version, or with ctx's error (and the last read's) when ctx ends

@@ -194,14 +194,18 @@ func ensureSecret(ctx context.Context, conn driver.Conn, database, name, copyFro
 	if n > 0 {
 		return nil
 	}
-	insert := "INSERT INTO " + database + ".site_secrets (name, secret) "
+	// Another first migration may have counted none as well: the server counts again as
+	// it inserts, which narrows that race to the insert itself, and readers wait for a
+	// name's secrets to settle before they use the smallest (query/store).
+	insert := "INSERT INTO " + database + ".site_secrets (name, secret, created) "
+	noneYet := "(SELECT count() FROM " + database + ".site_secrets WHERE name = ?) = 0"
 	var err error
 	if copyFrom != "" {
-		err = conn.Exec(ctx, insert+"SELECT name, secret FROM "+copyFrom+".site_secrets WHERE name = ? ORDER BY secret LIMIT 1", name)
+		err = conn.Exec(ctx, insert+"SELECT name, secret, created FROM "+copyFrom+".site_secrets WHERE name = ? AND "+noneYet+" ORDER BY secret LIMIT 1", name, name)
 	} else {
 		var b [32]byte
 		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-		err = conn.Exec(ctx, insert+"SELECT ?, ?", name, hex.EncodeToString(b[:]))
+		err = conn.Exec(ctx, insert+"SELECT ?, ?, now() WHERE "+noneYet, name, hex.EncodeToString(b[:]), name)
 	}
 	if err != nil {
 		return fmt.Errorf("storing site secret %s: %w", name, err)

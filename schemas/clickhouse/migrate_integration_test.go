@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/query/store"
 	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
 )
 
@@ -61,7 +62,7 @@ func TestMigrationsOnRealServer(t *testing.T) {
 			"logs UInt32, ignored UInt32, runs UInt32, run_us_sum Int64, run_us_max Int64",
 		"project_hours": "project_id UUID, hour DateTime, partition UInt32, version UInt64, pings UInt32, successes UInt32, failures UInt32, " +
 			"starts UInt32, logs UInt32, ignored UInt32, runs UInt32, run_us_sum Int64, run_us_max Int64",
-		"site_secrets": "name String, secret String",
+		"site_secrets": "name String, secret String, created DateTime",
 	}
 	for table, columns := range want {
 		rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", database, table)
@@ -170,5 +171,58 @@ func TestConcurrentMigrations(t *testing.T) {
 		if again, err := chschema.Migrate(ctx, conn, database); err != nil || len(again) != 0 {
 			t.Fatalf("round %d: a run after the concurrent ones applied %v, err %v; want nothing left", round, again, err)
 		}
+		// However many secrets the racing runs stored, every reader takes the same one.
+		var readers sync.WaitGroup
+		read := make(chan string, 4)
+		for range cap(read) {
+			readers.Go(func() {
+				secret, err := store.NewClickHouse(conn, database).Secret(ctx, chschema.BadgeSecret)
+				if err != nil {
+					t.Errorf("round %d: reading the badge secret: %v", round, err)
+				}
+				read <- secret
+			})
+		}
+		readers.Wait()
+		close(read)
+		var smallest string
+		if err := conn.QueryRow(ctx, "SELECT min(secret) FROM "+database+".site_secrets").Scan(&smallest); err != nil {
+			t.Fatal(err)
+		}
+		for secret := range read {
+			if secret != smallest {
+				t.Errorf("round %d: a reader took %q, want the smallest stored, %q", round, secret, smallest)
+			}
+		}
 	}
+}
+
+// A secret stored moments ago (a first migration racing another) is not used until it
+// has settled, and then the smallest wins: a reader between two racing stores must not
+// take one the other processes will never use.
+func TestSiteSecretsSettleBeforeUse(t *testing.T) {
+	t.Parallel()
+	conn, database := testenv.ClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	secrets := store.NewClickHouse(conn, database)
+	first, err := secrets.Secret(ctx, chschema.BadgeSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	racing := strings.Repeat("0", 64) // smaller than any generated one
+	if err := conn.Exec(ctx, "INSERT INTO "+database+".site_secrets (name, secret, created) SELECT ?, ?, now()", chschema.BadgeSecret, racing); err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancelShort()
+	if got, err := secrets.Secret(short, chschema.BadgeSecret); err == nil {
+		t.Fatalf("right after a racing store: %q, want no secret before it settles", got)
+	}
+	start := time.Now()
+	got, err := secrets.Secret(ctx, chschema.BadgeSecret)
+	if err != nil || got != racing || got == first {
+		t.Fatalf("once settled: %q, %v; want the smaller, racing secret", got, err)
+	}
+	t.Logf("settled after %v", time.Since(start))
 }
