@@ -117,8 +117,11 @@ type Projector struct {
 	// partitioner places checks among the partitions the events topic had when the
 	// current consumer group generation began; nil when their number is unknown.
 	partitioner atomic.Pointer[kafkarec.Partitioner]
-	// follows is set on a follower, which folds only to serve reads.
+	// follows is set on a follower, which folds only to serve reads; it learns from
+	// commits when the projectors have stored a write, and reads Kafka through client.
 	follows bool
+	commits *commitWatch
+	client  *kafka.Client
 }
 
 // New returns a Projector. registry publishes configuration records for ingest and
@@ -140,8 +143,28 @@ func NewFollower(cfg Config, logger *slog.Logger, reg prometheus.Registerer, loa
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Projector{cfg: cfg, log: logger.With("component", "follower"), metrics: newMetrics(reg, "hcstream_query_live"),
-		loader: loader, live: map[int]*partitionState{}, follows: true}, nil
+	p := &Projector{cfg: cfg, log: logger.With("component", "follower"), metrics: newMetrics(reg, "hcstream_query_live"),
+		loader: loader, live: map[int]*partitionState{}, follows: true,
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}}
+	p.commits = newCommitWatch(p.allCommitted, commitPoll, p.log)
+	return p, nil
+}
+
+// commitPoll is how often a follower reads the projectors' committed offsets while a
+// write waits to be stored.
+const commitPoll = 10 * time.Millisecond
+
+// allCommitted returns the projectors' committed offset of every partition.
+func (p *Projector) allCommitted(ctx context.Context) (map[int]int64, error) {
+	partitioner := p.partitioner.Load()
+	if partitioner == nil {
+		return nil, errors.New("the events topic's partition count is not known yet")
+	}
+	partitions := make([]int, partitioner.Count())
+	for i := range partitions {
+		partitions[i] = i
+	}
+	return p.committed(ctx, p.client, partitions)
 }
 
 // Check returns a check's state as this projector has folded it, or false when none of
@@ -484,9 +507,7 @@ func (p *Projector) Follow(ctx context.Context) error {
 	if !p.follows {
 		return errors.New("projector: Follow needs a Projector made by NewFollower")
 	}
-	transport := &kafka.Transport{}
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: 5 * time.Second, Transport: transport}
+	client := p.client
 	defer p.metrics.partitions.Set(0)
 	for ctx.Err() == nil {
 		p.countPartitions(ctx, client)
@@ -823,6 +844,10 @@ const maxRetryBackoff = 2 * time.Second
 // drainGrace is how long a partition given up still writes what it folded.
 const drainGrace = 10 * time.Second
 
+// awaitedRecently is how old an awaited record may be for its batch to be hastened: the
+// API gives up waiting after HC_QUERY_WRITE_WAIT, 5 s by default.
+const awaitedRecently = 10 * time.Second
+
 // fetchWait bounds how long a fetch waits for records to accumulate.
 const fetchWait = 50 * time.Millisecond
 
@@ -938,6 +963,11 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	row.State, row.Version = state, version
 	st.put(row)
 	p.metrics.folded(typ)
+	// An API in another process waits for this write to be stored; a replay's old
+	// records have no one waiting and keep their batches whole.
+	if kafkarec.IsAwaited(msg) && time.Since(ev.At) < awaitedRecently {
+		st.written.expect(version)
+	}
 	switch typ {
 	case schemas.TypeCheckCreated, schemas.TypeCheckUpdated, schemas.TypeCheckDeleted:
 		if state.Exists && (typ != schemas.TypeCheckCreated || !before.Exists) {

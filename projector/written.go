@@ -47,6 +47,14 @@ func (m *writtenMark) stop() {
 	}
 }
 
+// expect records that a writer in another process waits for version, as its record
+// says (kafkarec.HeaderAwaited).
+func (m *writtenMark) expect(version uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.awaited = max(m.awaited, version)
+}
+
 // awaitedBefore reports whether someone waits for a record before offset end that is
 // not stored yet: the batch that holds it is worth writing at once.
 func (m *writtenMark) awaitedBefore(end int64) bool {
@@ -78,15 +86,24 @@ func (m *writtenMark) await(ctx context.Context, version uint64) (bool, error) {
 }
 
 // AwaitWritten waits until ClickHouse holds a check's rows up to version, as its
-// partition's writer reports it. It returns false when this projector does not write
-// the check's partition, or gives it up while waiting, or the check's row here is older
-// than version once the wait is over (a partition count that changed under the
-// partitioner): the caller then has to ask ClickHouse. The error is ctx's, when it ended
-// first.
+// partition's writer reports it; a follower goes by the projectors' committed offsets,
+// and waits until it has folded the rows too. It returns false when this projector does
+// not fold the check's partition, or gives it up while waiting, or the check's row here
+// is older than version once the wait is over (a partition count that changed under the
+// partitioner): the caller then has to ask ClickHouse. The error is ctx's, when it
+// ended first.
 func (p *Projector) AwaitWritten(ctx context.Context, check schemas.ID, version uint64) (bool, error) {
 	st := p.liveStateOf(check)
-	if st == nil || p.follows {
+	if st == nil {
 		return false, nil
+	}
+	if p.follows {
+		// The projectors commit only what ClickHouse holds; the caller's next read comes
+		// from this follower's fold.
+		if err := p.commits.await(ctx, st.partition, version); err != nil {
+			return true, err
+		}
+		return p.AwaitFolded(ctx, check, version)
 	}
 	held, err := st.written.await(ctx, version)
 	if !held || err != nil {

@@ -3,6 +3,7 @@ package projector
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -23,12 +24,27 @@ func notYet(t *testing.T, m *writtenMark, version uint64) bool {
 
 // awaitAsync starts a wait and returns where its result arrives.
 func awaitAsync(m *writtenMark, version uint64) <-chan bool {
+	return inBackground(func() (bool, error) { return m.await(context.Background(), version) })
+}
+
+// inBackground runs a wait in its own goroutine and returns where its answer arrives.
+func inBackground(wait func() (bool, error)) <-chan bool {
 	done := make(chan bool, 1)
 	go func() {
-		held, _ := m.await(context.Background(), version)
+		held, _ := wait()
 		done <- held
 	}()
 	return done
+}
+
+// stillWaiting fails the test when done answers within d.
+func stillWaiting(t *testing.T, done <-chan bool, d time.Duration, why string) {
+	t.Helper()
+	select {
+	case <-done:
+		t.Fatalf("the wait returned: %s", why)
+	case <-time.After(d):
+	}
 }
 
 func within(t *testing.T, done <-chan bool, what string) bool {
@@ -111,21 +127,13 @@ func TestWrittenMarkReleasesWaitersWhenThePartitionStops(t *testing.T) {
 // only when the check's row here has the version (the check is in that partition).
 func TestAwaitWrittenAnswersForHeldPartitionsOnly(t *testing.T) {
 	p := &Projector{live: map[int]*partitionState{}}
-	held, elsewhere := placeInTwoPartitions(p)
-	st := newPartitionState(0, 0)
-	st.written = newWrittenMark(0)
-	st.load(history.CheckRow{Version: 4, State: check.State{CheckID: held, ProjectID: schemas.NewID(), Exists: true}})
-	p.serveLive(st)
+	held, elsewhere, st := serveOneCheck(p, 4)
 	ctx := context.Background()
 
 	if ok, err := p.AwaitWritten(ctx, elsewhere, 1); ok || err != nil {
 		t.Fatalf("check of a partition not held: %v, %v; want false, nil", ok, err)
 	}
-	done := make(chan bool, 1)
-	go func() {
-		ok, _ := p.AwaitWritten(ctx, held, 4)
-		done <- ok
-	}()
+	done := inBackground(func() (bool, error) { return p.AwaitWritten(ctx, held, 4) })
 	st.written.advance(4)
 	if !within(t, done, "held partition written") {
 		t.Fatal("the held partition's writer passed version 4, yet AwaitWritten sent the caller to ClickHouse")
@@ -142,16 +150,13 @@ func TestAwaitWrittenAnswersForHeldPartitionsOnly(t *testing.T) {
 	}
 }
 
-// AwaitFolded waits for the row of the check's partition to reach the version, answers
-// false for a partition not folded here, and a follower never vouches for ClickHouse.
+// AwaitFolded waits for the row of the check's partition to reach the version, and
+// answers false for a partition not folded here.
 func TestAwaitFoldedWatchesTheRow(t *testing.T) {
 	p := &Projector{live: map[int]*partitionState{}, follows: true}
-	followed, elsewhere := placeInTwoPartitions(p)
-	project := schemas.NewID()
-	st := newPartitionState(0, 0)
-	st.written = newWrittenMark(0)
-	st.load(history.CheckRow{Version: 4, State: check.State{CheckID: followed, ProjectID: project, Exists: true}})
-	p.serveLive(st)
+	followed, elsewhere, st := serveOneCheck(p, 4)
+	row, _ := st.row(followed)
+	project := row.State.ProjectID
 	ctx := context.Background()
 
 	if ok, err := p.AwaitFolded(ctx, elsewhere, 1); ok || err != nil {
@@ -160,16 +165,8 @@ func TestAwaitFoldedWatchesTheRow(t *testing.T) {
 	if ok, err := p.AwaitFolded(ctx, followed, 4); !ok || err != nil {
 		t.Fatalf("row at the version: %v, %v; want true, nil", ok, err)
 	}
-	done := make(chan bool, 1)
-	go func() {
-		ok, _ := p.AwaitFolded(ctx, followed, 6)
-		done <- ok
-	}()
-	select {
-	case <-done:
-		t.Fatal("AwaitFolded returned before the row reached version 6")
-	case <-time.After(20 * time.Millisecond):
-	}
+	done := inBackground(func() (bool, error) { return p.AwaitFolded(ctx, followed, 6) })
+	stillWaiting(t, done, 20*time.Millisecond, "the row has not reached version 6")
 	st.mu.Lock()
 	st.put(history.CheckRow{Version: 6, State: check.State{CheckID: followed, ProjectID: project, Exists: true}})
 	st.mu.Unlock()
@@ -180,10 +177,6 @@ func TestAwaitFoldedWatchesTheRow(t *testing.T) {
 	defer cancel()
 	if ok, err := p.AwaitFolded(short, followed, 7); !ok || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a version never folded: %v, %v; want true and the deadline", ok, err)
-	}
-	st.written.advance(6)
-	if ok, err := p.AwaitWritten(ctx, followed, 6); ok || err != nil {
-		t.Errorf("a follower's AwaitWritten: %v, %v; want false, nil (it writes nothing)", ok, err)
 	}
 }
 
@@ -198,4 +191,56 @@ func placeInTwoPartitions(p *Projector) (first, second schemas.ID) {
 		ids[partitioner.Of([]byte(id.String()))] = id
 	}
 	return ids[0], ids[1]
+}
+
+// An API write in another process marks its record awaited: folding it, while it is
+// recent, makes its batch close at the end of the fetch and be written at once. A
+// replay's old awaited records, and records without the mark, change nothing.
+func TestAwaitedRecordsHastenTheirBatch(t *testing.T) {
+	p, err := New(Config{Brokers: []string{"unused:9092"}}, slog.New(slog.DiscardHandler), nil, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		age     time.Duration
+		awaited bool
+		want    bool
+	}{
+		{"a recent awaited write", time.Second, true, true},
+		{"an awaited write no one waits for any more", time.Hour, true, false},
+		{"a write without the mark", time.Second, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := schemas.Event{ID: schemas.NewID(), ProjectID: schemas.NewID(), CheckID: schemas.NewID(), At: time.Now().Add(-tc.age),
+				Body: schemas.CheckCreated{Config: schemas.CheckConfig{Timeout: time.Hour, Grace: time.Minute, TZ: "UTC"}}}
+			msg, err := kafkarec.Message(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.awaited {
+				msg = kafkarec.Awaited(msg)
+			}
+			msg.Offset = 41
+			st := newPartitionState(0, 0)
+			st.written = newWrittenMark(41)
+			if err := p.fold(st, &batch{steps: []history.Batch{{}}}, msg); err != nil {
+				t.Fatal(err)
+			}
+			if got := st.written.awaitedBefore(42); got != tc.want {
+				t.Errorf("batch to offset 42 awaited: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// serveOneCheck has p serve partition 0 of two, holding one check at version, and
+// returns that check, a check of the other partition, and the served state.
+func serveOneCheck(p *Projector, version uint64) (held, elsewhere schemas.ID, st *partitionState) {
+	held, elsewhere = placeInTwoPartitions(p)
+	st = newPartitionState(0, 0)
+	st.written = newWrittenMark(0)
+	st.load(history.CheckRow{Version: version, State: check.State{CheckID: held, ProjectID: schemas.NewID(), Exists: true}})
+	p.serveLive(st)
+	return held, elsewhere, st
 }

@@ -41,6 +41,8 @@ func (a *KafkaAppender) Append(ctx context.Context, ev schemas.Event) (uint64, e
 	if err != nil {
 		return 0, err
 	}
+	// The API waits for every write it appends.
+	msg = kafkarec.Awaited(msg)
 	resp, err := a.client.Produce(ctx, &kafka.ProduceRequest{
 		Topic: a.topic, Partition: kafkarec.Partition(msg.Key, n), RequiredAcks: kafka.RequireAll,
 		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes(msg.Key), Value: kafka.NewBytes(msg.Value), Headers: msg.Headers}),

@@ -25,12 +25,9 @@ type LiveChecks interface {
 	// nil since never does); false when not every partition is folded here.
 	ProjectChanges(project schemas.ID, since history.ChangeCursor) (history.ProjectChanges, bool)
 	// AwaitWritten waits until the check's rows up to version are in ClickHouse, as the
-	// projector writing them reports it; false when it does not write the check's
-	// partition here.
+	// projector writing them reports it (a follower goes by the projectors' commits) and
+	// the live rows here have them; false when the check's partition is not folded here.
 	AwaitWritten(ctx context.Context, check schemas.ID, version uint64) (bool, error)
-	// AwaitFolded waits until the check's live row includes version; false when no
-	// partition folded here holds the check.
-	AwaitFolded(ctx context.Context, check schemas.ID, version uint64) (bool, error)
 }
 
 // WithLiveChecks returns st with check reads answered from live where live holds the
@@ -65,13 +62,7 @@ func (s liveStore) AwaitCheckVersion(ctx context.Context, project, check schemas
 	if held, err := s.live.AwaitWritten(ctx, check, version); held {
 		return err
 	}
-	if err := s.Store.AwaitCheckVersion(ctx, project, check, version); err != nil {
-		return err
-	}
-	// A follower folds the log apart from the projector that wrote ClickHouse, and the
-	// caller's next read comes from the follower.
-	_, err := s.live.AwaitFolded(ctx, check, version)
-	return err
+	return s.Store.AwaitCheckVersion(ctx, project, check, version)
 }
 
 func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error) {

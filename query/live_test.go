@@ -41,16 +41,6 @@ func (m liveMap) AwaitWritten(_ context.Context, id schemas.ID, version uint64) 
 	return ok, nil
 }
 
-// AwaitFolded treats the map's rows as folded: a version past a held row's would never
-// be folded.
-func (m liveMap) AwaitFolded(_ context.Context, id schemas.ID, version uint64) (bool, error) {
-	row, ok := m[id]
-	if ok && row.Version < version {
-		return true, context.DeadlineExceeded
-	}
-	return ok, nil
-}
-
 // awaitCountingStore counts the version waits that reached it.
 type awaitCountingStore struct {
 	*fakeLog
@@ -84,48 +74,6 @@ func TestVersionWaitsAskTheProjectorFirst(t *testing.T) {
 	}
 	if err := st.AwaitCheckVersion(ctx, project, elsewhere, 6); err == nil || stored.awaits != 2 {
 		t.Fatalf("check of a partition not held, past the stored version: err %v, %d store waits; want an error and 2", err, stored.awaits)
-	}
-}
-
-// followerMap is a follower's LiveChecks: it writes nothing, and folds what is in it.
-type followerMap struct {
-	liveMap
-	folds *int
-}
-
-func (f followerMap) AwaitWritten(context.Context, schemas.ID, uint64) (bool, error) {
-	return false, nil
-}
-
-func (f followerMap) AwaitFolded(ctx context.Context, id schemas.ID, version uint64) (bool, error) {
-	*f.folds++
-	return f.liveMap.AwaitFolded(ctx, id, version)
-}
-
-// Behind a follower, a write waits both for ClickHouse (what ingest and every other
-// reader go by) and for the follower's fold (what this process's reads come from).
-func TestFollowerVersionWaitsAskTheStoreThenTheFold(t *testing.T) {
-	project := schemas.ID{1}
-	folded, behind, unknown := schemas.ID{10}, schemas.ID{11}, schemas.ID{12}
-	stored := &awaitCountingStore{fakeLog: &fakeLog{checks: map[schemas.ID]history.CheckRow{
-		folded:  checkRow(project, folded, 7, 0, false),
-		behind:  checkRow(project, behind, 7, 0, false),
-		unknown: checkRow(project, unknown, 7, 0, false),
-	}}}
-	folds := 0
-	st := WithLiveChecks(stored, followerMap{liveMap: liveMap{folded: checkRow(project, folded, 7, 0, false), behind: checkRow(project, behind, 6, 0, false)}, folds: &folds})
-	ctx := context.Background()
-	if err := st.AwaitCheckVersion(ctx, project, folded, 7); err != nil || stored.awaits != 1 || folds != 1 {
-		t.Fatalf("stored and folded: err %v, %d store waits, %d fold waits; want nil, 1, 1", err, stored.awaits, folds)
-	}
-	if err := st.AwaitCheckVersion(ctx, project, behind, 7); !errors.Is(err, context.DeadlineExceeded) || folds != 2 {
-		t.Fatalf("stored, not folded yet: err %v after %d fold waits; want the fold's deadline after 2", err, folds)
-	}
-	if err := st.AwaitCheckVersion(ctx, project, unknown, 7); err != nil || folds != 3 {
-		t.Fatalf("stored, in no partition followed here: err %v after %d fold waits; want nil after 3", err, folds)
-	}
-	if err := st.AwaitCheckVersion(ctx, project, folded, 8); err == nil || stored.awaits != 4 || folds != 3 {
-		t.Fatalf("not stored: err %v, %d store waits, %d fold waits; want the store's error, 4, and no fold wait", err, stored.awaits, folds)
 	}
 }
 

@@ -20,6 +20,28 @@ const (
 	HeaderVersion = "hc-v"
 )
 
+// HeaderAwaited marks a record whose writer waits until ClickHouse holds it (an API
+// write), so that a projector in another process writes its batch at once rather than
+// at the usual pace. It is a hint only: a record without it loses nothing.
+const HeaderAwaited = "hc-awaited"
+
+// Awaited returns m marked with HeaderAwaited.
+func Awaited(m kafka.Message) kafka.Message {
+	// The type headers are shared by every record: append to a copy.
+	m.Headers = append(m.Headers[:len(m.Headers):len(m.Headers)], kafka.Header{Key: HeaderAwaited, Value: []byte("1")})
+	return m
+}
+
+// IsAwaited reports whether m carries HeaderAwaited.
+func IsAwaited(m kafka.Message) bool {
+	for _, h := range m.Headers {
+		if h.Key == HeaderAwaited {
+			return true
+		}
+	}
+	return false
+}
+
 // Topics names the topics hcstream uses.
 type Topics struct {
 	// Events carries every write, keyed by check (project events by project). Default

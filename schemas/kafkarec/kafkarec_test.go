@@ -91,3 +91,25 @@ func TestNotAppended(t *testing.T) {
 		}
 	}
 }
+
+// Marking a record awaited adds the header to that record only: the type headers that
+// records share stay as they were.
+func TestAwaitedMarksOneRecord(t *testing.T) {
+	ev := schemas.Event{ID: schemas.NewID(), CheckID: schemas.NewID(), At: time.Now(), Body: schemas.PingReceived{Kind: schemas.PingSuccess}}
+	plain, err := Message(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := Awaited(plain)
+	again, err := Message(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsAwaited(marked) || IsAwaited(plain) || IsAwaited(again) {
+		t.Errorf("awaited: marked %v, the record it was made from %v, a later record of the type %v; want true, false, false",
+			IsAwaited(marked), IsAwaited(plain), IsAwaited(again))
+	}
+	if got, err := Event(marked); err != nil || got.ID != ev.ID {
+		t.Errorf("decoding a marked record: %v, %v", got.ID, err)
+	}
+}

@@ -1,0 +1,75 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeCommits is the projectors' consumer group as a follower polls it.
+type fakeCommits struct {
+	mu        sync.Mutex
+	committed map[int]int64
+	fail      error
+	polls     atomic.Int64
+}
+
+func (f *fakeCommits) fetch(context.Context) (map[int]int64, error) {
+	f.polls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[int]int64{}
+	for k, v := range f.committed {
+		out[k] = v
+	}
+	return out, f.fail
+}
+
+func (f *fakeCommits) set(partition int, next int64, fail error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.committed[partition] = next
+	f.fail = fail
+}
+
+// A follower vouches for a write once the projectors have committed past it and it has
+// folded the write itself; it polls the commits only while a write waits.
+func TestFollowerAwaitsCommitsThenTheFold(t *testing.T) {
+	commits := &fakeCommits{committed: map[int]int64{0: 3}}
+	p := &Projector{live: map[int]*partitionState{}, follows: true}
+	p.commits = newCommitWatch(commits.fetch, time.Millisecond, slog.New(slog.DiscardHandler))
+	followed, elsewhere, _ := serveOneCheck(p, 4)
+	ctx := context.Background()
+
+	if ok, err := p.AwaitWritten(ctx, elsewhere, 1); ok || err != nil {
+		t.Fatalf("check of a partition not followed here: %v, %v; want false, nil", ok, err)
+	}
+	done := inBackground(func() (bool, error) { return p.AwaitWritten(ctx, followed, 4) })
+	stillWaiting(t, done, 30*time.Millisecond, "the group has committed only up to offset 3")
+	commits.set(0, 4, errors.New("coordinator moving")) // a failed poll changes nothing
+	stillWaiting(t, done, 10*time.Millisecond, "the polls that said so failed")
+	commits.set(0, 4, nil)
+	if !within(t, done, "group committed past the write") {
+		t.Fatal("the group committed past offset 3, yet AwaitWritten did not vouch for version 4")
+	}
+
+	// Committed, but not folded here yet: the follower's own reads would miss it.
+	commits.set(0, 10, nil)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if ok, err := p.AwaitWritten(short, followed, 6); !ok || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("committed, not folded: %v, %v; want true and the deadline", ok, err)
+	}
+
+	// With no write waiting, the commits are not polled.
+	time.Sleep(10 * time.Millisecond) //nolint:forbidigo // the last poll in flight ends
+	polls := commits.polls.Load()
+	time.Sleep(30 * time.Millisecond) //nolint:forbidigo // time for polls that should not happen
+	if later := commits.polls.Load(); later != polls {
+		t.Errorf("%d polls with no write waiting", later-polls)
+	}
+}
