@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // commitWatch tells a follower's writers when the projectors have stored their writes.
@@ -18,6 +20,8 @@ type commitWatch struct {
 	fetch func(ctx context.Context) (map[int]int64, error)
 	every time.Duration
 	log   *slog.Logger
+	// waiting exports waiters.
+	waiting prometheus.Gauge
 
 	mu        sync.Mutex
 	committed map[int]int64
@@ -27,8 +31,16 @@ type commitWatch struct {
 	polled chan struct{}
 }
 
-func newCommitWatch(fetch func(ctx context.Context) (map[int]int64, error), every time.Duration, log *slog.Logger) *commitWatch {
-	return &commitWatch{fetch: fetch, every: every, log: log, committed: map[int]int64{}, polled: make(chan struct{})}
+// newCommitWatch returns a commitWatch; its gauge of waiting writes is registered with
+// reg unless reg is nil.
+func newCommitWatch(fetch func(ctx context.Context) (map[int]int64, error), every time.Duration, log *slog.Logger, reg prometheus.Registerer) *commitWatch {
+	waiting := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hcstream_query_live_writes_waiting", Help: "API writes waiting for the projectors to commit past them.",
+	})
+	if reg != nil {
+		reg.MustRegister(waiting)
+	}
+	return &commitWatch{fetch: fetch, every: every, log: log, waiting: waiting, committed: map[int]int64{}, polled: make(chan struct{})}
 }
 
 // await returns once the group has committed partition past the record whose version
@@ -36,10 +48,12 @@ func newCommitWatch(fetch func(ctx context.Context) (map[int]int64, error), ever
 func (w *commitWatch) await(ctx context.Context, partition int, version uint64) error {
 	w.mu.Lock()
 	w.waiters++
+	w.waiting.Inc()
 	defer func() {
 		w.mu.Lock()
 		w.waiters--
 		w.mu.Unlock()
+		w.waiting.Dec()
 	}()
 	for {
 		if next := w.committed[partition]; next > 0 && uint64(next) >= version {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fakeCommits is the projectors' consumer group as a follower polls it.
@@ -41,7 +43,16 @@ func (f *fakeCommits) set(partition int, next int64, fail error) {
 func TestFollowerAwaitsCommitsThenTheFold(t *testing.T) {
 	commits := &fakeCommits{committed: map[int]int64{0: 3}}
 	p := &Projector{live: map[int]*partitionState{}, follows: true}
-	p.commits = newCommitWatch(commits.fetch, time.Millisecond, slog.New(slog.DiscardHandler))
+	reg := prometheus.NewRegistry()
+	p.commits = newCommitWatch(commits.fetch, time.Millisecond, slog.New(slog.DiscardHandler), reg)
+	waiting := func() float64 {
+		t.Helper()
+		families, err := reg.Gather()
+		if err != nil || len(families) != 1 {
+			t.Fatalf("gathering: %v, %d families", err, len(families))
+		}
+		return families[0].GetMetric()[0].GetGauge().GetValue()
+	}
 	followed, elsewhere, _ := serveOneCheck(p, 4)
 	ctx := context.Background()
 
@@ -50,11 +61,17 @@ func TestFollowerAwaitsCommitsThenTheFold(t *testing.T) {
 	}
 	done := inBackground(func() (bool, error) { return p.AwaitWritten(ctx, followed, 4) })
 	stillWaiting(t, done, 30*time.Millisecond, "the group has committed only up to offset 3")
+	if n := waiting(); n != 1 {
+		t.Errorf("writes waiting: %v, want 1", n)
+	}
 	commits.set(0, 4, errors.New("coordinator moving")) // a failed poll changes nothing
 	stillWaiting(t, done, 10*time.Millisecond, "the polls that said so failed")
 	commits.set(0, 4, nil)
 	if !within(t, done, "group committed past the write") {
 		t.Fatal("the group committed past offset 3, yet AwaitWritten did not vouch for version 4")
+	}
+	if n := waiting(); n != 0 {
+		t.Errorf("writes waiting after the wait: %v, want 0", n)
 	}
 
 	// Committed, but not folded here yet: the follower's own reads would miss it.

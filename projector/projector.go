@@ -146,7 +146,7 @@ func NewFollower(cfg Config, logger *slog.Logger, reg prometheus.Registerer, loa
 	p := &Projector{cfg: cfg, log: logger.With("component", "follower"), metrics: newMetrics(reg, "hcstream_query_live"),
 		loader: loader, live: map[int]*partitionState{}, follows: true,
 		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}}
-	p.commits = newCommitWatch(p.allCommitted, commitPoll, p.log)
+	p.commits = newCommitWatch(p.allCommitted, commitPoll, p.log, reg)
 	return p, nil
 }
 
