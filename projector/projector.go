@@ -932,6 +932,11 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	version := uint64(msg.Offset) + 1
 	typ := ev.Body.Type()
 	rows := b.rows()
+	// A writer in another process (the API, `project create`) waits for this record to
+	// be stored; a replay's old records have no one waiting and keep their batches whole.
+	if kafkarec.IsAwaited(msg) && time.Since(ev.At) < awaitedRecently {
+		st.written.expect(version)
+	}
 	// Time passes before the event happens (a check already late when its ping arrives
 	// goes down, then up, as Healthchecks would have it), and again at its instant.
 	if !st.streamTime.IsZero() && ev.At.Sub(st.streamTime) > p.cfg.OutageWindow {
@@ -963,11 +968,6 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	row.State, row.Version = state, version
 	st.put(row)
 	p.metrics.folded(typ)
-	// An API in another process waits for this write to be stored; a replay's old
-	// records have no one waiting and keep their batches whole.
-	if kafkarec.IsAwaited(msg) && time.Since(ev.At) < awaitedRecently {
-		st.written.expect(version)
-	}
 	switch typ {
 	case schemas.TypeCheckCreated, schemas.TypeCheckUpdated, schemas.TypeCheckDeleted:
 		if state.Exists && (typ != schemas.TypeCheckCreated || !before.Exists) {

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"syscall"
@@ -103,4 +104,36 @@ func TestQueryRoleFollowsTheLog(t *testing.T) {
 	count(time.Second)
 	showsEveryPing(s.query, "the first query role, after the projector is back")
 	showsEveryPing(later, "the second query role, after the projector is back")
+}
+
+// An API write through a query role in its own process is written by the projector at
+// once, however long the projector's batching intervals: the write's record says that
+// someone waits for it. So a check created there is pingable through another process's
+// ingest moments after the create returns, not a batching interval later.
+func TestSeparateQueryRoleWritesAreNotBatchedAway(t *testing.T) {
+	env := isolatedEnv(t)
+	slow := maps.Clone(env)
+	slow["HC_PROJECTOR_FLUSH_INTERVAL"] = "2m"
+	slow["HC_PROJECTOR_WRITE_INTERVAL"] = "2m"
+	ingestURL, queryURL := startRole(t, env, "ingest"), startRole(t, env, "query")
+	projectorProcess(t, slow)
+	for _, base := range []string{ingestURL, queryURL} {
+		awaitReady(t, base)
+	}
+	key := (&stack{env: env}).createProject(t)["api_key"]
+	// The project's own record goes through the same batching: wait for it first.
+	testenv.Eventually(t, 30*time.Second, "the project never became usable", func() bool {
+		return do(t, "GET", queryURL+"/api/v3/checks/", key, "").code == http.StatusOK
+	})
+	for i := range 3 {
+		created := do(t, "POST", queryURL+"/api/v3/checks/", key, fmt.Sprintf(`{"name": "eager-%d"}`, i))
+		if created.code != http.StatusCreated {
+			t.Fatalf("create: %d %s", created.code, created.body)
+		}
+		id := created.json(t)["uuid"].(string)
+		testenv.Eventually(t, 5*time.Second, "a check created through the query role is not pingable", func() bool {
+			code, _ := pingOnce(ingestURL + "/ping/" + id)
+			return code == http.StatusOK
+		})
+	}
 }
