@@ -90,3 +90,19 @@ func TestFollowerAwaitsCommitsThenTheFold(t *testing.T) {
 		t.Errorf("%d polls with no write waiting", later-polls)
 	}
 }
+
+// A follower serves a partition only once it has read to the end the broker reported.
+func TestFetcherCaughtUp(t *testing.T) {
+	f := newFetcher(nil, "events", 0, 5, 1, 1, slog.New(slog.DiscardHandler))
+	if f.caughtUp() {
+		t.Error("caught up before any fetch answered")
+	}
+	f.fetched, f.highWater = true, 9
+	if f.caughtUp() {
+		t.Error("caught up at offset 5 of 9")
+	}
+	f.offset = 9
+	if !f.caughtUp() {
+		t.Error("not caught up at the reported end")
+	}
+}

@@ -35,6 +35,8 @@ type fetcher struct {
 	// fetch reported.
 	offset    int64
 	highWater int64
+	// fetched is set once a fetch has answered, so that highWater is known.
+	fetched bool
 	// failures counts reconnects since the last fetch read to its end; retryAt is
 	// when the next may be tried.
 	failures int
@@ -100,6 +102,10 @@ func (f *fetcher) buffered() bool { return f.batch != nil }
 // lag is how many records the last fetch reported after the next one.
 func (f *fetcher) lag() int64 { return max(f.highWater-f.offset, 0) }
 
+// caughtUp reports whether every record up to the partition end the last fetch
+// reported has been returned.
+func (f *fetcher) caughtUp() bool { return f.fetched && f.batch == nil && f.offset >= f.highWater }
+
 // fetch sends one fetch request from f.offset.
 func (f *fetcher) fetch(ctx context.Context, wait time.Duration) error {
 	if f.conn == nil {
@@ -130,6 +136,7 @@ func (f *fetcher) fetch(ctx context.Context, wait time.Duration) error {
 	f.batch = f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: f.minBytes, MaxBytes: f.maxBytes, MaxWait: max(wait, time.Millisecond)})
 	stop()
 	f.highWater = f.batch.HighWaterMark()
+	f.fetched = true
 	return nil
 }
 

@@ -739,21 +739,14 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	defer records.disconnect()
 	st.written = newWrittenMark(offset)
 	defer st.written.stop()
-	defer p.serveLive(st)()
 	log.Info("partition started", "offset", offset, "checks", st.checks.len())
 	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
 	// A revoked partition stops exporting its lag; its new owner reports it.
 	defer p.metrics.lag.DeleteLabelValues(strconv.Itoa(partition))
 	if p.follows {
-		for ctx.Err() == nil {
-			if _, err := p.fetchBatch(ctx, records, st); err != nil {
-				log.Error("stopping partition", "err", err)
-				return false
-			}
-			lag.Set(float64(records.lag()))
-		}
-		return false
+		return p.follow(ctx, log, records, st, lag)
 	}
+	defer p.serveLive(st)()
 	// Batches are written by their own goroutine while the next ones are folded, so
 	// folding (and Check) does not wait for ClickHouse; they are still made durable and
 	// committed in order, and a full queue slows folding down rather than memory up.
@@ -825,6 +818,28 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 		}
 	}
 	finish()
+	return false
+}
+
+// follow folds a follower's partition until ctx ends or a record cannot be folded. The
+// partition is served only once it has caught up with the partition's end: until then
+// ClickHouse, which the projectors write, may be ahead of it, and a caller whose write
+// was found stored there could read the check from this fold without it.
+func (p *Projector) follow(ctx context.Context, log *slog.Logger, records *fetcher, st *partitionState, lag prometheus.Gauge) bool {
+	stopServing := func() {}
+	defer func() { stopServing() }()
+	served := false
+	for ctx.Err() == nil {
+		if _, err := p.fetchBatch(ctx, records, st); err != nil {
+			log.Error("stopping partition", "err", err)
+			return false
+		}
+		lag.Set(float64(records.lag()))
+		if !served && records.caughtUp() {
+			stopServing, served = p.serveLive(st), true
+			log.Info("partition caught up; serving reads", "offset", records.offset)
+		}
+	}
 	return false
 }
 
