@@ -160,11 +160,16 @@ func (p *Projector) allCommitted(ctx context.Context) (map[int]int64, error) {
 	if partitioner == nil {
 		return nil, errors.New("the events topic's partition count is not known yet")
 	}
+	return p.committed(ctx, p.client, everyPartition(partitioner))
+}
+
+// everyPartition lists the partitions partitioner places checks among.
+func everyPartition(partitioner *kafkarec.Partitioner) []int {
 	partitions := make([]int, partitioner.Count())
 	for i := range partitions {
 		partitions[i] = i
 	}
-	return p.committed(ctx, p.client, partitions)
+	return partitions
 }
 
 // Check returns a check's state as this projector has folded it, or false when none of
@@ -516,10 +521,7 @@ func (p *Projector) Follow(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		partitions := make([]int, partitioner.Count())
-		for i := range partitions {
-			partitions[i] = i
-		}
+		partitions := everyPartition(partitioner)
 		// Offsets are read before the states: read after, ClickHouse could be behind them.
 		offsets, err := p.committed(ctx, client, partitions)
 		if err != nil {

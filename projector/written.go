@@ -103,7 +103,7 @@ func (p *Projector) AwaitWritten(ctx context.Context, check schemas.ID, version 
 		if err := p.commits.await(ctx, st.partition, version); err != nil {
 			return true, err
 		}
-		return p.AwaitFolded(ctx, check, version)
+		return p.awaitFolded(ctx, check, version)
 	}
 	held, err := st.written.await(ctx, version)
 	if !held || err != nil {
@@ -113,11 +113,11 @@ func (p *Projector) AwaitWritten(ctx context.Context, check schemas.ID, version 
 	return ok && row.Version >= version, nil
 }
 
-// AwaitFolded waits until the check's row here includes version. It returns false when
+// awaitFolded waits until the check's row here includes version. It returns false when
 // no partition folded here holds the check, and ctx's error when ctx ends first. A
 // follower needs it after a write: ClickHouse holding the write says nothing of how
 // far the follower has folded.
-func (p *Projector) AwaitFolded(ctx context.Context, check schemas.ID, version uint64) (bool, error) {
+func (p *Projector) awaitFolded(ctx context.Context, check schemas.ID, version uint64) (bool, error) {
 	// A record is readable as soon as it is folded, while the partition's marks move a
 	// batch at a time: looking at the row itself sees the fold soonest.
 	tick := time.NewTicker(foldPoll)
@@ -138,7 +138,7 @@ func (p *Projector) AwaitFolded(ctx context.Context, check schemas.ID, version u
 	}
 }
 
-// foldPoll is how often AwaitFolded looks at the row.
+// foldPoll is how often awaitFolded looks at the row.
 const foldPoll = 2 * time.Millisecond
 
 // liveStateOf returns the state of the check's partition when it is folded here.

@@ -150,7 +150,7 @@ func TestAwaitWrittenAnswersForHeldPartitionsOnly(t *testing.T) {
 	}
 }
 
-// AwaitFolded waits for the row of the check's partition to reach the version, and
+// awaitFolded waits for the row of the check's partition to reach the version, and
 // answers false for a partition not folded here.
 func TestAwaitFoldedWatchesTheRow(t *testing.T) {
 	p := &Projector{live: map[int]*partitionState{}, follows: true}
@@ -159,23 +159,23 @@ func TestAwaitFoldedWatchesTheRow(t *testing.T) {
 	project := row.State.ProjectID
 	ctx := context.Background()
 
-	if ok, err := p.AwaitFolded(ctx, elsewhere, 1); ok || err != nil {
+	if ok, err := p.awaitFolded(ctx, elsewhere, 1); ok || err != nil {
 		t.Fatalf("check of a partition not folded here: %v, %v; want false, nil", ok, err)
 	}
-	if ok, err := p.AwaitFolded(ctx, followed, 4); !ok || err != nil {
+	if ok, err := p.awaitFolded(ctx, followed, 4); !ok || err != nil {
 		t.Fatalf("row at the version: %v, %v; want true, nil", ok, err)
 	}
-	done := inBackground(func() (bool, error) { return p.AwaitFolded(ctx, followed, 6) })
+	done := inBackground(func() (bool, error) { return p.awaitFolded(ctx, followed, 6) })
 	stillWaiting(t, done, 20*time.Millisecond, "the row has not reached version 6")
 	st.mu.Lock()
 	st.put(history.CheckRow{Version: 6, State: check.State{CheckID: followed, ProjectID: project, Exists: true}})
 	st.mu.Unlock()
 	if !within(t, done, "row folded to version 6") {
-		t.Fatal("the row reached version 6, yet AwaitFolded did not vouch for it")
+		t.Fatal("the row reached version 6, yet awaitFolded did not vouch for it")
 	}
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
-	if ok, err := p.AwaitFolded(short, followed, 7); !ok || !errors.Is(err, context.DeadlineExceeded) {
+	if ok, err := p.awaitFolded(short, followed, 7); !ok || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a version never folded: %v, %v; want true and the deadline", ok, err)
 	}
 }
