@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 			Name: prefix + "_events_total", Help: "Events folded, by type.",
 		}, []string{"event_type"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: prefix + "_events_skipped_total", Help: "Records not folded, by reason (already_applied, corrupt).",
+			Name: prefix + "_events_skipped_total", Help: "Records not folded, by reason (already_applied, corrupt, unknown_check: an event about a check the partition never held).",
 		}, []string{"reason"}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: prefix + "_batch_rows", Help: "Rows per history batch.",

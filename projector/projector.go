@@ -655,6 +655,10 @@ type partitionState struct {
 	written *writtenMark
 	// journal records each check put, for ProjectChanges.
 	journal changeJournal
+	// unknownLogged is when unknownCheck last logged, and unknownChecks how many events
+	// it has counted since.
+	unknownLogged time.Time
+	unknownChecks int
 }
 
 func newPartitionState(partition, capacity int) *partitionState {
@@ -979,7 +983,7 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	before := row.State
 	state, effects := check.Apply(row.State, ev)
 	if !state.Exists {
-		// An event about a check that never existed here leaves nothing to record.
+		p.unknownCheck(st, ev, msg.Offset)
 		return nil
 	}
 	row.State, row.Version = state, version
@@ -1007,6 +1011,23 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 		}
 	}
 	return nil
+}
+
+// unknownCheck counts an event about a check the partition never held, and says so in
+// the log at most once a minute a partition. Ingest and the API append events only for
+// checks whose creation was folded before, into the partition the check's ID hashes to,
+// so such an event means the check's state lives in another partition: most likely the
+// events topic was given more partitions, which silently stops monitoring the checks
+// that moved. It leaves nothing to record.
+func (p *Projector) unknownCheck(st *partitionState, ev schemas.Event, offset int64) {
+	p.metrics.skipped.WithLabelValues("unknown_check").Inc()
+	st.unknownChecks++
+	if now := time.Now(); now.Sub(st.unknownLogged) >= time.Minute {
+		p.log.Error("events about checks this partition never held: were partitions added to the events topic? "+
+			"its partition count must never change (README, Architecture, Events)",
+			"partition", st.partition, "offset", offset, "check", ev.CheckID, "event_type", ev.Body.Type().String(), "events", st.unknownChecks)
+		st.unknownLogged, st.unknownChecks = now, 0
+	}
 }
 
 // advance moves the partition's stream time to at (it never goes back) and applies it

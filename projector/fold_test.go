@@ -1,0 +1,88 @@
+package projector
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hcstream/hcstream/projector/history"
+	"github.com/hcstream/hcstream/schemas"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
+)
+
+// Events about a check the partition never held (what adding partitions to the events
+// topic produces) are counted and logged, once a minute a partition, and change nothing;
+// events about held checks are not counted.
+func TestEventsAboutChecksThePartitionNeverHeldAreReported(t *testing.T) {
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	p, err := New(Config{Brokers: []string{"unused:9092"}}, slog.New(slog.NewTextHandler(&logs, nil)), reg, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := func() float64 {
+		var m dto.Metric
+		if err := p.metrics.skipped.WithLabelValues("unknown_check").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	st := newPartitionState(3, 0)
+	st.written = newWrittenMark(0)
+	project, held, elsewhere := schemas.NewID(), schemas.NewID(), schemas.NewID()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	offset := int64(0)
+	fold := func(check schemas.ID, body schemas.Body) {
+		t.Helper()
+		msg, err := kafkarec.Message(schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: check, At: at, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg.Offset = offset
+		offset++
+		at = at.Add(time.Second)
+		if err := p.fold(st, &batch{steps: []history.Batch{{}}}, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	fold(held, schemas.CheckCreated{Config: schemas.CheckConfig{Timeout: time.Hour, Grace: time.Minute, TZ: "UTC"}})
+	fold(held, schemas.PingReceived{Kind: schemas.PingSuccess})
+	if got := unknown(); got != 0 {
+		t.Fatalf("events about a held check counted as unknown: %v", got)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("logged for a held check: %s", logs.String())
+	}
+
+	fold(elsewhere, schemas.PingReceived{Kind: schemas.PingSuccess})
+	fold(elsewhere, schemas.CheckPaused{})
+	if got := unknown(); got != 2 {
+		t.Errorf("unknown_check counted %v events, want 2", got)
+	}
+	if _, ok := st.row(elsewhere); ok {
+		t.Error("the partition stored a row for a check it never held")
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
+		t.Errorf("%d errors logged for two events within a minute, want 1:\n%s", n, logs.String())
+	}
+	for _, want := range []string{"partition=3", "check=" + elsewhere.String(), "partition count must never change"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the error does not say %q:\n%s", want, logs.String())
+		}
+	}
+
+	st.unknownLogged = st.unknownLogged.Add(-time.Minute)
+	fold(elsewhere, schemas.PingReceived{Kind: schemas.PingFail})
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 2 {
+		t.Errorf("%d errors logged after a minute, want 2", n)
+	}
+	if !strings.Contains(logs.String(), "events=2") || !strings.Contains(logs.String(), "events=1") {
+		t.Errorf("the errors do not count the events since the last one:\n%s", logs.String())
+	}
+}
