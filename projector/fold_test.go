@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/schemas"
@@ -84,5 +85,56 @@ func TestEventsAboutChecksThePartitionNeverHeldAreReported(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "events=2") || !strings.Contains(logs.String(), "events=1") {
 		t.Errorf("the errors do not count the events since the last one:\n%s", logs.String())
+	}
+}
+
+// BenchmarkFoldPings times folding a fetch of 5,000 pings to 10,000 checks of one
+// partition and closing its batch, as a projector and as a query role's follower.
+func BenchmarkFoldPings(b *testing.B) {
+	for _, role := range []string{"projector", "follower"} {
+		b.Run(role, func(b *testing.B) {
+			p, err := New(Config{Brokers: []string{"unused:9092"}}, slog.New(slog.DiscardHandler), nil, nil, nil, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.follows = role == "follower"
+			st := newPartitionState(0, 10_000)
+			st.written = newWrittenMark(0)
+			project, at, offset := schemas.NewID(), time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), int64(0)
+			message := func(check schemas.ID, body schemas.Body) kafka.Message {
+				msg, err := kafkarec.Message(schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: check, At: at, Body: body})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return msg
+			}
+			fold := func(b0 *batch, msg kafka.Message) {
+				msg.Offset = offset
+				offset++
+				if err := p.fold(st, b0, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			checks := make([]schemas.ID, 10_000)
+			created := newFetchBatch(st)
+			for i := range checks {
+				checks[i] = schemas.NewID()
+				fold(created, message(checks[i], schemas.CheckCreated{Config: schemas.CheckConfig{Timeout: time.Hour, Grace: time.Minute, TZ: "UTC"}}))
+			}
+			p.closeFetch(st, created)
+			pings := make([]kafka.Message, 5_000)
+			for i := range pings {
+				pings[i] = message(checks[i*7919%len(checks)], schemas.PingReceived{Kind: schemas.PingSuccess, Method: "GET", Scheme: "https",
+					RemoteAddr: "203.0.113.7", UserAgent: "curl/8.5.0"})
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				fetched := newFetchBatch(st)
+				for _, msg := range pings {
+					fold(fetched, msg)
+				}
+				p.closeFetch(st, fetched)
+			}
+		})
 	}
 }

@@ -893,9 +893,7 @@ func (b *batch) append(later *batch) {
 }
 
 func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partitionState) (*batch, error) {
-	// A fetch folds about as many pings as the last one did; sizing the slice for them
-	// saves copying the wide ping rows as it grows.
-	b := &batch{steps: []history.Batch{{Pings: make([]history.Ping, 0, st.lastPings)}}}
+	b := newFetchBatch(st)
 	// The batch closes FlushInterval after its first record, at the end of the fetch
 	// that passes it: the clock is read once a fetch, not once a record. It closes at
 	// the end of its fetch when an API call waits for one of its records.
@@ -929,13 +927,24 @@ func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partit
 		}
 		b.nextOffset = msg.Offset + 1
 	}
+	p.closeFetch(st, b)
+	return b, nil
+}
+
+// newFetchBatch starts the batch of a fetch. A fetch folds about as many pings as the
+// last one did; sizing the slice for them saves copying the wide ping rows as it grows.
+func newFetchBatch(st *partitionState) *batch {
+	return &batch{steps: []history.Batch{{Pings: make([]history.Ping, 0, st.lastPings)}}}
+}
+
+// closeFetch packs the checks a fetch changed and closes its rows.
+func (p *Projector) closeFetch(st *partitionState, b *batch) {
 	rows := b.rows()
 	st.lastPings = len(rows.Pings)
 	st.mu.Lock()
 	rows.Checks = st.closeBatch()
 	rows.ProjectHours = st.projectHours.closeBatch()
 	st.mu.Unlock()
-	return b, nil
 }
 
 // fold applies one record. Records the stored state already includes are skipped, which
@@ -989,6 +998,14 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	row.State, row.Version = state, version
 	st.put(row)
 	p.metrics.folded(typ)
+	if typ == schemas.TypePingReceived && p.metrics.pingDelay != nil {
+		p.metrics.pingDelay.Observe(time.Since(ev.At).Seconds())
+	}
+	if p.follows {
+		// A follower serves reads from the checks' state alone: history and registry
+		// records are the projectors' to write.
+		return nil
+	}
 	switch typ {
 	case schemas.TypeCheckCreated, schemas.TypeCheckUpdated, schemas.TypeCheckDeleted:
 		if state.Exists && (typ != schemas.TypeCheckCreated || !before.Exists) {
@@ -998,9 +1015,6 @@ func (p *Projector) fold(st *partitionState, b *batch, msg kafka.Message) error 
 	for _, e := range effects {
 		switch e := e.(type) {
 		case check.PingRecorded:
-			if p.metrics.pingDelay != nil {
-				p.metrics.pingDelay.Observe(time.Since(ev.At).Seconds())
-			}
 			rows.Pings = append(rows.Pings, history.Ping{ProjectID: state.ProjectID, CheckID: ev.CheckID, EventID: ev.ID,
 				At: ev.At, Ping: ev.Body.(schemas.PingReceived), Recorded: e})
 			st.projectHours.count(state.ProjectID, state.Tally.Hour, e, version)
