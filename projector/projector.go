@@ -1113,7 +1113,7 @@ func flipRecords(steps []history.Batch, flips int) ([]kafka.Message, error) {
 }
 
 func registryRecord(msg kafka.Message) kafka.Message {
-	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: msg.Headers}
+	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: kafkarec.WithoutAwaited(msg).Headers}
 }
 
 // flush makes the batch durable in order: registry records first (so a check visible in

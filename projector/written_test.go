@@ -224,11 +224,16 @@ func TestAwaitedRecordsHastenTheirBatch(t *testing.T) {
 			msg.Offset = 41
 			st := newPartitionState(0, 0)
 			st.written = newWrittenMark(41)
-			if err := p.fold(st, &batch{steps: []history.Batch{{}}}, msg); err != nil {
+			folded := &batch{steps: []history.Batch{{}}}
+			if err := p.fold(st, folded, msg); err != nil {
 				t.Fatal(err)
 			}
 			if got := st.written.awaitedBefore(42); got != tc.want {
 				t.Errorf("batch to offset 42 awaited: %v, want %v", got, tc.want)
+			}
+			// The mark means nothing on the registry topic.
+			if len(folded.registry) != 1 || kafkarec.IsAwaited(folded.registry[0]) {
+				t.Errorf("registry records %v, want one without the awaited mark", folded.registry)
 			}
 		})
 	}

@@ -32,6 +32,15 @@ func Awaited(m kafka.Message) kafka.Message {
 	return m
 }
 
+// WithoutAwaited returns m without the HeaderAwaited that Awaited added, for a copy of
+// the record written where the mark means nothing (the registry topic).
+func WithoutAwaited(m kafka.Message) kafka.Message {
+	if n := len(m.Headers); n > 0 && m.Headers[n-1].Key == HeaderAwaited {
+		m.Headers = m.Headers[: n-1 : n-1]
+	}
+	return m
+}
+
 // IsAwaited reports whether m carries HeaderAwaited.
 func IsAwaited(m kafka.Message) bool {
 	for _, h := range m.Headers {

@@ -112,4 +112,11 @@ func TestAwaitedMarksOneRecord(t *testing.T) {
 	if got, err := Event(marked); err != nil || got.ID != ev.ID {
 		t.Errorf("decoding a marked record: %v, %v", got.ID, err)
 	}
+	unmarked := WithoutAwaited(marked)
+	if IsAwaited(unmarked) || len(unmarked.Headers) != len(plain.Headers) {
+		t.Errorf("the mark taken away: awaited %v, headers %v; want false, %v", IsAwaited(unmarked), unmarked.Headers, plain.Headers)
+	}
+	if got := WithoutAwaited(plain); len(got.Headers) != len(plain.Headers) {
+		t.Errorf("taking the mark from an unmarked record left headers %v, want %v", got.Headers, plain.Headers)
+	}
 }
