@@ -123,15 +123,16 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	if req.BySlug {
 		project, checkID, status := in.resolveSlug(ctx, req)
 		switch status {
-		case http.StatusOK:
-		case http.StatusCreated:
+		case http.StatusOK, http.StatusCreated:
 			if req.ExitStatusTooLarge || req.RunIDInvalid {
-				// Healthchecks creates the check and then answers 400; hcstream rejects
-				// the URL first and creates nothing.
+				// A check to create: Healthchecks creates it and then answers 400;
+				// hcstream rejects the URL first and creates nothing.
 				return in.badRequest(w, req)
 			}
-			created = true
-			events = append(events, autoProvision(project, checkID, req.Slug, at))
+			if status == http.StatusCreated {
+				created = true
+				events = append(events, autoProvision(project, checkID, req.Slug, at))
+			}
 		case http.StatusNotFound:
 			return plain(w, http.StatusNotFound, "not found", false)
 		case http.StatusConflict:

@@ -4,7 +4,6 @@
 package pingurl
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/hcstream/hcstream/schemas"
@@ -149,10 +148,7 @@ func withQuery(req Request, rawQuery string) Request {
 	if rawQuery == "" {
 		return req
 	}
-	query, _ := url.ParseQuery(rawQuery)
-	if values, ok := query["rid"]; ok {
-		// Django's request.GET["rid"] is the last value.
-		rid := values[len(values)-1]
+	if rid, ok := lastQueryValue(rawQuery, "rid"); ok {
 		if !isUUID(rid, true) {
 			req.RunIDInvalid = true
 		} else {
@@ -161,9 +157,62 @@ func withQuery(req Request, rawQuery string) Request {
 		}
 	}
 	if req.BySlug {
-		if values, ok := query["create"]; ok && values[len(values)-1] == "1" {
+		if create, ok := lastQueryValue(rawQuery, "create"); ok && create == "1" {
 			req.Create = true
 		}
 	}
 	return req
+}
+
+// lastQueryValue returns the last value of key in rawQuery, read as Django's
+// request.GET reads it: pairs split on '&' only, a pair without '=' has an empty value,
+// '+' is a space, and a broken %-escape stays as written. url.ParseQuery instead drops
+// pairs it cannot parse (a ';', a bad escape), which would turn "?rid=%zz" into a ping
+// without a run ID where Healthchecks answers 400.
+func lastQueryValue(rawQuery, key string) (value string, found bool) {
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		if pair == "" {
+			continue
+		}
+		name, v, _ := strings.Cut(pair, "=")
+		if lenientUnescape(name) == key {
+			value, found = lenientUnescape(v), true
+		}
+	}
+	return value, found
+}
+
+// lenientUnescape decodes '+' and valid %XX escapes and keeps anything else as written.
+func lenientUnescape(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

@@ -1,6 +1,7 @@
 package pingurl
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -126,4 +127,49 @@ func FuzzMatchers(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(checkMatchers)
+}
+
+// Query values are read as Django reads them, so that a malformed query string cannot
+// hide a run ID that Healthchecks would reject.
+func TestLastQueryValue(t *testing.T) {
+	for _, tc := range []struct {
+		query, key, want string
+		found            bool
+	}{
+		{"rid=a&rid=b", "rid", "b", true},
+		{"rid", "rid", "", true},
+		{"rid=", "rid", "", true},
+		{"r%69d=x", "rid", "x", true},
+		{"rid=%zz", "rid", "%zz", true},
+		{"rid=%4", "rid", "%4", true},
+		{"rid=%41%4g", "rid", "A%4g", true},
+		{"rid=a+b%2Bc", "rid", "a b+c", true},
+		{"rid=u;x=1", "rid", "u;x=1", true},
+		{"x=1;rid=2", "rid", "", false},
+		{"&&create=1&", "create", "1", true},
+		{"rider=1", "rid", "", false},
+	} {
+		got, found := lastQueryValue(tc.query, tc.key)
+		if got != tc.want || found != tc.found {
+			t.Errorf("lastQueryValue(%q, %q) = %q, %v; want %q, %v", tc.query, tc.key, got, found, tc.want, tc.found)
+		}
+	}
+}
+
+// Where net/url parses a query without complaint, lastQueryValue agrees with it.
+func FuzzLastQueryValue(f *testing.F) {
+	for _, seed := range []string{"rid=a&rid=b", "rid=%41+b", "create=1&rid", "r%69d=%zz", "a=b;c"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		values, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		for key, all := range values {
+			if got, found := lastQueryValue(query, key); !found || got != all[len(all)-1] {
+				t.Errorf("lastQueryValue(%q, %q) = %q, %v; net/url has %q", query, key, got, found, all[len(all)-1])
+			}
+		}
+	})
 }
