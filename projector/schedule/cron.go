@@ -239,6 +239,7 @@ func (c *Cron) Next(t time.Time, loc *time.Location) (time.Time, bool) {
 // nextWallClock walks local dates and times without a zone, then places the match.
 func (c *Cron) nextWallClock(start time.Time, loc *time.Location) (time.Time, bool) {
 	y, m, d := start.Date()
+	// The first day is searched from the minute after start, later days from midnight.
 	hh, mm := start.Hour(), start.Minute()+1
 	for range searchYears * 366 {
 		if c.months&(1<<int(m)) != 0 && c.matchDay(y, m, d) {
@@ -246,12 +247,16 @@ func (c *Cron) nextWallClock(start time.Time, loc *time.Location) (time.Time, bo
 				if c.hours&(1<<h) == 0 {
 					continue
 				}
-				for mi := mm; mi < 60; mi++ {
+				// Only start's own hour begins after its minute.
+				first := 0
+				if h == hh {
+					first = mm
+				}
+				for mi := first; mi < 60; mi++ {
 					if c.minutes&(1<<mi) != 0 {
 						return place(y, m, d, h, mi, loc), true
 					}
 				}
-				mm = 0
 			}
 		}
 		next := time.Date(y, m, d+1, 12, 0, 0, 0, time.UTC)

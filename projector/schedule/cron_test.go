@@ -42,6 +42,11 @@ func TestNextCron(t *testing.T) {
 		{"range with step", "0 8-18/5 * * *", "UTC", "2026-01-05T13:00:00Z", "2026-01-05T18:00:00Z"},
 		{"leap day", "0 0 29 2 *", "UTC", "2026-03-01T00:00:00Z", "2028-02-29T00:00:00Z"},
 		{"time zone", "0 9 * * *", "Europe/Riga", "2026-01-05T08:00:00Z", "2026-01-06T07:00:00Z"},
+		{"daily at 4, pinged at 3:18: today", "0 4 * * *", "UTC", "2026-12-02T03:18:00Z", "2026-12-02T04:00:00Z"},
+		{"twice a day, pinged between", "0 9,17 * * *", "UTC", "2026-12-02T03:18:00Z", "2026-12-02T09:00:00Z"},
+		{"weekly, pinged earlier that day", "0 4 * * 3", "UTC", "2026-12-02T03:18:00Z", "2026-12-02T04:00:00Z"},
+		{"time zone, pinged earlier that day", "0 9 * * *", "Europe/Kyiv", "2026-12-02T03:18:00Z", "2026-12-02T07:00:00Z"},
+		{"minute list, pinged late in an hour", "15,45 9 * * *", "UTC", "2026-12-02T08:50:00Z", "2026-12-02T09:15:00Z"},
 
 		// Spring forward (Europe/Berlin, 2026-03-29 02:00 CET → 03:00 CEST): a job in the
 		// skipped hour runs at the first real minute after it.
@@ -100,17 +105,27 @@ func TestIsCron(t *testing.T) {
 
 func FuzzParseCron(f *testing.F) {
 	for _, seed := range []string{"* * * * *", "0 9 * * mon-fri", "0 0 L * *", "0 0 * * 5L", "0 0 * * 1#2", "*/7 1-5/2 LW */3 SUN#5"} {
-		f.Add(seed)
+		f.Add(seed, uint32(0))
 	}
-	f.Fuzz(func(t *testing.T, expr string) {
+	for i, seed := range []string{"0 4 * * *", "0 9,17 * * *", "15,45 9 * * 3", "30 2 29 2 *"} {
+		f.Add(seed, uint32(i*7919))
+	}
+	f.Fuzz(func(t *testing.T, expr string, minutes uint32) {
 		c, err := ParseCron(expr)
 		if err != nil {
 			return
 		}
-		after := time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC)
+		after := time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC).Add(time.Duration(minutes%(4*366*24*60))*time.Minute + 30*time.Second)
 		next, ok := c.Next(after, time.UTC)
 		if ok && !next.After(after) {
 			t.Fatalf("%q: next %v is not after %v", expr, next, after)
+		}
+		// UTC has no repeated or skipped wall times, so the wall-clock search must find
+		// what walking every minute finds.
+		walk := *c
+		walk.wallClock = false
+		if want, wantOK := walk.Next(after, time.UTC); ok != wantOK || !next.Equal(want) {
+			t.Fatalf("%q after %v: next %v, %v; walking every minute gives %v, %v", expr, after, next, ok, want, wantOK)
 		}
 	})
 }
