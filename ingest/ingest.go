@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -73,6 +75,8 @@ type Publisher interface {
 // Lookup resolves ping URLs to checks.
 type Lookup interface {
 	Check(id schemas.ID) (project schemas.ID, ok bool)
+	// Taken reports whether a check has ever had the ID, deleted ones included.
+	Taken(id schemas.ID) bool
 	Slug(pingKey, slug string) (project schemas.ID, projectOK bool, checks []schemas.ID)
 	Checks(project schemas.ID) int
 	Sync(ctx context.Context) error
@@ -88,6 +92,52 @@ type Ingest struct {
 	now       func() time.Time
 	// bodyLimitHeader is the Ping-Body-Limit header's value.
 	bodyLimitHeader []string
+	provisioned     provisionedChecks
+}
+
+// provisionedChecks remembers the checks this process auto-provisioned until its
+// registry has read them. The projector takes a moment to fold a create and publish it,
+// and a ping of the slug meanwhile is a ping of that check: 200, where the registry
+// alone would answer a second 201, or 404 without create=1.
+type provisionedChecks struct {
+	mu     sync.Mutex
+	checks map[provisionedSlug]schemas.ID
+}
+
+type provisionedSlug struct {
+	project schemas.ID
+	slug    string
+}
+
+// sweepProvisioned is how many remembered checks make remember drop those the
+// registry has read.
+const sweepProvisioned = 1024
+
+func (p *provisionedChecks) remember(project schemas.ID, slug string, check schemas.ID, lookup Lookup) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.checks == nil {
+		p.checks = map[provisionedSlug]schemas.ID{}
+	}
+	if len(p.checks) >= sweepProvisioned {
+		maps.DeleteFunc(p.checks, func(_ provisionedSlug, id schemas.ID) bool { return lookup.Taken(id) })
+	}
+	p.checks[provisionedSlug{project, slug}] = check
+}
+
+// pending returns the check this process provisioned for the slug, while the registry
+// has not read it. Once the registry has (the check exists, or was deleted or renamed
+// since), the registry's answer stands.
+func (p *provisionedChecks) pending(project schemas.ID, slug string, lookup Lookup) (schemas.ID, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := provisionedSlug{project, slug}
+	id, ok := p.checks[key]
+	if ok && lookup.Taken(id) {
+		delete(p.checks, key)
+		return id, false
+	}
+	return id, ok
 }
 
 // New returns the ping handler. now is the event clock (time.Now in production).
@@ -188,6 +238,7 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	in.metrics.publishSeconds.Observe(time.Since(start).Seconds())
 	in.setPingHeaders(w)
 	if created {
+		in.provisioned.remember(events[0].ProjectID, req.Slug, req.CheckID, in.lookup)
 		return plain(w, http.StatusCreated, "Created", true)
 	}
 	return plain(w, http.StatusOK, "OK", true)
@@ -224,6 +275,11 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 		}
 		project, ok, checks = in.lookup.Slug(req.PingKey, req.Slug)
 	}
+	if ok && len(checks) == 0 {
+		if id, pending := in.provisioned.pending(project, req.Slug, in.lookup); pending {
+			return project, id, http.StatusOK
+		}
+	}
 	switch {
 	case !ok:
 		return project, check, http.StatusNotFound
@@ -234,7 +290,7 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 	case req.Create && in.cfg.CheckLimit > 0 && in.lookup.Checks(project) >= 2*in.cfg.CheckLimit:
 		return project, check, http.StatusNotFound
 	case req.Create:
-		return project, slugCheckID(project, req.Slug), http.StatusCreated
+		return project, in.slugCheckID(project, req.Slug), http.StatusCreated
 	}
 	return project, check, http.StatusNotFound
 }
@@ -250,9 +306,18 @@ func (in *Ingest) sync(ctx context.Context) error {
 }
 
 // slugCheckID derives the ID of an auto-provisioned check from its project and slug
-// (a name-based UUID), so concurrent first pings of one slug create the same check.
-func slugCheckID(project schemas.ID, slug string) schemas.ID {
-	return schemas.NameID(project[:], []byte(slug))
+// (a name-based UUID), so concurrent first pings of one slug create the same check. The
+// projector keeps the first check of an ID, so an ID already taken (its check deleted,
+// or given another slug since) would make the create change nothing and send the ping
+// to the old check: the next ID of the slug's sequence is derived instead, the same in
+// every ingest process that has read the same registry. '/' cannot occur in a slug, so
+// no slug's sequence meets another's.
+func (in *Ingest) slugCheckID(project schemas.ID, slug string) schemas.ID {
+	id := schemas.NameID(project[:], []byte(slug))
+	for n := 1; in.lookup.Taken(id); n++ {
+		id = schemas.NameID(project[:], []byte(slug+"/"+strconv.Itoa(n)))
+	}
+	return id
 }
 
 func autoProvision(project, check schemas.ID, slug string, at time.Time) schemas.Event {

@@ -23,6 +23,7 @@ import (
 
 type fakeLookup struct {
 	checks   map[schemas.ID]schemas.ID
+	deleted  map[schemas.ID]bool
 	pingKeys map[string]schemas.ID
 	slugs    map[string][]schemas.ID
 	syncErr  error
@@ -30,6 +31,10 @@ type fakeLookup struct {
 }
 
 func (f *fakeLookup) Check(id schemas.ID) (schemas.ID, bool) { p, ok := f.checks[id]; return p, ok }
+func (f *fakeLookup) Taken(id schemas.ID) bool {
+	_, exists := f.checks[id]
+	return exists || f.deleted[id]
+}
 func (f *fakeLookup) Slug(key, slug string) (schemas.ID, bool, []schemas.ID) {
 	p, ok := f.pingKeys[key]
 	if !ok {
@@ -229,6 +234,92 @@ func TestAutoProvisionIsDeterministic(t *testing.T) {
 	}
 	if ids[0] != ids[1] {
 		t.Error("concurrent first pings of one slug must derive the same check ID")
+	}
+}
+
+// An auto-provisioned check deleted or given another slug since keeps its ID: a new
+// create=1 ping of the slug creates a check with the next ID of the slug's sequence,
+// the same in every process, and pings it.
+func TestAutoProvisionNeverReusesAnID(t *testing.T) {
+	created := func(lookup *fakeLookup) schemas.ID {
+		t.Helper()
+		pub := &fakePublisher{}
+		rec := httptest.NewRecorder()
+		newTestIngest(pub, lookup).ServeHTTP(rec, httptest.NewRequest("GET", "/ping/pk/nightly?create=1", nil))
+		evs := pub.events(t)
+		if rec.Code != http.StatusCreated || len(evs) != 2 || evs[1].CheckID != evs[0].CheckID {
+			t.Fatalf("%d, events %+v; want 201, a create and a ping of the created check", rec.Code, evs)
+		}
+		return evs[0].CheckID
+	}
+	lookup := defaultLookup()
+	first := created(lookup)
+	lookup.deleted = map[schemas.ID]bool{first: true}
+	second := created(lookup)
+	if second == first {
+		t.Fatal("a create=1 ping after the check was deleted derived the deleted check's ID")
+	}
+	if again := created(lookup); again != second {
+		t.Errorf("the next ID is not derived the same way twice: %v, then %v", second, again)
+	}
+	// The second check given another slug: it exists, under an ID the slug derives.
+	lookup.checks[second] = project
+	third := created(lookup)
+	if third == first || third == second {
+		t.Errorf("a create=1 ping after the check was renamed derived a taken ID: %v (taken: %v, %v)", third, first, second)
+	}
+}
+
+// Until the registry has read an auto-provisioned check, further pings of its slug
+// through the same process are pings of that check (200), with or without create=1.
+func TestProvisionedCheckIsPingableBeforeTheRegistryHasIt(t *testing.T) {
+	lookup := defaultLookup()
+	pub := &fakePublisher{}
+	h := newTestIngest(pub, lookup)
+	ping := func(target string) (int, []schemas.Event) {
+		t.Helper()
+		pub.msgs = nil
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		return rec.Code, pub.events(t)
+	}
+	code, evs := ping("/ping/pk/nightly?create=1")
+	if code != http.StatusCreated || len(evs) != 2 {
+		t.Fatalf("first create=1 ping: %d with %d events, want 201 with a create and a ping", code, len(evs))
+	}
+	created := evs[0].CheckID
+	for _, target := range []string{"/ping/pk/nightly?create=1", "/ping/pk/nightly/start"} {
+		code, evs := ping(target)
+		if code != http.StatusOK || len(evs) != 1 || evs[0].CheckID != created {
+			t.Errorf("%s before the registry has the check: %d, events %+v; want 200 and one ping of %v", target, code, evs, created)
+		}
+	}
+	// The registry read the create, then the check was deleted: the registry decides.
+	lookup.deleted = map[schemas.ID]bool{created: true}
+	if code, _ := ping("/ping/pk/nightly"); code != http.StatusNotFound {
+		t.Errorf("after the check was deleted: %d, want 404", code)
+	}
+	if code, evs := ping("/ping/pk/nightly?create=1"); code != http.StatusCreated || len(evs) != 2 || evs[0].CheckID == created {
+		t.Errorf("create=1 after the check was deleted: %d, events %+v; want 201 and a new check", code, evs)
+	}
+}
+
+// The registry remembers deleted checks' IDs as taken.
+func TestRegistryTakenIncludesDeletedChecks(t *testing.T) {
+	r := NewRegistry([]string{"unused:9092"}, "registry", slog.New(slog.DiscardHandler))
+	kept, deleted, never := schemas.NewID(), schemas.NewID(), schemas.NewID()
+	for _, ev := range []schemas.Event{
+		{ProjectID: project, CheckID: kept, Body: schemas.CheckCreated{Config: schemas.CheckConfig{Slug: "kept"}}},
+		{ProjectID: project, CheckID: deleted, Body: schemas.CheckCreated{Config: schemas.CheckConfig{Slug: "gone"}}},
+		{ProjectID: project, CheckID: deleted, Body: schemas.CheckDeleted{}},
+	} {
+		r.applyEvent(ev)
+	}
+	if _, ok := r.Check(deleted); ok {
+		t.Error("a deleted check is still pingable")
+	}
+	if !r.Taken(kept) || !r.Taken(deleted) || r.Taken(never) {
+		t.Errorf("taken: existing %v, deleted %v, never seen %v; want true, true, false", r.Taken(kept), r.Taken(deleted), r.Taken(never))
 	}
 }
 

@@ -23,8 +23,11 @@ type Registry struct {
 	log     *slog.Logger
 	client  *kafka.Client
 
-	mu       sync.RWMutex
-	checks   map[schemas.ID]registeredCheck
+	mu     sync.RWMutex
+	checks map[schemas.ID]registeredCheck
+	// deleted holds the IDs of deleted checks: an auto-provisioned check's ID must not
+	// be derived again once its check is gone (see Taken).
+	deleted  map[schemas.ID]struct{}
 	pingKeys map[string]schemas.ID
 	slugs    map[slugKey][]schemas.ID
 	counts   map[schemas.ID]int // checks per project
@@ -49,6 +52,7 @@ func NewRegistry(brokers []string, topic string, logger *slog.Logger) *Registry 
 		brokers: brokers, topic: topic, log: logger.With("component", "registry"),
 		client:   &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}},
 		checks:   map[schemas.ID]registeredCheck{},
+		deleted:  map[schemas.ID]struct{}{},
 		pingKeys: map[string]schemas.ID{},
 		slugs:    map[slugKey][]schemas.ID{},
 		counts:   map[schemas.ID]int{},
@@ -120,6 +124,7 @@ func (r *Registry) applyEvent(ev schemas.Event) {
 		r.putCheck(ev.CheckID, ev.ProjectID, body.Config.Slug)
 	case schemas.CheckDeleted:
 		r.removeCheck(ev.CheckID)
+		r.deleted[ev.CheckID] = struct{}{}
 	}
 }
 
@@ -162,6 +167,15 @@ func (r *Registry) Check(id schemas.ID) (project schemas.ID, ok bool) {
 	defer r.mu.RUnlock()
 	c, ok := r.checks[id]
 	return c.project, ok
+}
+
+// Taken reports whether a check has ever had this ID: it exists, or was deleted.
+func (r *Registry) Taken(id schemas.ID) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, exists := r.checks[id]
+	_, deleted := r.deleted[id]
+	return exists || deleted
 }
 
 // Checks returns how many checks a project has.
