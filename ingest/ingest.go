@@ -49,9 +49,6 @@ type Config struct {
 	CheckLimit int
 }
 
-// maxRequestBody is Django's DATA_UPLOAD_MAX_MEMORY_SIZE: a larger body is a 400.
-const maxRequestBody = 2621440
-
 // maxUserAgent is how much of User-Agent is stored, as Healthchecks.
 const maxUserAgent = 200
 
@@ -232,7 +229,13 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	err = in.publisher.Publish(ctx, msgs...)
 	in.metrics.inflight.Dec()
 	if err != nil {
-		in.log.Warn("publishing ping", "check_id", req.CheckID, "err", err)
+		if errors.Is(err, kafka.MessageSizeTooLarge) {
+			// Retrying cannot help until an operator raises the topic's limit.
+			in.log.Error("the events topic refuses a ping this large: raise its max.message.bytes (README, Ingest)",
+				"check_id", req.CheckID, "body_bytes", len(body), "err", err)
+		} else {
+			in.log.Warn("publishing ping", "check_id", req.CheckID, "err", err)
+		}
 		return unavailable(w)
 	}
 	in.metrics.publishSeconds.Observe(time.Since(start).Seconds())
@@ -384,7 +387,7 @@ func readBody(r *http.Request, limit int) ([]byte, error) {
 		// Most pings have no body, and reading one would allocate a buffer anyway.
 		return nil, nil
 	}
-	maxBody := int64(max(maxRequestBody, limit))
+	maxBody := int64(max(schemas.MaxRequestBody, limit))
 	if r.ContentLength > maxBody {
 		return nil, errBodyTooLarge
 	}

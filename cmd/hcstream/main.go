@@ -215,7 +215,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	// Topics and tables are created in the background and retried, so the process serves
 	// its status endpoint (503) while Kafka or ClickHouse is still unreachable. Ingest
 	// waits for Kafka only; the projector waits for both.
-	kafkaReady := bootstrap(gctx, g, logger, "Kafka topics", func(ctx context.Context) error { return createTopics(ctx, cfg) })
+	kafkaReady := bootstrap(gctx, g, logger, "Kafka topics", func(ctx context.Context) error { return createTopics(ctx, cfg, logger) })
 	storeReady := kafkaReady
 	if has("query") || has("projector") {
 		storeReady = bootstrap(gctx, g, logger, "ClickHouse migrations", func(ctx context.Context) error {

@@ -72,9 +72,25 @@ func NewProducer(brokers []string, topic string, maxInFlight int) *Producer {
 // or too few replicas were in sync, is sent again (with fresh metadata) until ctx ends:
 // a leader election must not turn into failed pings. When msgs span partitions, those
 // already stored are sent again with the rest; their event IDs make that harmless.
+// Records of more than maxPartitionBatch bytes in all go in turns of at most that.
 func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) && (n == 0 || size+recordSize(msgs[n]) <= maxPartitionBatch) {
+			size += recordSize(msgs[n])
+			n++
+		}
+		if err := p.publishRetrying(ctx, msgs[:n], size); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+func (p *Producer) publishRetrying(ctx context.Context, msgs []kafka.Message, size int) error {
 	for attempt := 0; ; attempt++ {
-		err := p.publishOnce(ctx, msgs)
+		err := p.publishOnce(ctx, msgs, size)
 		if err == nil || !notAppended(err) {
 			return err
 		}
@@ -84,6 +100,22 @@ func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
 			return err
 		}
 	}
+}
+
+// maxPartitionBatch caps one partition's records in one produce request, below Kafka's
+// default max.message.bytes (1,048,588). A broker refuses a larger record batch whole,
+// and with it every ping in the batch: a backlog gathered while the broker was slow, or
+// one large body, would fail every ping beside it. A single larger record is sent on
+// its own, and stored if the topic's max.message.bytes allows it.
+const maxPartitionBatch = 1_000_000
+
+// recordSize is an upper bound of m's bytes in a record batch.
+func recordSize(m kafka.Message) int {
+	size := len(m.Key) + len(m.Value) + 32
+	for _, h := range m.Headers {
+		size += len(h.Key) + len(h.Value) + 8
+	}
+	return size
 }
 
 // Backoff between sends of records the broker refused before appending them.
@@ -120,11 +152,8 @@ func notAppended(err error) bool {
 	return false
 }
 
-func (p *Producer) publishOnce(ctx context.Context, msgs []kafka.Message) error {
-	call := &produceCall{msgs: msgs, done: make(chan error, 1)}
-	for _, m := range msgs {
-		call.size += len(m.Key) + len(m.Value) + 64
-	}
+func (p *Producer) publishOnce(ctx context.Context, msgs []kafka.Message, size int) error {
+	call := &produceCall{msgs: msgs, size: size, done: make(chan error, 1)}
 	p.mu.Lock()
 	p.pending = append(p.pending, call)
 	if p.inFlight < p.maxInFlight {
@@ -150,12 +179,31 @@ func (p *Producer) sendPending() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
-		errs := p.send(ctx, calls)
+		errs, deferred := p.send(ctx, calls)
 		cancel()
 		for i, c := range calls {
-			c.done <- errs[i]
+			if !deferred[i] {
+				c.done <- errs[i]
+			}
+		}
+		p.putBack(calls, deferred)
+	}
+}
+
+// putBack returns the deferred calls to the head of the queue, in their order.
+func (p *Producer) putBack(calls []*produceCall, deferred []bool) {
+	var back []*produceCall
+	for i, c := range calls {
+		if deferred[i] {
+			back = append(back, c)
 		}
 	}
+	if len(back) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.pending = append(back, p.pending...)
+	p.mu.Unlock()
 }
 
 // takePending removes up to maxBytes of waiting calls, or, when none wait, gives up
@@ -177,15 +225,17 @@ func (p *Producer) takePending() []*produceCall {
 	return calls
 }
 
-// send produces every call's records and returns each call's outcome.
-func (p *Producer) send(ctx context.Context, calls []*produceCall) []error {
-	errs := make([]error, len(calls))
+// send produces the calls' records and returns each call's outcome. A call whose
+// records would take a partition's batch past maxPartitionBatch is deferred to the next
+// request instead; the first call is always sent.
+func (p *Producer) send(ctx context.Context, calls []*produceCall) (errs []error, deferred []bool) {
+	errs, deferred = make([]error, len(calls)), make([]bool, len(calls))
 	layout, err := p.currentLayout(ctx)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
 		}
-		return errs
+		return errs, deferred
 	}
 	// byLeader → partition → records, remembering which calls each partition carries.
 	type partitionBatch struct {
@@ -193,9 +243,20 @@ func (p *Producer) send(ctx context.Context, calls []*produceCall) []error {
 		calls   []int
 	}
 	byLeader := map[string]map[int]*partitionBatch{}
+	partitioner := NewPartitioner(layout.partitions)
+	batchBytes := map[int]int{}
+	var placed []int
 	for i, c := range calls {
+		placed = placed[:0]
 		for _, m := range c.msgs {
-			partition := Partition(m.Key, layout.partitions)
+			placed = append(placed, partitioner.Of(m.Key))
+		}
+		if !fitsBatches(c.msgs, placed, batchBytes) {
+			deferred[i] = true
+			continue
+		}
+		for j, m := range c.msgs {
+			partition := placed[j]
 			addr := layout.leader[partition]
 			if addr == nil {
 				errs[i] = fmt.Errorf("partition %d of %s: %w", partition, p.topic, errNoLeader)
@@ -249,7 +310,28 @@ func (p *Producer) send(ctx context.Context, calls []*produceCall) []error {
 	if failed {
 		p.forgetLayout()
 	}
-	return errs
+	return errs, deferred
+}
+
+// fitsBatches reports whether msgs, placed in partitions, can join partition batches
+// of batchBytes without taking a non-empty one past maxPartitionBatch, and if so counts
+// them in. A call's records nearly always share a key (a ping, or a create and its
+// ping), so the whole call is counted against each of its partitions: conservative,
+// and no per-call map on the pings' path.
+func fitsBatches(msgs []kafka.Message, partitions []int, batchBytes map[int]int) bool {
+	total := 0
+	for _, m := range msgs {
+		total += recordSize(m)
+	}
+	for _, partition := range partitions {
+		if before := batchBytes[partition]; before > 0 && before+total > maxPartitionBatch {
+			return false
+		}
+	}
+	for i, m := range msgs {
+		batchBytes[partitions[i]] += recordSize(m)
+	}
+	return true
 }
 
 // roundTrip sends one leader's request and returns the error of each partition.

@@ -1,0 +1,11 @@
+package schemas
+
+// MaxRequestBody is Django's DATA_UPLOAD_MAX_MEMORY_SIZE: Healthchecks reads no larger
+// request body, for pings or API calls, unless its PING_BODY_LIMIT is larger still.
+const MaxRequestBody = 2621440
+
+// MaxEventBytes bounds an encoded event made from one request when ping bodies are kept
+// up to bodyLimit bytes: the body, or a check's fields decoded from an API call's JSON
+// (never longer than the JSON), plus the envelope, a user agent and the like. The
+// topics carrying events must take records this large.
+func MaxEventBytes(bodyLimit int) int { return max(MaxRequestBody, bodyLimit) + 64<<10 }
