@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/hcstream/hcstream/ingest/errorpage"
 	"github.com/hcstream/hcstream/ingest/pingurl"
 	"github.com/hcstream/hcstream/schemas"
 	"github.com/hcstream/hcstream/schemas/kafkarec"
@@ -157,7 +158,7 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	req, problem := pingurl.Parse(path, r.URL.RawQuery)
 	switch problem {
 	case pingurl.NoRoute:
-		return notFoundPage(w)
+		return errorpage.NotFound(w)
 	case pingurl.UppercaseSlug:
 		return plain(w, http.StatusBadRequest, "invalid url format", false)
 	}
@@ -414,7 +415,6 @@ var (
 	anyOrigin     = []string{"*"}
 	noCache       = []string{"max-age=0, no-cache, no-store, must-revalidate, private"}
 	textPlain     = []string{"text/plain; charset=utf-8"}
-	textHTML      = []string{"text/html; charset=utf-8"}
 	retryAfterOne = []string{"1"}
 )
 
@@ -458,11 +458,4 @@ func expiresNow(now time.Time) []string {
 func unavailable(w http.ResponseWriter) int {
 	w.Header()["Retry-After"] = retryAfterOne
 	return plain(w, http.StatusServiceUnavailable, "service unavailable", true)
-}
-
-func notFoundPage(w http.ResponseWriter) int {
-	w.Header()["Content-Type"] = textHTML
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = io.WriteString(w, "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n")
-	return http.StatusNotFound
 }

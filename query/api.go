@@ -14,6 +14,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -26,6 +27,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hcstream/hcstream/ingest/errorpage"
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/auth"
@@ -160,9 +162,13 @@ func (a *API) Register(r *mux.Router) {
 		v := r.PathPrefix("/api/v" + strconv.Itoa(version)).Subrouter()
 		route := func(pattern string, h http.Handler) {
 			v.Handle(pattern, a.metrics.instrument(version, pattern, h))
+			// Django's APPEND_SLASH: a route with a trailing slash is also reached
+			// without it, by a redirect.
+			if slashless, ok := strings.CutSuffix(pattern, "/"); ok {
+				v.Handle(slashless, a.metrics.instrument(version, slashless, redirectSlash()))
+			}
 		}
 		route("/checks/", a.endpoint(version, map[string]handlerFunc{"GET": a.listChecks, "POST": a.createCheck}))
-		route("/checks", redirectSlash())
 		route("/checks/"+uuidRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getCheck, "POST": a.updateCheck, "DELETE": a.deleteCheck}))
 		route("/channels/", a.readWriteEndpoint(version, map[string]handlerFunc{"GET": a.listChannels}))
 		route("/checks/"+uniqueKeyRoute, a.endpoint(version, map[string]handlerFunc{"GET": a.getByUniqueKey}))
@@ -174,11 +180,8 @@ func (a *API) Register(r *mux.Router) {
 		route("/checks/"+uuidRoute+"/flips/", a.endpoint(version, map[string]handlerFunc{"GET": a.listFlips}))
 		route("/checks/"+uuidRoute+"/state", a.endpoint(version, map[string]handlerFunc{"GET": a.stateAt}))
 		route("/checks/"+uuidRoute+"/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.checkAnalytics}))
-		route("/checks/"+uuidRoute+"/analytics", redirectSlash())
 		route("/analytics/", a.endpoint(version, map[string]handlerFunc{"GET": a.projectAnalytics}))
-		route("/analytics", redirectSlash())
 		route("/badges/", a.endpoint(version, map[string]handlerFunc{"GET": a.listBadges}))
-		route("/badges", redirectSlash())
 	}
 	for _, badge := range []struct {
 		pattern string
@@ -233,12 +236,9 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 		}
 	}
 	allowed = append(allowed, "OPTIONS")
+	cors := corsHeaders(allowed)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Headers", "X-Api-Key")
-		h.Set("Access-Control-Allow-Methods", strings.Join(allowed, ", "))
-		h.Set("Access-Control-Max-Age", "600")
+		setHeaders(w.Header(), cors)
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -251,28 +251,16 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 		req := &request{Request: r, version: version}
 		writes := r.Method == http.MethodPost || r.Method == http.MethodDelete
 		key, hasHeader := r.Header.Get("X-Api-Key"), r.Header["X-Api-Key"] != nil
-		if writes {
-			raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2621440))
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "could not parse request body")
+		// Healthchecks reads only a POST's body: a DELETE's is never looked at.
+		if r.Method == http.MethodPost {
+			body, msg := readObject(w, r)
+			if msg != "" {
+				writeError(w, http.StatusBadRequest, msg)
 				return
 			}
-			req.body = map[string]json.RawMessage{}
-			if len(raw) > 0 {
-				var any any
-				if err := json.Unmarshal(raw, &any); err != nil {
-					writeError(w, http.StatusBadRequest, "could not parse request body")
-					return
-				}
-				if err := json.Unmarshal(raw, &req.body); err != nil {
-					writeError(w, http.StatusBadRequest, "json validation error: value is not an object")
-					return
-				}
-			}
-			if !hasHeader && r.Method == http.MethodPost {
-				if v, ok := req.body["api_key"]; ok {
-					key = jsonString(v)
-				}
+			req.body = body
+			if v, ok := body["api_key"]; ok && !hasHeader {
+				key = jsonString(v)
 			}
 		}
 		project, code, msg := a.authenticate(r.Context(), key)
@@ -292,6 +280,47 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 		req.badges = badges
 		handle(w, req)
 	})
+}
+
+// corsHeaders are the headers Healthchecks' CORS decorator adds to every response its
+// view returns, for a route that allows methods.
+func corsHeaders(methods []string) http.Header {
+	return http.Header{
+		"Access-Control-Allow-Origin":  {"*"},
+		"Access-Control-Allow-Headers": {"X-Api-Key"},
+		"Access-Control-Allow-Methods": {strings.Join(methods, ", ")},
+		"Access-Control-Max-Age":       {"600"},
+	}
+}
+
+// setHeaders sets every header of from on h, sharing none of from's value slices.
+func setHeaders(h, from http.Header) {
+	for name, values := range from {
+		h[name] = slices.Clone(values)
+	}
+}
+
+// readObject reads a POST body as Healthchecks' authorize does: empty is {}, and
+// anything but a JSON object is refused with the message it gives.
+func readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, string) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, schemas.MaxRequestBody))
+	if err != nil {
+		return nil, "could not parse request body"
+	}
+	if len(raw) == 0 {
+		return map[string]json.RawMessage{}, ""
+	}
+	var body map[string]json.RawMessage
+	// Unmarshal checks the whole text is JSON before decoding any of it, so a type
+	// error means valid JSON of another kind; null decodes without one, to a nil map.
+	var notAnObject *json.UnmarshalTypeError
+	if err := json.Unmarshal(raw, &body); err != nil && !errors.As(err, &notAnObject) {
+		return nil, "could not parse request body"
+	}
+	if body == nil {
+		return nil, "json validation error: value is not an object"
+	}
+	return body, ""
 }
 
 // jsonString is Python's str() of a JSON value, as Healthchecks reads api_key.
@@ -624,14 +653,17 @@ func (a *API) ownCheck(w http.ResponseWriter, r *request) (history.CheckRow, boo
 		w.WriteHeader(http.StatusForbidden)
 		return row, false
 	}
-	notFoundPage(w)
+	raisedNotFound(w)
 	return row, false
 }
 
-func notFoundPage(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = io.WriteString(w, "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n")
+// raisedNotFound answers as Django does when a view raises Http404: the page is built
+// past the view's decorators, so it carries none of the CORS headers set for the view.
+func raisedNotFound(w http.ResponseWriter) {
+	for name := range corsHeaders(nil) {
+		w.Header().Del(name)
+	}
+	errorpage.NotFound(w)
 }
 
 func (a *API) getCheck(w http.ResponseWriter, r *request) {
@@ -751,7 +783,7 @@ func (a *API) pingBody(w http.ResponseWriter, r *request) {
 	n, err := strconv.ParseUint(mux.Vars(r.Request)["n"], 10, 64)
 	// Healthchecks keeps the last ping_log_limit pings; older numbers are gone.
 	if err != nil || n == 0 || int64(n) <= int64(row.State.NPings)-int64(a.cfg.PingLogLimit) {
-		notFoundPage(w)
+		raisedNotFound(w)
 		return
 	}
 	a.waitForHistory(r.Context(), row.State.ProjectID, row.State.CheckID, row.Version)
@@ -761,7 +793,7 @@ func (a *API) pingBody(w http.ResponseWriter, r *request) {
 		return
 	}
 	if !found || len(body) == 0 {
-		notFoundPage(w)
+		raisedNotFound(w)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")
@@ -894,8 +926,12 @@ func (a *API) findUnique(r *request) (history.CheckRow, bool, error) {
 	if raw, ok := r.body["unique"]; !ok || json.Unmarshal(raw, &fields) != nil || len(fields) == 0 {
 		return history.CheckRow{}, false, nil
 	}
+	// The values compared are those the body gives: a timeout sent beside a schedule
+	// still counts here, though applying the schedule leaves the timeout alone.
+	compared := maps.Clone(r.body)
+	delete(compared, "schedule")
 	want := defaultCheckConfig()
-	applySpec(&want, r.body, r.version)
+	applySpec(&want, compared, r.version)
 	for _, f := range fields {
 		if _, given := r.body[f]; !given {
 			return history.CheckRow{}, false, nil

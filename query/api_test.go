@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -261,6 +262,8 @@ func TestCreateValidation(t *testing.T) {
 		// It parses, but never matches after 2000.
 		{`{"schedule": "1999-01-01"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
 		{`{"unique": ["color"]}`, "json validation error: an item in 'unique' has unexpected value"},
+		{`{"unique": ["name slug"]}`, "json validation error: an item in 'unique' has unexpected value"},
+		{`{"unique": ["name", ""]}`, "json validation error: an item in 'unique' has unexpected value"},
 		{`{"unique": "name"}`, "json validation error: unique is not an array"},
 		// Field declaration order decides which error is reported.
 		{`{"timeout": 1, "grace": 1, "name": 1}`, "json validation error: grace is too small"},
@@ -676,5 +679,217 @@ func TestWritesWaitForIngestToReadThem(t *testing.T) {
 	close(registry.gate)
 	if code := <-deleted; code != http.StatusOK {
 		t.Fatalf("delete: %d", code)
+	}
+}
+
+// Healthchecks parses a POST body before the key check and wants a JSON object: any
+// other JSON value, null included, is refused on every endpoint that takes a body.
+func TestBodyMustBeAnObject(t *testing.T) {
+	r, _ := newTestAPI(t)
+	created := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "target"}`)
+	var c struct{ UUID string }
+	_ = json.Unmarshal(created.Body.Bytes(), &c)
+	endpoints := []string{"/api/v3/checks/", "/api/v3/checks/" + c.UUID, "/api/v3/checks/" + c.UUID + "/pause", "/api/v3/checks/" + c.UUID + "/resume"}
+	for _, path := range endpoints {
+		for _, tt := range []struct{ body, want string }{
+			{`null`, `{"error": "json validation error: value is not an object"}`},
+			{` null `, `{"error": "json validation error: value is not an object"}`},
+			{`[1, 2]`, `{"error": "json validation error: value is not an object"}`},
+			{`[]`, `{"error": "json validation error: value is not an object"}`},
+			{`123`, `{"error": "json validation error: value is not an object"}`},
+			{`"text"`, `{"error": "json validation error: value is not an object"}`},
+			{`true`, `{"error": "json validation error: value is not an object"}`},
+			{`{"name": }`, `{"error": "could not parse request body"}`},
+			{`null null`, `{"error": "could not parse request body"}`},
+		} {
+			// No key at all: the body is refused before the key is looked at.
+			rec := call(r, "POST", path, "", tt.body)
+			if rec.Code != http.StatusBadRequest || rec.Body.String() != tt.want {
+				t.Errorf("POST %s %s: %d %s, want 400 %s", path, tt.body, rec.Code, rec.Body.String(), tt.want)
+			}
+		}
+	}
+}
+
+// Only a POST body is read (it may carry api_key); a DELETE body is ignored whatever it
+// holds, and its key must come in the header.
+func TestDeleteIgnoresBody(t *testing.T) {
+	r, _ := newTestAPI(t)
+	for _, tt := range []struct {
+		name, key, body string
+		wantCode        int
+		wantBody        string
+	}{
+		{"not JSON", rwKey, "garbage", 200, ""},
+		{"not an object", rwKey, "null", 200, ""},
+		{"key only in the body", "", `{"api_key": "` + rwKey + `"}`, 401, `{"error": "missing api key"}`},
+		{"over the body cap", rwKey, strings.Repeat("x", 2621441), 200, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			created := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "doomed"}`)
+			var c struct{ UUID string }
+			_ = json.Unmarshal(created.Body.Bytes(), &c)
+			rec := call(r, "DELETE", "/api/v3/checks/"+c.UUID, tt.key, tt.body)
+			if rec.Code != tt.wantCode || (tt.wantBody != "" && rec.Body.String() != tt.wantBody) {
+				t.Errorf("%d %s, want %d %s", rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
+			}
+		})
+	}
+}
+
+// An upsert compares the values the request gives, so a timeout sent beside a schedule
+// still picks the check (Healthchecks compares spec.timeout even though applying the
+// schedule ignores it).
+func TestUniqueComparesGivenValues(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		existing string
+		upsert   string
+		wantCode int
+	}{
+		{"timeout with a schedule, no check has it", `{"name": "daily"}`,
+			`{"name": "want-300", "schedule": "0 0 * * *", "timeout": 300, "unique": ["timeout"]}`, 201},
+		{"timeout with a schedule, a check has it", `{"name": "five-minutes", "timeout": 300}`,
+			`{"name": "want-300", "schedule": "0 0 * * *", "timeout": 300, "unique": ["timeout"]}`, 200},
+		{"timeout alone", `{"name": "five-minutes", "timeout": 300}`,
+			`{"timeout": 300, "unique": ["timeout"]}`, 200},
+		{"grace with a schedule", `{"name": "slow", "grace": 600}`,
+			`{"schedule": "0 0 * * *", "grace": 600, "unique": ["grace"]}`, 200},
+		{"v1 slug given", `{"name": "x", "slug": "nightly"}`,
+			`{"name": "Other Name", "slug": "nightly", "unique": ["slug"]}`, 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := newTestAPI(t)
+			if rec := call(r, "POST", "/api/v1/checks/", rwKey, tt.existing); rec.Code != http.StatusCreated {
+				t.Fatalf("creating the existing check: %d %s", rec.Code, rec.Body.String())
+			}
+			if rec := call(r, "POST", "/api/v1/checks/", rwKey, tt.upsert); rec.Code != tt.wantCode {
+				t.Errorf("%s: %d %s, want %d", tt.upsert, rec.Code, rec.Body.String(), tt.wantCode)
+			}
+		})
+	}
+}
+
+// Django's APPEND_SLASH redirects a slash-less URL to every route that has a trailing
+// slash, in every API version; routes without one never get a slash added or removed.
+func TestTrailingSlashRedirects(t *testing.T) {
+	r, _ := newTestAPI(t)
+	created := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "x"}`)
+	var c struct{ UUID string }
+	_ = json.Unmarshal(created.Body.Bytes(), &c)
+	key := uniqueKey(mustParseID(t, c.UUID))
+	for _, version := range []string{"v1", "v2", "v3"} {
+		api := "/api/" + version
+		for _, tt := range []struct {
+			path         string
+			wantCode     int
+			wantLocation string
+		}{
+			{api + "/checks", 301, api + "/checks/"},
+			{api + "/checks?tag=a&tag=b", 301, api + "/checks/?tag=a&tag=b"},
+			{api + "/channels", 301, api + "/channels/"},
+			{api + "/badges", 301, api + "/badges/"},
+			{api + "/analytics", 301, api + "/analytics/"},
+			{api + "/checks/" + c.UUID + "/pings", 301, api + "/checks/" + c.UUID + "/pings/"},
+			{api + "/checks/" + c.UUID + "/flips", 301, api + "/checks/" + c.UUID + "/flips/"},
+			{api + "/checks/" + c.UUID + "/analytics", 301, api + "/checks/" + c.UUID + "/analytics/"},
+			{api + "/checks/" + key + "/flips", 301, api + "/checks/" + key + "/flips/"},
+			{api + "/checks/" + c.UUID + "/", 404, ""},
+			{api + "/checks/" + c.UUID + "/pause/", 404, ""},
+			{api + "/checks/" + key + "/", 404, ""},
+		} {
+			rec := call(r, "GET", tt.path, rwKey, "")
+			if rec.Code != tt.wantCode || rec.Header().Get("Location") != tt.wantLocation {
+				t.Errorf("GET %s: %d to %q, want %d to %q", tt.path, rec.Code, rec.Header().Get("Location"), tt.wantCode, tt.wantLocation)
+			}
+		}
+	}
+}
+
+func mustParseID(t testing.TB, s string) schemas.ID {
+	t.Helper()
+	id, err := schemas.ParseID(s)
+	if err != nil {
+		t.Fatalf("parsing %q: %v", s, err)
+	}
+	return id
+}
+
+// Django builds the page for a raised Http404 past the view's decorators, so it has no
+// CORS headers; every response the decorated view returns itself has them, a 404 with an
+// empty body included.
+func TestCORSHeadersBypassedByRaisedNotFound(t *testing.T) {
+	r, log := newTestAPI(t)
+	created := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "x"}`)
+	var c struct{ UUID string }
+	_ = json.Unmarshal(created.Body.Bytes(), &c)
+	own := "/api/v3/checks/" + c.UUID
+	id := mustParseID(t, c.UUID)
+	row := log.checks[id]
+	row.State.NPings = 150 // so pings 1 to 50 are past the log limit of 100
+	log.checks[id] = row
+	missing := "/api/v3/checks/" + schemas.ID{9}.String()
+	for _, tt := range []struct {
+		name, method, path, key, body string
+		wantCode                      int
+		wantCORS                      bool
+	}{
+		{"get a missing check", "GET", missing, rwKey, "", 404, false},
+		{"update a missing check", "POST", missing, rwKey, "{}", 404, false},
+		{"delete a missing check", "DELETE", missing, rwKey, "", 404, false},
+		{"pause a missing check", "POST", missing + "/pause", rwKey, "", 404, false},
+		{"resume a missing check", "POST", missing + "/resume", rwKey, "", 404, false},
+		{"pings of a missing check", "GET", missing + "/pings/", rwKey, "", 404, false},
+		{"flips of a missing check", "GET", missing + "/flips/", rwKey, "", 404, false},
+		{"ping body of a missing check", "GET", missing + "/pings/1/body", rwKey, "", 404, false},
+		{"ping body past the log limit", "GET", own + "/pings/50/body", rwKey, "", 404, false},
+		{"ping body number 0", "GET", own + "/pings/0/body", rwKey, "", 404, false},
+		{"ping without a body", "GET", own + "/pings/120/body", rwKey, "", 404, false},
+		{"missing unique_key", "GET", "/api/v3/checks/" + strings.Repeat("a", 40), rwKey, "", 404, true},
+		{"get", "GET", own, rwKey, "", 200, true},
+		{"another project's check", "GET", own, otherKey, "", 403, true},
+		{"no key", "GET", missing, "", "", 401, true},
+		{"body not an object", "POST", missing, rwKey, "null", 400, true},
+		{"not paused", "POST", own + "/resume", rwKey, "", 409, true},
+		{"method not allowed", "PUT", missing, rwKey, "", 405, true},
+		{"options", "OPTIONS", missing, "", "", 204, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := call(r, tt.method, tt.path, tt.key, tt.body)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("%d %s, want %d", rec.Code, rec.Body.String(), tt.wantCode)
+			}
+			want := map[string]string{}
+			if tt.wantCORS {
+				want = map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "X-Api-Key",
+					"Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS", "Access-Control-Max-Age": "600"}
+				if strings.HasSuffix(tt.path, "/resume") {
+					want["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+				}
+				if tt.name == "missing unique_key" {
+					want["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+				}
+			}
+			got := map[string]string{}
+			for name := range rec.Header() {
+				if strings.HasPrefix(name, "Access-Control-") {
+					got[name] = rec.Header().Get(name)
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("CORS headers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The page is Django's default 404 page byte for byte, its leading newline included.
+func TestNotFoundPage(t *testing.T) {
+	r, _ := newTestAPI(t)
+	rec := call(r, "GET", "/api/v3/checks/"+schemas.ID{9}.String(), rwKey, "")
+	want := "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n" +
+		"  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n"
+	if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "text/html; charset=utf-8" || rec.Body.String() != want || rec.Body.Len() != 179 {
+		t.Errorf("%d %s %q (%d bytes), want 404 text/html %q (179 bytes)", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), rec.Body.Len(), want)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/hcstream/hcstream/ingest/errorpage"
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/store"
@@ -276,12 +277,10 @@ type badgeRequest struct {
 // decorator for GET (OPTIONS 204, other methods 405), never cached; an unknown format
 // is a 404 with an empty body.
 func (a *API) publicBadge(serve func(w http.ResponseWriter, r badgeRequest)) http.Handler {
+	cors := corsHeaders([]string{"GET", "OPTIONS"})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Headers", "X-Api-Key")
-		h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
-		h.Set("Access-Control-Max-Age", "600")
+		setHeaders(h, cors)
 		h.Set("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private")
 		switch r.Method {
 		case http.MethodOptions:
@@ -353,7 +352,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	id, ok := r.keys.checkOf(vars["key"])
 	// A forged key rarely decrypts to an ID hcstream could have made: refused unread.
 	if !ok || !id.Generated() {
-		notFoundPage(w)
+		errorpage.NotFound(w)
 		return
 	}
 	project, err := a.store.CheckProject(r.Context(), id)
@@ -363,7 +362,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		notFoundPage(w)
+		errorpage.NotFound(w)
 		return
 	case err != nil:
 		a.storeFailed(w, "reading a check for its badge", err)

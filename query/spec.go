@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	sched "github.com/hcstream/hcstream/projector/schedule"
 	"github.com/hcstream/hcstream/schemas"
@@ -17,6 +20,9 @@ func defaultCheckConfig() schemas.CheckConfig {
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9-_]*$`)
+
+// uniqueFields are the fields an upsert may match checks on.
+var uniqueFields = []string{"name", "slug", "tags", "timeout", "grace"}
 
 // applySpec validates a create/update body in Healthchecks' field order, reporting only
 // the first problem, and applies the fields present. It returns "" when the body is valid.
@@ -133,7 +139,7 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 			}
 			for _, item := range items {
 				var s string
-				if json.Unmarshal(item, &s) != nil || !strings.Contains(" name slug tags timeout grace ", " "+s+" ") {
+				if json.Unmarshal(item, &s) != nil || !slices.Contains(uniqueFields, s) {
 					return "an item in 'unique' has unexpected value"
 				}
 			}
@@ -241,20 +247,24 @@ func scheduleKind(schedule string) schemas.ScheduleKind {
 	return schemas.KindOnCalendar
 }
 
+// pythonSpace is what Python's \s matches in ASCII text: Go's \s lacks \v and \x1c-\x1f.
+const pythonSpace = `\t\n\v\f\r \x1c-\x1f`
+
 var (
-	slugDrop   = regexp.MustCompile(`[^\w\s-]`)
-	slugSpaces = regexp.MustCompile(`[-\s]+`)
+	slugDrop   = regexp.MustCompile(`[^\w` + pythonSpace + `-]`)
+	slugSpaces = regexp.MustCompile(`[-` + pythonSpace + `]+`)
 )
 
-// slugify is Django's slugify for ASCII input (v1/v2 derive the slug from the name).
+// slugify is Django's slugify, step by step (v1/v2 derive the slug from the name):
+// letters with accents or compatibility forms keep their ASCII part, the rest is dropped.
 func slugify(name string) string {
 	var ascii strings.Builder
-	for _, r := range name {
+	for _, r := range norm.NFKD.String(name) {
 		if r < utf8.RuneSelf {
 			ascii.WriteRune(r)
 		}
 	}
-	s := strings.ToLower(slugDrop.ReplaceAllString(ascii.String(), ""))
+	s := slugDrop.ReplaceAllString(strings.ToLower(ascii.String()), "")
 	return strings.Trim(slugSpaces.ReplaceAllString(s, "-"), "-_")
 }
 

@@ -52,6 +52,10 @@ func TestManagementAPIErrorPathsOnRealStack(t *testing.T) {
 			// Body errors come before the key check.
 			{"unparsable body", "POST", "checks/", "", `{"name":`, 400, `{"error": "could not parse request body"}`},
 			{"body not an object", "POST", "checks/", "", `123`, 400, `{"error": "json validation error: value is not an object"}`},
+			{"null body", "POST", "checks/", "", `null`, 400, `{"error": "json validation error: value is not an object"}`},
+			{"a DELETE's body is not read", "DELETE", "checks/" + unknownID, rw, `garbage`, 404, notFoundHTML},
+			{"no such route", "GET", "nonexistent", rw, "", 404, notFoundHTML},
+			{"trailing slash on a check", "GET", "checks/" + myID + "/", rw, "", 404, notFoundHTML},
 			{"pause body not an object", "POST", "checks/" + myID + "/pause", rw, `[1]`, 400, `{"error": "json validation error: value is not an object"}`},
 			// Read-only keys: reads of checks and flips only.
 			{"read-only create", "POST", "checks/", ro, `{"name": "x"}`, 401, `{"error": "wrong api key"}`},
@@ -110,6 +114,24 @@ func TestManagementAPIErrorPathsOnRealStack(t *testing.T) {
 			if tc.code != 404 && got.header.Get("Access-Control-Allow-Origin") != "*" {
 				t.Errorf("v%d %s: no CORS header on a %d", version, tc.name, got.code)
 			}
+			// Django builds the HTML 404 past the view's CORS decorator.
+			if tc.want == notFoundHTML && got.header.Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("v%d %s: CORS headers on the HTML 404 page", version, tc.name)
+			}
+		}
+		// APPEND_SLASH: a route with a trailing slash is reached without it by a 301.
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, path := range []string{"checks", "channels", "badges", "checks/" + myID + "/pings", "checks/" + myID + "/flips", "checks/" + unknownKey + "/flips"} {
+			req, _ := http.NewRequest("GET", api+path, nil)
+			req.Header.Set("X-Api-Key", rw)
+			resp, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/api/v"+strconv.Itoa(version)+"/"+path+"/" {
+				t.Errorf("v%d GET %s: %d to %q, want 301 to the slashed URL", version, path, resp.StatusCode, resp.Header.Get("Location"))
+			}
 		}
 	}
 	// Nothing above changed the checks.
@@ -118,5 +140,35 @@ func TestManagementAPIErrorPathsOnRealStack(t *testing.T) {
 	}
 	if got := do(t, "GET", s.base+"/api/v3/checks/", rw, ""); got.code != 200 || strings.Count(got.body, `"name": `) != 1 {
 		t.Errorf("own checks after the refused writes: %d %s", got.code, got.body)
+	}
+}
+
+// With a path in HC_SITE_ROOT, every route is served under it, as Healthchecks mounts
+// them, and the URLs in API responses work.
+func TestSitePathOnRealStack(t *testing.T) {
+	t.Parallel()
+	env := isolatedEnv(t)
+	env["HC_SITE_ROOT"] += "/hc"
+	s := startStack(t, env)
+	key := s.createProject(t)["api_key"]
+	created := do(t, "POST", s.base+"/hc/api/v3/checks/", key, `{"name": "under a path"}`)
+	if created.code != http.StatusCreated {
+		t.Fatalf("creating a check under /hc: %d %s", created.code, created.body)
+	}
+	check := created.json(t)
+	if !strings.HasPrefix(check["ping_url"].(string), s.base+"/hc/ping/") {
+		t.Errorf("ping_url %v is not under the site path", check["ping_url"])
+	}
+	if got := do(t, "GET", check["ping_url"].(string), "", ""); got.code != http.StatusOK || got.body != "OK" {
+		t.Errorf("pinging ping_url: %d %q", got.code, got.body)
+	}
+	if got := do(t, "GET", check["update_url"].(string), key, ""); got.code != http.StatusOK || got.json(t)["name"] != "under a path" {
+		t.Errorf("reading update_url: %d %s", got.code, got.body)
+	}
+	if got := do(t, "GET", s.base+"/hc/api/v3/status/", "", ""); got.code != http.StatusOK {
+		t.Errorf("status under the site path: %d %q", got.code, got.body)
+	}
+	if got := do(t, "GET", s.base+"/hc/nothing-here", "", ""); got.code != http.StatusNotFound || !strings.Contains(got.body, notFoundHTML) {
+		t.Errorf("a route miss under the site path: %d %q, want the HTML 404", got.code, got.body)
 	}
 }

@@ -94,7 +94,7 @@ func envVars() []envVar {
 	}
 	return []envVar{
 		{"HC_LISTEN", "127.0.0.1:8000", "HTTP listen address for pings, the API, status and metrics", str(func(c *config) *string { return &c.Listen })},
-		{"HC_SITE_ROOT", "http://localhost:8000", "public base URL used in API responses", str(func(c *config) *string { return &c.SiteRoot })},
+		{"HC_SITE_ROOT", "http://localhost:8000", "public base URL used in API responses; routes are served under its path", str(func(c *config) *string { return &c.SiteRoot })},
 		{"HC_PING_PATH_PREFIX", "/ping/", "path under which ping URLs are served; \"/\" serves them at the root", func(c *config, v string) error {
 			if !strings.HasPrefix(v, "/") || !strings.HasSuffix(v, "/") {
 				return fmt.Errorf("want a path that starts and ends with /, got %q", v)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
@@ -31,6 +32,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hcstream/hcstream/ingest"
+	"github.com/hcstream/hcstream/ingest/errorpage"
 	"github.com/hcstream/hcstream/projector"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query"
@@ -300,6 +302,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	}
 
 	statusSvc.SetComponents(components...)
+	router.NotFoundHandler = errorpage.NotFoundHandler
 	handler := http.Handler(router)
 	switch {
 	case pings != nil && cfg.PingPrefix == "/":
@@ -315,6 +318,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			router.ServeHTTP(w, r)
 		})
 	}
+	handler = underSitePath(handler, sitePath(cfg.SiteRoot))
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
@@ -364,4 +368,38 @@ func bootstrap(ctx context.Context, g *errgroup.Group, logger *slog.Logger, what
 		}
 	})
 	return ready
+}
+
+// sitePath is the path of siteRoot without its trailing slash: "/hc" for
+// "https://example.org/hc/", "" for a root.
+func sitePath(siteRoot string) string {
+	u, err := url.Parse(siteRoot)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(u.Path, "/")
+}
+
+// underSitePath serves h under prefix, the path of HC_SITE_ROOT: Healthchecks mounts
+// every route there, and the URLs in API responses point there. A request outside it
+// is served as it comes, so a proxy that strips the path keeps working.
+func underSitePath(h http.Handler, prefix string) http.Handler {
+	if prefix == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+		if !ok || rest != "" && rest[0] != '/' {
+			h.ServeHTTP(w, r)
+			return
+		}
+		inner := *r
+		u := *r.URL
+		u.Path, u.RawPath = rest, ""
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		inner.URL = &u
+		h.ServeHTTP(w, &inner)
+	})
 }
