@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -397,7 +399,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_, _ = w.Write(pythonSeparators(body))
+	_, _ = w.Write(pythonJSON(body))
 }
 
 // writeCheckList writes {"checks": [checks…]} one check at a time through a buffer, as
@@ -420,22 +422,37 @@ func writeCheckList(w http.ResponseWriter, checks iter.Seq[[]byte]) {
 	_ = out.Flush()
 }
 
-// pythonSeparators rewrites compact JSON with the separators Python's json.dumps uses
-// (", " and ": "), so response bodies are byte-for-byte what Healthchecks sends.
-func pythonSeparators(compact []byte) []byte {
-	return appendPythonSeparators(make([]byte, 0, len(compact)+len(compact)/8), compact)
+// pythonJSON rewrites json.Marshal's output as Python's json.dumps writes the same
+// value, so response bodies are byte-for-byte what Healthchecks sends.
+func pythonJSON(compact []byte) []byte {
+	return appendPythonJSON(make([]byte, 0, len(compact)+len(compact)/8), compact)
 }
 
-// appendPythonSeparators appends compact with a space after every comma and colon that
-// is not inside a string, copying the runs between them whole.
-func appendPythonSeparators(out, compact []byte) []byte {
-	start, inString, escaped := 0, false, false
-	for i, c := range compact {
+// appendPythonJSON appends compact with a space after every comma and colon outside
+// strings (Python's separators) and its strings escaped as Python's ensure_ascii does:
+// every non-ASCII character as \uXXXX (a surrogate pair above U+FFFF), and <, > and &
+// as themselves, where json.Marshal writes \u003c, \u003e and \u0026. The runs
+// between changes are copied whole.
+func appendPythonJSON(out, compact []byte) []byte {
+	start, inString := 0, false
+	for i := 0; i < len(compact); i++ {
+		c := compact[i]
 		switch {
-		case escaped:
-			escaped = false
+		case inString && c == '\\' && compact[i+1] == 'u':
+			if html, ok := htmlEscaped[string(compact[i+2:i+6])]; ok {
+				out = append(append(out, compact[start:i]...), html)
+				start = i + 6
+			}
+			i += 5
+		case inString && c == '\\':
+			i++
+		case inString && c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(compact[i:])
+			out = appendUnicodeEscape(append(out, compact[start:i]...), r)
+			i += size - 1
+			start = i + 1
 		case inString:
-			inString, escaped = c != '"', c == '\\'
+			inString = c != '"'
 		case c == '"':
 			inString = true
 		case c == ',' || c == ':':
@@ -444,6 +461,23 @@ func appendPythonSeparators(out, compact []byte) []byte {
 		}
 	}
 	return append(out, compact[start:]...)
+}
+
+// htmlEscaped are the characters json.Marshal escapes for HTML and Python does not.
+var htmlEscaped = map[string]byte{"003c": '<', "003e": '>', "0026": '&'}
+
+// appendUnicodeEscape appends r as Python's ensure_ascii writes it.
+func appendUnicodeEscape(out []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	units := []rune{r}
+	if r > 0xFFFF {
+		hi, lo := utf16.EncodeRune(r)
+		units = []rune{hi, lo}
+	}
+	for _, u := range units {
+		out = append(out, '\\', 'u', hex[u>>12&0xF], hex[u>>8&0xF], hex[u>>4&0xF], hex[u&0xF])
+	}
+	return out
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -459,11 +493,19 @@ func (a *API) apiURL(version int, path string) string {
 	return a.cfg.SiteRoot + "/api/v" + strconv.Itoa(version) + "/" + path
 }
 
+// lastValue is Django's QueryDict.get: the last of a parameter's values.
+func lastValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[len(values)-1]
+}
+
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func (a *API) listChecks(w http.ResponseWriter, r *request) {
 	query := r.URL.Query()
-	tags, slug := query["tag"], query.Get("slug")
+	tags, slug := query["tag"], lastValue(query["slug"])
 	shown := listFilter(slug, tags)
 	variant := renderVariant{apiVersion: r.version, readOnly: r.project.ReadOnly, badgeSecret: r.badges.secret}
 	if reader, ok := a.store.(changeReader); ok && a.listKept(w, r, reader, variant, shown) {
@@ -605,11 +647,23 @@ func listFilter(slug string, tags []string) func(checkSlug, checkTags string) bo
 	}
 }
 
+// tagList is Healthchecks' tags_list: the tags string split on single spaces, each
+// trimmed of whitespace, the empty ones dropped. A tab inside a tag stays part of it.
+func tagList(tags string) []string {
+	var list []string
+	for tag := range strings.SplitSeq(tags, " ") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			list = append(list, tag)
+		}
+	}
+	return list
+}
+
 func hasAllTags(tags string, want []string) bool {
 	if len(want) == 0 {
 		return true
 	}
-	have := strings.Fields(tags)
+	have := tagList(tags)
 	for _, t := range want {
 		found := false
 		for _, h := range have {
@@ -810,6 +864,10 @@ func flipFilter(q url.Values, now time.Time) (from, to time.Time, ok bool) {
 		v := strings.TrimSpace(values[len(values)-1])
 		if v == "" {
 			return 0, false, emptyOK
+		}
+		// Django's IntegerField drops a decimal point followed only by zeros.
+		if point := strings.LastIndexByte(v, '.'); point >= 0 && strings.Trim(v[point+1:], "0") == "" {
+			v = v[:point]
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 || n > limit {

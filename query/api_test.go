@@ -363,6 +363,46 @@ func TestCreateAndReadShapes(t *testing.T) {
 	}
 }
 
+// Tags are Healthchecks' tags_list (split on single spaces, each trimmed), and a
+// repeated slug parameter counts by its last value, as Django's QueryDict.get.
+func TestListFiltersReadAsHealthchecks(t *testing.T) {
+	r, _ := newTestAPI(t)
+	for _, body := range []string{`{"name": "a", "slug": "a", "tags": "prod  db"}`, `{"name": "b", "slug": "b", "tags": "tx1\ttx2"}`} {
+		if rec := call(r, "POST", "/api/v3/checks/", rwKey, body); rec.Code != 201 {
+			t.Fatalf("creating %s: %d %s", body, rec.Code, rec.Body.String())
+		}
+	}
+	names := func(target string) string {
+		t.Helper()
+		rec := call(r, "GET", target, rwKey, "")
+		var list struct{ Checks []struct{ Name string } }
+		if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || rec.Code != 200 {
+			t.Fatalf("%s: %d %s", target, rec.Code, rec.Body.String())
+		}
+		var got []string
+		for _, c := range list.Checks {
+			got = append(got, c.Name)
+		}
+		slices.Sort(got)
+		return strings.Join(got, ",")
+	}
+	for target, want := range map[string]string{
+		"/api/v3/checks/?tag=prod&tag=db": "a",
+		"/api/v3/checks/?tag=tx1":         "",
+		"/api/v3/checks/?tag=tx1%09tx2":   "b",
+		"/api/v3/checks/?slug=a&slug=b":   "b",
+		"/api/v3/checks/?slug=b&slug=a":   "a",
+		"/api/v3/checks/?slug=":           "a,b",
+	} {
+		if got := names(target); got != want {
+			t.Errorf("%s lists %q, want %q", target, got, want)
+		}
+	}
+	if tags := tagList(" a  b\tc \t d "); !slices.Equal(tags, []string{"a", "b\tc", "d"}) {
+		t.Errorf("tagList: %q", tags)
+	}
+}
+
 func TestAuthAndCORS(t *testing.T) {
 	r, _ := newTestAPI(t)
 	tests := []struct {
@@ -460,6 +500,11 @@ func TestFlipFilter(t *testing.T) {
 		{"seconds=", true, 0, 0},
 		{"start=", false, 0, 0},
 		{"start=1.5", false, 0, 0},
+		{"seconds=60.0", true, 2_000_000_000 - 60, 0},
+		{"start=100.", true, 100, 0},
+		{"end=200.000", true, 0, 200},
+		{"start=.0", false, 0, 0},
+		{"start=1.05", false, 0, 0},
 		{"start=-123", false, 0, 0},
 		{"end=abc", false, 0, 0},
 		{"seconds=31536001", false, 0, 0},
@@ -527,11 +572,25 @@ func TestChannels(t *testing.T) {
 	}
 }
 
-func TestPythonSeparators(t *testing.T) {
-	in := `{"a":"x,y: \\\"z\",:","b":[1,2,{"c":null}],"d":""}`
-	want := `{"a": "x,y: \\\"z\",:", "b": [1, 2, {"c": null}], "d": ""}`
-	if got := string(pythonSeparators([]byte(in))); got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
+// Bodies are what Python's json.dumps writes for the same value (the wants were
+// printed by Python 3).
+func TestPythonJSON(t *testing.T) {
+	for _, tc := range []struct {
+		value any
+		want  string
+	}{
+		{json.RawMessage(`{"a":"x,y: \\\"z\",:","b":[1,2,{"c":null}],"d":""}`), `{"a": "x,y: \\\"z\",:", "b": [1, 2, {"c": null}], "d": ""}`},
+		{map[string]any{"a": "<é>&\u2028😀\\u003c", "b": []int{1, 2}, "c\"d": "x\ty\u0001"},
+			`{"a": "<\u00e9>&\u2028\ud83d\ude00\\u003c", "b": [1, 2], "c\"d": "x\ty\u0001"}`},
+		{"Straße ☃", `"Stra\u00dfe \u2603"`},
+	} {
+		compact, err := json.Marshal(tc.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(pythonJSON(compact)); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
 	}
 }
 

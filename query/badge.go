@@ -257,7 +257,7 @@ func (a *API) listBadges(w http.ResponseWriter, r *request) {
 	}
 	badges := map[string]badgeURLs{"*": r.badges.tagBadgeURLs(a.cfg.SiteRoot, r.project.ID, "*")}
 	for _, row := range rows {
-		for _, tag := range strings.Fields(row.State.Config.Tags) {
+		for _, tag := range tagList(row.State.Config.Tags) {
 			if _, ok := badges[tag]; !ok {
 				badges[tag] = r.badges.tagBadgeURLs(a.cfg.SiteRoot, r.project.ID, tag)
 			}

@@ -279,24 +279,24 @@ func appendKeyNullableString(b []byte, key string, value *string) []byte {
 	return appendKeyString(b, key, *value)
 }
 
-// appendJSONString appends s quoted as encoding/json quotes it: plain printable ASCII
-// is copied as is; anything json escapes (quotes, backslashes, control characters, <,
-// > and &, non-ASCII) goes through json.Marshal.
+// appendJSONString appends s quoted as Python's json.dumps quotes it: plain printable
+// ASCII is copied as is; anything else (quotes, backslashes, control characters,
+// non-ASCII) goes through json.Marshal and appendPythonJSON.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if !plainJSON[s[i]] {
 			quoted, _ := json.Marshal(s)
-			return append(b, quoted...)
+			return appendPythonJSON(b, quoted)
 		}
 	}
 	return append(append(append(b, '"'), s...), '"')
 }
 
-// plainJSON marks the bytes json.Marshal copies into a string unchanged: printable
-// ASCII except the quote, the backslash and the HTML characters it escapes.
+// plainJSON marks the bytes Python's json.dumps copies into a string unchanged:
+// printable ASCII except the quote and the backslash.
 var plainJSON = func() (plain [256]bool) {
 	for c := 0x20; c < 0x80; c++ {
-		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+		plain[c] = c != '"' && c != '\\'
 	}
 	return plain
 }()

@@ -27,7 +27,7 @@ func FuzzCheckJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := string(c.appendJSON(nil)), string(pythonSeparators(want)); got != want {
+		if got, want := string(c.appendJSON(nil)), string(pythonJSON(want)); got != want {
 			t.Errorf("appendJSON:\n%s\nwant\n%s", got, want)
 		}
 	})
