@@ -123,6 +123,20 @@ func (p *provisionedChecks) remember(project schemas.ID, slug string, check sche
 	p.checks[provisionedSlug{project, slug}] = check
 }
 
+// count returns how many checks of project this process provisioned that the registry
+// has not read yet, so that a check limit counts them.
+func (p *provisionedChecks) count(project schemas.ID, lookup Lookup) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for key, id := range p.checks {
+		if key.project == project && !lookup.Taken(id) {
+			n++
+		}
+	}
+	return n
+}
+
 // pending returns the check this process provisioned for the slug, while the registry
 // has not read it. Once the registry has (the check exists, or was deleted or renamed
 // since), the registry's answer stands.
@@ -291,7 +305,7 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 		return project, checks[0], http.StatusOK
 	case len(checks) > 1:
 		return project, check, http.StatusConflict
-	case req.Create && in.cfg.CheckLimit > 0 && in.lookup.Checks(project) >= 2*in.cfg.CheckLimit:
+	case req.Create && in.cfg.CheckLimit > 0 && in.lookup.Checks(project)+in.provisioned.count(project, in.lookup) >= 2*in.cfg.CheckLimit:
 		return project, check, http.StatusNotFound
 	case req.Create:
 		return project, in.slugCheckID(project, req.Slug), http.StatusCreated

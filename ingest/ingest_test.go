@@ -408,6 +408,19 @@ func TestAutoProvisionCheckLimit(t *testing.T) {
 			t.Errorf("limit %d, %s: %d %q, want %d", tt.limit, tt.target, rec.Code, rec.Body.String(), tt.wantCode)
 		}
 	}
+	// Checks this process provisioned count before the registry has read them: with
+	// three checks and a limit of 2, one more may be created, not two.
+	h := New(Config{CheckLimit: 2}, slog.New(slog.DiscardHandler), nil, lookup, &fakePublisher{}, func() time.Time { return now }).Handler("/ping/")
+	for _, tt := range []struct {
+		target   string
+		wantCode int
+	}{{"/ping/pk/one?create=1", 201}, {"/ping/pk/two?create=1", 404}} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", tt.target, nil))
+		if rec.Code != tt.wantCode {
+			t.Errorf("limit 2 with three checks, %s: %d %q, want %d", tt.target, rec.Code, rec.Body.String(), tt.wantCode)
+		}
+	}
 }
 
 // acceptingPublisher acknowledges every record at once and keeps none, so a benchmark
