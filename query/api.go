@@ -199,11 +199,20 @@ func (a *API) Register(r *mux.Router) {
 
 func redirectSlash() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		target := r.URL.Path + "/"
+		// The path as the client sent it: under HC_SITE_ROOT's path, the routes see it
+		// without that path, and the redirect must keep it.
+		path := r.URL.EscapedPath()
+		if sent, err := url.ParseRequestURI(r.RequestURI); err == nil {
+			path = sent.EscapedPath()
+		}
+		target := path + "/"
 		if r.URL.RawQuery != "" {
 			target += "?" + r.URL.RawQuery
 		}
-		http.Redirect(w, r, target, http.StatusMovedPermanently)
+		// Django's permanent redirect: the Location and an empty HTML body.
+		w.Header().Set("Location", target)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusMovedPermanently)
 	})
 }
 

@@ -861,6 +861,9 @@ func TestTrailingSlashRedirects(t *testing.T) {
 			if rec.Code != tt.wantCode || rec.Header().Get("Location") != tt.wantLocation {
 				t.Errorf("GET %s: %d to %q, want %d to %q", tt.path, rec.Code, rec.Header().Get("Location"), tt.wantCode, tt.wantLocation)
 			}
+			if tt.wantCode == 301 && rec.Body.Len() != 0 {
+				t.Errorf("GET %s: a redirect with a body %q; Django's has none", tt.path, rec.Body.String())
+			}
 		}
 	}
 }

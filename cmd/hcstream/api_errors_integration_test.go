@@ -171,4 +171,13 @@ func TestSitePathOnRealStack(t *testing.T) {
 	if got := do(t, "GET", s.base+"/hc/nothing-here", "", ""); got.code != http.StatusNotFound || !strings.Contains(got.body, notFoundHTML) {
 		t.Errorf("a route miss under the site path: %d %q, want the HTML 404", got.code, got.body)
 	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(s.base + "/hc/api/v3/checks?tag=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/hc/api/v3/checks/?tag=x" {
+		t.Errorf("the slash redirect under the site path: %d to %q, want 301 to /hc/api/v3/checks/?tag=x", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
