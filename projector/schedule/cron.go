@@ -54,8 +54,9 @@ func ParseCron(expr string) (*Cron, error) {
 	}
 	c.dayAnd = strings.HasPrefix(fields[2], "*") || strings.HasPrefix(fields[4], "*")
 	c.wallClock = !strings.HasPrefix(fields[0], "*") && !strings.HasPrefix(fields[1], "*")
-	// A day of month that no chosen month has can never match ("0 0 31 2 *").
-	if c.doms != 0 && !c.lastDOM && !c.lastWeekdayDOM {
+	// A day of month that no chosen month has can never match ("0 0 31 2 *"), unless
+	// the day of week alone may match ("0 9 31 2 MON": either field, as cronsim has it).
+	if c.dayAnd && c.doms != 0 && !c.lastDOM && !c.lastWeekdayDOM {
 		possible := false
 		for m := 1; m <= 12; m++ {
 			for d := 1; d <= maxDays[m]; d++ {
@@ -220,21 +221,52 @@ func (c *Cron) Next(t time.Time, loc *time.Location) (time.Time, bool) {
 	for cur := start.Add(time.Minute); cur.Before(limit); {
 		local := cur.In(loc)
 		y, m, d := local.Date()
+		next := cur
 		switch {
 		case c.months&(1<<int(m)) == 0:
-			cur = time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+			next = dayStart(y, m+1, 1, loc)
 		case !c.matchDay(y, m, d):
-			cur = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+			next = dayStart(y, m, d+1, loc)
 		case c.hours&(1<<local.Hour()) == 0:
-			cur = cur.Add(time.Duration(60-local.Minute()) * time.Minute)
+			next = cur.Add(time.Duration(60-local.Minute()) * time.Minute)
 		case c.minutes&(1<<local.Minute()) == 0:
-			cur = cur.Add(time.Minute)
+			next = cur.Add(time.Minute)
 		default:
 			return cur, true
 		}
+		// Every step moves forward, whatever a zone's history holds, so the search ends.
+		cur = later(next, cur.Add(time.Minute))
 	}
 	return time.Time{}, false
 }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// dayStart is the first instant of the local date y-m-d (normalized as time.Date
+// normalizes it). Where a daylight-saving change skips midnight (America/Santiago,
+// America/Havana), time.Date answers an instant of the day before, from which the
+// search would never move on: the day starts at the change instead. A date a zone
+// skipped whole (Pacific/Apia, 2011-12-30) starts the day after.
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	wy, wm, wd := time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date()
+	want := civil(wy, wm, wd)
+	t := time.Date(wy, wm, wd, 0, 0, 0, 0, loc)
+	for range 48 * 60 {
+		if ly, lm, ld := t.In(loc).Date(); civil(ly, lm, ld) >= want {
+			break
+		}
+		t = t.Add(time.Minute)
+	}
+	return t
+}
+
+// civil orders local dates.
+func civil(y int, m time.Month, d int) int { return y*10000 + int(m)*100 + d }
 
 // nextWallClock walks local dates and times without a zone, then places the match.
 func (c *Cron) nextWallClock(start time.Time, loc *time.Location) (time.Time, bool) {
@@ -269,13 +301,15 @@ func (c *Cron) nextWallClock(start time.Time, loc *time.Location) (time.Time, bo
 // place turns a local wall time into an instant: the first occurrence of a repeated
 // time, or the first real minute after a skipped one.
 func place(y int, m time.Month, d, h, mi int, loc *time.Location) time.Time {
-	for shift := 0; shift < 24*60; shift++ {
+	// A zone may skip a whole day (Pacific/Apia, 2011-12-30): look up to two days on.
+	for shift := 0; shift < 48*60; shift++ {
 		wall := time.Date(y, m, d, h, mi+shift, 0, 0, time.UTC)
 		t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), 0, 0, loc)
 		if t.Hour() == wall.Hour() && t.Minute() == wall.Minute() && t.Day() == wall.Day() {
 			// time.Date may pick the later of two instants with this wall time; daylight
-			// saving shifts are an hour or half an hour.
-			for _, back := range []time.Duration{time.Hour, 30 * time.Minute} {
+			// saving shifts are an hour or half an hour, or two hours (Antarctica/Troll).
+			// The longest shift first finds the earliest instant.
+			for _, back := range []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute} {
 				if e := t.Add(-back); e.Hour() == t.Hour() && e.Minute() == t.Minute() && e.Day() == t.Day() {
 					return e
 				}

@@ -67,6 +67,20 @@ func TestNextCron(t *testing.T) {
 		// Sydney (DST ends 2026-04-05 03:00 AEDT → 02:00 AEST; starts 2026-10-04 02:00 → 03:00).
 		{"Sydney repeated 2:30", "30 2 * * *", "Australia/Sydney", "2026-04-04T00:00:00Z", "2026-04-04T15:30:00Z"},
 		{"Sydney skipped 2:30", "30 2 * * *", "Australia/Sydney", "2026-10-03T00:00:00Z", "2026-10-03T16:00:00Z"},
+		// Midnight skipped (Santiago 2025-09-07, Havana 2026-03-08, Asuncion 2023-10-01):
+		// the next day or month starts at the change. These never returned.
+		{"Santiago weekdays past a skipped midnight", "*/15 * * * 1-5", "America/Santiago", "2025-09-06T03:45:10Z", "2025-09-08T03:00:00Z"},
+		{"Havana hourly on weekdays", "0 * * * 1-5", "America/Havana", "2026-03-07T04:00:10Z", "2026-03-09T04:00:00Z"},
+		{"Santiago on the 8th", "* * 8 * *", "America/Santiago", "2025-09-06T12:00:00Z", "2025-09-08T03:00:00Z"},
+		{"Asuncion in October", "* * * 10 *", "America/Asuncion", "2023-09-15T12:00:00Z", "2023-10-01T04:00:00Z"},
+		// Two-hour shifts (Antarctica/Troll) and a day skipped whole (Apia, 2011-12-30).
+		{"Troll repeated 1:30", "30 1 * * *", "Antarctica/Troll", "2025-10-25T12:00:00Z", "2025-10-25T23:30:00Z"},
+		{"Troll repeated 2:00", "0 2 * * *", "Antarctica/Troll", "2025-10-25T12:00:00Z", "2025-10-26T00:00:00Z"},
+		{"Apia across the skipped day", "0 0 * * *", "Pacific/Apia", "2011-12-29T12:00:00Z", "2011-12-30T10:00:00Z"},
+		// Both day fields restricted: either matches, so an impossible day of month
+		// leaves the weekdays.
+		{"31 February or Mondays", "0 9 31 2 MON", "UTC", "2025-01-01T00:00:00Z", "2025-02-03T09:00:00Z"},
+		{"31 April or Mon, Wed, Fri", "41 9 31 4 1,3,5", "Asia/Kolkata", "2025-01-01T00:00:00Z", "2025-04-02T04:11:00Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
