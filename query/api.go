@@ -661,7 +661,7 @@ func listFilter(slug string, tags []string) func(checkSlug, checkTags string) bo
 func tagList(tags string) []string {
 	var list []string
 	for tag := range strings.SplitSeq(tags, " ") {
-		if tag = strings.TrimSpace(tag); tag != "" {
+		if tag = check.StripSpace(tag); tag != "" {
 			list = append(list, tag)
 		}
 	}

@@ -142,6 +142,45 @@ func TestHold(t *testing.T) {
 	}
 }
 
+// A start after an outage keeps the hold the deadline by schedule still needs, and
+// gives the run itself none of it: the check is due at min(schedule + hold, start) +
+// grace.
+func TestHoldThroughAStart(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		start         time.Duration
+		wantDownAfter time.Duration
+	}{
+		// Due at +60m by schedule, held 40m to +100m (down at +110m).
+		{"a start within the held grace keeps the hold", 105 * time.Minute, 110 * time.Minute},
+		{"a start while the hold still runs is timed from the start", 80 * time.Minute, 90 * time.Minute},
+		{"a start before the schedule's deadline needs no hold", 30 * time.Minute, 40 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := fold([]step{at(0, schemas.CheckCreated{Config: defaultConfig()}), at(0, ping(schemas.PingSuccess))})
+			s, _ = Hold(s, 40*time.Minute)
+			s, effects := Apply(s, schemas.Event{CheckID: checkID, ProjectID: project, At: t0.Add(tc.start), Body: ping(schemas.PingStart)})
+			for _, e := range effects {
+				if _, ok := e.(Flipped); ok {
+					t.Fatalf("the start flipped the check: %v", effects)
+				}
+			}
+			if got, ok := AlertAfter(s); !ok || !got.Equal(t0.Add(tc.wantDownAfter)) {
+				t.Errorf("alert after +%v, want +%v", got.Sub(t0), tc.wantDownAfter)
+			}
+			if _, effects := Advance(s, t0.Add(tc.wantDownAfter-time.Nanosecond)); len(effects) != 0 {
+				t.Errorf("flipped before +%v: %v", tc.wantDownAfter, effects)
+			}
+			if got := StatusAt(s, t0.Add(tc.wantDownAfter), false); got != "down" {
+				t.Errorf("status at +%v = %s, want down", tc.wantDownAfter, got)
+			}
+			if _, effects := Advance(s, t0.Add(tc.wantDownAfter)); len(effects) != 1 {
+				t.Errorf("no flip at +%v", tc.wantDownAfter)
+			}
+		})
+	}
+}
+
 // Cron and OnCalendar checks are due at the next match after the last ping, in their time
 // zone, with the daylight-saving handling of Debian cron and systemd respectively.
 func TestScheduleDeadlines(t *testing.T) {

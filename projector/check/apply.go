@@ -3,6 +3,7 @@ package check
 import (
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hcstream/hcstream/schemas"
@@ -108,7 +109,7 @@ func keywordKind(cfg schemas.CheckConfig, body []byte) Kind {
 // each trimmed, empty ones skipped, matched case-sensitively.
 func containsKeyword(text, keywords string) bool {
 	for kw := range strings.SplitSeq(keywords, ",") {
-		if kw = strings.TrimSpace(kw); kw != "" && strings.Contains(text, kw) {
+		if kw = StripSpace(kw); kw != "" && strings.Contains(text, kw) {
 			return true
 		}
 	}
@@ -132,14 +133,13 @@ func (s State) ping(at time.Time, p schemas.PingReceived) (State, []Effect) {
 
 func (s *State) applyPing(at time.Time, p schemas.PingReceived, rec PingRecorded) []Effect {
 	kind := rec.Kind
-	if kind == KindStart || kind == KindSuccess || kind == KindFail {
-		s.Held = 0
-	}
 	switch kind {
 	case KindStart:
+		s.Held = s.heldAfterStart(at)
 		s.LastStart, s.LastStartRunID, s.LastStartHasRunID = at, p.RunID, p.HasRunID
 		s.rememberRun(Run{RunID: p.RunID, HasRunID: p.HasRunID, Started: at})
 	case KindSuccess, KindFail:
+		s.Held = 0
 		s.LastPing = at
 		s.LastDuration = 0
 		if !s.LastStart.IsZero() {
@@ -194,10 +194,24 @@ func (s *State) clearLastStart() {
 	s.LastStart, s.LastStartRunID, s.LastStartHasRunID = time.Time{}, schemas.ID{}, false
 }
 
+// clearRun ends the run in progress, as a pause or a resume does. The open runs stay:
+// the pings list still pairs a later success with an earlier start of its rid across
+// a pause, as Healthchecks looks back through the pings themselves.
 func (s *State) clearRun() {
 	s.clearLastStart()
-	s.OpenRuns = nil
 	s.Held = 0
+}
+
+// heldAfterStart is what remains of the hold once a run starts at at. The check is due
+// at min(schedule, start) + grace, both moved by the hold: the deadline by schedule
+// keeps its postponement for as long as it comes before the start, and a run that
+// starts after an outage gets none of it.
+func (s State) heldAfterStart(at time.Time) time.Duration {
+	graceStart, ok := scheduleGraceStart(s)
+	if !ok || !graceStart.Before(at) {
+		return 0
+	}
+	return min(s.Held, at.Sub(graceStart))
 }
 
 func (s *State) rememberRun(r Run) {
@@ -232,4 +246,10 @@ func (s *State) finishRun(at time.Time, rid schemas.ID, hasRID bool) (time.Durat
 		return 0, false
 	}
 	return 0, false
+}
+
+// StripSpace is Python's str.strip(): it also takes the separators \x1c-\x1f, which
+// strings.TrimSpace keeps.
+func StripSpace(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f })
 }

@@ -237,6 +237,28 @@ func TestApplyScenarios(t *testing.T) {
 				PingRecorded{N: 3}, flipped(5, 3, schemas.StatusNew, schemas.StatusUp, "")},
 		},
 		{
+			// A pause or a resume ends the run in progress (no last_start, no
+			// last_duration), but the pings list still pairs the success with its start,
+			// as Healthchecks looks back through the pings.
+			name: "durations across a pause and a resume",
+			steps: []step{created, at(0, ping(schemas.PingSuccess)), at(time.Minute, ping(schemas.PingStart)),
+				at(2*time.Minute, schemas.CheckPaused{}), at(3*time.Minute, ping(schemas.PingSuccess)),
+				at(4*time.Minute, withRID(ping(schemas.PingStart), ridA)), at(5*time.Minute, schemas.CheckPaused{}),
+				at(6*time.Minute, schemas.CheckResumed{}), at(8*time.Minute, withRID(ping(schemas.PingSuccess), ridA))},
+			wantStatus: schemas.StatusUp,
+			wantEffects: []Effect{PingRecorded{N: 1}, flipped(0, 1, schemas.StatusNew, schemas.StatusUp, ""),
+				PingRecorded{N: 2, Kind: KindStart}, flipped(2*time.Minute, 2, schemas.StatusUp, schemas.StatusPaused, ""),
+				PingRecorded{N: 3, Duration: 2 * time.Minute, HasDuration: true}, flipped(3*time.Minute, 3, schemas.StatusPaused, schemas.StatusUp, ""),
+				PingRecorded{N: 4, Kind: KindStart}, flipped(5*time.Minute, 4, schemas.StatusUp, schemas.StatusPaused, ""),
+				flipped(6*time.Minute, 5, schemas.StatusPaused, schemas.StatusNew, ""),
+				PingRecorded{N: 5, Duration: 4 * time.Minute, HasDuration: true}, flipped(8*time.Minute, 6, schemas.StatusNew, schemas.StatusUp, "")},
+			check: func(t *testing.T, s State) {
+				if s.LastDuration != 0 || !s.LastStart.IsZero() {
+					t.Errorf("last_duration %v last_start %v, want neither: the pause ended the run", s.LastDuration, s.LastStart)
+				}
+			},
+		},
+		{
 			// Resume of a check that is not paused changes nothing.
 			name:       "resume when not paused",
 			steps:      []step{created, at(1, schemas.CheckResumed{})},
@@ -433,5 +455,23 @@ func TestDuplicateCreateKeepsTheProject(t *testing.T) {
 	s, _ = Apply(s, schemas.Event{CheckID: id, ProjectID: second, At: t0.Add(time.Second), Body: schemas.CheckCreated{Config: defaultConfig()}})
 	if s.ProjectID != first {
 		t.Errorf("project %v after a second create, want the first %v", s.ProjectID, first)
+	}
+}
+
+// Keywords are trimmed as Python's str.strip() trims them.
+func TestStripSpaceIsPythons(t *testing.T) {
+	for in, want := range map[string]string{
+		" ERROR\t":         "ERROR",
+		"\x1fERROR\x1c":    "ERROR",
+		"\u00a0done\u3000": "done",
+		"in\x1fside":       "in\x1fside",
+		"\u200bzero width": "\u200bzero width",
+	} {
+		if got := StripSpace(in); got != want {
+			t.Errorf("StripSpace(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if !containsKeyword("ERROR happened", "\x1fERROR") {
+		t.Error("a keyword with a leading \\x1f is not found after trimming")
 	}
 }

@@ -45,8 +45,9 @@ type State struct {
 	// Tally counts the pings of the check's latest hour, for the check_hours rollup.
 	Tally HourTally
 	// Held postpones the current deadline by the length of the ingest outages it lived
-	// through: a job cannot be blamed for pings hcstream could not take. The next success,
-	// fail or start sets a new deadline and clears it.
+	// through: a job cannot be blamed for pings hcstream could not take. The next success
+	// or fail sets a new deadline and clears it; a start keeps what the deadline by
+	// schedule still needs (heldAfterStart).
 	Held time.Duration
 }
 
