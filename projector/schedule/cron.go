@@ -73,6 +73,14 @@ func ParseCron(expr string) (*Cron, error) {
 func (c *Cron) parseDOM(field string) error {
 	var rest []string
 	for item := range strings.SplitSeq(field, ",") {
+		// A step after L or LW changes nothing in cronsim ("L/2" is "L"), so it is
+		// accepted as written there.
+		if last, step, ok := strings.Cut(item, "/"); ok && (last == "L" || last == "LW") {
+			if n, err := strconv.Atoi(step); err != nil || n < 1 || step[0] == '+' {
+				return fmt.Errorf("bad step %q", item)
+			}
+			item = last
+		}
 		switch item {
 		case "L":
 			c.lastDOM = true

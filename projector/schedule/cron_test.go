@@ -80,6 +80,9 @@ func TestNextCron(t *testing.T) {
 		// Both day fields restricted: either matches, so an impossible day of month
 		// leaves the weekdays.
 		{"31 February or Mondays", "0 9 31 2 MON", "UTC", "2025-01-01T00:00:00Z", "2025-02-03T09:00:00Z"},
+		// cronsim reads a step after L or LW as nothing.
+		{"L with a step", "0 0 L/2 * *", "UTC", "2025-06-10T00:00:00Z", "2025-06-30T00:00:00Z"},
+		{"LW with a step, and a day", "0 0 1,LW/3 * *", "UTC", "2025-08-02T00:00:00Z", "2025-08-29T00:00:00Z"},
 		{"31 April or Mon, Wed, Fri", "41 9 31 4 1,3,5", "Asia/Kolkata", "2025-01-01T00:00:00Z", "2025-04-02T04:11:00Z"},
 	}
 	for _, tt := range tests {
@@ -97,7 +100,7 @@ func TestNextCron(t *testing.T) {
 }
 
 func TestParseCronRejects(t *testing.T) {
-	for _, expr := range []string{"", "@daily", "* * * * * *", "0 0 31 2 *", "1,2 61 * * *", "bad-expression", "0 0 * * 8", "0 0 * * 1#6", "*/0 * * * *", "5-1 * * * *"} {
+	for _, expr := range []string{"", "@daily", "* * * * * *", "0 0 31 2 *", "1,2 61 * * *", "bad-expression", "0 0 * * 8", "0 0 * * 1#6", "*/0 * * * *", "5-1 * * * *", "0 0 L/0 * *", "0 0 L/x * *", "0 0 LW/ * *", "0 0 L/-1 * *"} {
 		if _, err := ParseCron(expr); err == nil {
 			t.Errorf("ParseCron(%q) accepted", expr)
 		}
