@@ -265,7 +265,14 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 		// Healthchecks reads only a POST's body: a DELETE's is never looked at.
 		if r.Method == http.MethodPost {
 			body, msg := readObject(w, r)
-			if msg != "" {
+			switch msg {
+			case "":
+			case tooLarge:
+				// Django refuses the body before the view, past its CORS decorator.
+				withoutCORS(w)
+				errorpage.BadRequest(w)
+				return
+			default:
 				writeError(w, http.StatusBadRequest, msg)
 				return
 			}
@@ -315,7 +322,11 @@ func setHeaders(h, from http.Header) {
 // anything but a JSON object is refused with the message it gives.
 func readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, string) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, schemas.MaxRequestBody))
-	if err != nil {
+	var over *http.MaxBytesError
+	switch {
+	case errors.As(err, &over):
+		return nil, tooLarge
+	case err != nil:
 		return nil, "could not parse request body"
 	}
 	if len(raw) == 0 {
@@ -723,11 +734,19 @@ func (a *API) ownCheck(w http.ResponseWriter, r *request) (history.CheckRow, boo
 // raisedNotFound answers as Django does when a view raises Http404: the page is built
 // past the view's decorators, so it carries none of the CORS headers set for the view.
 func raisedNotFound(w http.ResponseWriter) {
+	withoutCORS(w)
+	errorpage.NotFound(w)
+}
+
+// withoutCORS takes away the CORS headers set for the view.
+func withoutCORS(w http.ResponseWriter) {
 	for name := range corsHeaders(nil) {
 		w.Header().Del(name)
 	}
-	errorpage.NotFound(w)
 }
+
+// tooLarge is readObject's answer for a body over Django's size limit.
+const tooLarge = "request body too large"
 
 func (a *API) getCheck(w http.ResponseWriter, r *request) {
 	row, ok := a.ownCheck(w, r)

@@ -796,6 +796,20 @@ func TestDeleteIgnoresBody(t *testing.T) {
 	}
 }
 
+// A POST body over Django's limit is refused before the view: its HTML 400 page, without
+// the view's CORS headers.
+func TestOversizedBodyIsDjangosBadRequest(t *testing.T) {
+	r, _ := newTestAPI(t)
+	rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"desc": "`+strings.Repeat("x", 2621440)+`"}`)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "<h1>Bad Request (400)</h1>") ||
+		rec.Header().Get("Content-Type") != "text/html; charset=utf-8" || rec.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("%d %s %q (CORS %q), want Django's 400 page without CORS", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), rec.Header().Get("Access-Control-Allow-Origin"))
+	}
+	if rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"desc": "`+strings.Repeat("x", 2621000)+`"}`); rec.Code != 201 {
+		t.Errorf("a body just under the limit: %d", rec.Code)
+	}
+}
+
 // An upsert compares the values the request gives, so a timeout sent beside a schedule
 // still picks the check (Healthchecks compares spec.timeout even though applying the
 // schedule ignores it).
