@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -118,5 +120,44 @@ func TestAwaitedMarksOneRecord(t *testing.T) {
 	}
 	if got := WithoutAwaited(plain); len(got.Headers) != len(plain.Headers) {
 		t.Errorf("taking the mark from an unmarked record left headers %v, want %v", got.Headers, plain.Headers)
+	}
+}
+
+// A request keeps each partition's batch within maxPartitionBatch, always sends its
+// first call, and never lets a call overtake an earlier one waiting for its partition.
+func TestPlanRequest(t *testing.T) {
+	partitioner := NewPartitioner(2)
+	var keys [2][]byte
+	for i := 0; keys[0] == nil || keys[1] == nil; i++ {
+		key := []byte(strconv.Itoa(i))
+		if k := &keys[partitioner.Of(key)]; *k == nil {
+			*k = key
+		}
+	}
+	call := func(partition, size int) *produceCall {
+		m := kafka.Message{Key: keys[partition], Value: make([]byte, size)}
+		return &produceCall{msgs: []kafka.Message{m}, size: recordSize(m)}
+	}
+	for _, tc := range []struct {
+		name  string
+		calls []*produceCall
+		want  []bool // deferred
+	}{
+		{"small calls share a batch", []*produceCall{call(0, 1000), call(0, 1000), call(1, 1000)}, []bool{false, false, false}},
+		{"a full partition defers, the other goes on", []*produceCall{call(0, 600_000), call(0, 600_000), call(1, 1000)}, []bool{false, true, false}},
+		{"no overtaking within a partition", []*produceCall{call(0, 600_000), call(0, 600_000), call(0, 1000), call(1, 1000)}, []bool{false, true, true, false}},
+		{"a record over the limit goes alone", []*produceCall{call(0, 2_000_000), call(0, 10), call(1, 10)}, []bool{false, true, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			placed, deferred := planRequest(tc.calls, partitioner)
+			if !slices.Equal(deferred, tc.want) {
+				t.Errorf("deferred %v, want %v", deferred, tc.want)
+			}
+			for i, c := range tc.calls {
+				if placed[i][0] != partitioner.Of(c.msgs[0].Key) {
+					t.Errorf("call %d placed in %d", i, placed[i][0])
+				}
+			}
+		})
 	}
 }

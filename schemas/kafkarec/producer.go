@@ -243,20 +243,13 @@ func (p *Producer) send(ctx context.Context, calls []*produceCall) (errs []error
 		calls   []int
 	}
 	byLeader := map[string]map[int]*partitionBatch{}
-	partitioner := NewPartitioner(layout.partitions)
-	batchBytes := map[int]int{}
-	var placed []int
+	placed, deferred := planRequest(calls, NewPartitioner(layout.partitions))
 	for i, c := range calls {
-		placed = placed[:0]
-		for _, m := range c.msgs {
-			placed = append(placed, partitioner.Of(m.Key))
-		}
-		if !fitsBatches(c.msgs, placed, batchBytes) {
-			deferred[i] = true
+		if deferred[i] {
 			continue
 		}
 		for j, m := range c.msgs {
-			partition := placed[j]
+			partition := placed[i][j]
 			addr := layout.leader[partition]
 			if addr == nil {
 				errs[i] = fmt.Errorf("partition %d of %s: %w", partition, p.topic, errNoLeader)
@@ -311,6 +304,28 @@ func (p *Producer) send(ctx context.Context, calls []*produceCall) (errs []error
 		p.forgetLayout()
 	}
 	return errs, deferred
+}
+
+// planRequest places each call's records in their partitions and decides which calls
+// wait for the next request: those that would take a partition's batch past
+// maxPartitionBatch (the first call always goes), and every later call to the
+// partitions of one that waits, so records keep their order of arrival in a partition.
+func planRequest(calls []*produceCall, partitioner Partitioner) (placed [][]int, deferred []bool) {
+	placed, deferred = make([][]int, len(calls)), make([]bool, len(calls))
+	batchBytes := map[int]int{}
+	for i, c := range calls {
+		placed[i] = make([]int, len(c.msgs))
+		for j, m := range c.msgs {
+			placed[i][j] = partitioner.Of(m.Key)
+		}
+		if !fitsBatches(c.msgs, placed[i], batchBytes) {
+			deferred[i] = true
+			for _, partition := range placed[i] {
+				batchBytes[partition] = maxPartitionBatch + 1
+			}
+		}
+	}
+	return placed, deferred
 }
 
 // fitsBatches reports whether msgs, placed in partitions, can join partition batches
