@@ -1117,7 +1117,7 @@ func (a *API) stateAt(w http.ResponseWriter, r *request) {
 	}
 	out := pastStateJSON{At: isoMicros(at.UTC()), Status: past.Status, Started: !past.LastStart.IsZero(), NPings: past.NPings,
 		LastPing: isoSeconds(past.LastPing), FlipSeq: past.FlipSeq}
-	if past.LastDuration > 0 {
+	if past.LastDuration != 0 {
 		secs := int64(past.LastDuration.Seconds())
 		out.LastDuration = &secs
 	}

@@ -969,3 +969,30 @@ func TestNotFoundPage(t *testing.T) {
 		t.Errorf("%d %s %q (%d bytes), want 404 text/html %q (179 bytes)", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), rec.Body.Len(), want)
 	}
 }
+
+// last_duration is shown whenever the check's duration is not zero, truncated to whole
+// seconds as Python's int() truncates: a sub-second run as 0, a negative one (ingest
+// clocks skewed between a start and its success) as it is.
+func TestLastDurationShownAsHealthchecks(t *testing.T) {
+	r, log := newTestAPI(t)
+	created := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "timed"}`)
+	var c struct{ UUID string }
+	_ = json.Unmarshal(created.Body.Bytes(), &c)
+	id := mustParseID(t, c.UUID)
+	for duration, want := range map[time.Duration]string{
+		0:                        "",
+		500 * time.Millisecond:   `"last_duration": 0`,
+		90 * time.Second:         `"last_duration": 90`,
+		-1500 * time.Millisecond: `"last_duration": -1`,
+	} {
+		log.mu.Lock()
+		row := log.checks[id]
+		row.State.LastDuration = duration
+		log.checks[id] = row
+		log.mu.Unlock()
+		body := call(r, "GET", "/api/v3/checks/"+c.UUID, rwKey, "").Body.String()
+		if got := strings.Contains(body, `"last_duration"`); got != (want != "") || want != "" && !strings.Contains(body, want) {
+			t.Errorf("duration %v: %s, want %q", duration, body, want)
+		}
+	}
+}

@@ -154,7 +154,9 @@ func (a *API) renderCheckShowing(r *request, s check.State, status string) check
 	if cfg.FilterSubject {
 		out.Subject, out.SubjectFail = cfg.SuccessKeywords, cfg.FailureKeywords
 	}
-	if held.lastDuration = int64(s.LastDuration / time.Second); s.LastDuration > 0 {
+	// Healthchecks shows any non-zero duration, truncated: a sub-second run as 0, and one
+	// made negative by skewed ingest clocks as it is.
+	if held.lastDuration = int64(s.LastDuration / time.Second); s.LastDuration != 0 {
 		out.LastDuration = &held.lastDuration
 	}
 	if readOnly {
