@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hcstream/hcstream/query/store"
+	"github.com/hcstream/hcstream/schemas"
 )
 
 // maxBuckets bounds the series of one analytics response.
@@ -146,9 +147,13 @@ func secondsOf(d time.Duration) *float64 {
 }
 
 // analytics answers for the checks in scope (checks of them).
-func (a *API) analytics(w http.ResponseWriter, r *request, scope store.Scope, checks int) {
+// analytics answers for scope's checks, of which counted tells which still exist (nil:
+// all of scope). A deleted check leaves no flip behind, so its last status would
+// otherwise count on through every later window.
+func (a *API) analytics(w http.ResponseWriter, r *request, scope store.Scope, checks int, counted func(schemas.ID) bool) {
 	ctx := r.Context()
-	from, to, bucket, bucketName, msg := analyticsWindow(r.URL.Query(), a.now())
+	now := a.now()
+	from, to, bucket, bucketName, msg := analyticsWindow(r.URL.Query(), now)
 	if msg != "" {
 		writeError(w, http.StatusBadRequest, msg)
 		return
@@ -170,9 +175,18 @@ func (a *API) analytics(w http.ResponseWriter, r *request, scope store.Scope, ch
 	}
 	out := analyticsJSON{From: isoMicros(from), To: isoMicros(to), Bucket: bucketName, Checks: checks,
 		Series: make([]bucketJSON, 0, to.Sub(from)/bucket)}
+	// The window runs to the end of its last bucket, which may lie ahead: time that has
+	// not passed is not monitored yet.
+	passed := to
+	if now.Before(passed) {
+		passed = now
+	}
 	var down, monitored time.Duration
 	for _, h := range histories {
-		d, m := statusTime(h, from, to)
+		if counted != nil && !counted(h.Check) {
+			continue
+		}
+		d, m := statusTime(h, from, passed)
 		down, monitored = down+d, monitored+m
 	}
 	out.DownSeconds, out.MonitoredSeconds = down.Seconds(), monitored.Seconds()
@@ -215,7 +229,7 @@ func (a *API) checkAnalytics(w http.ResponseWriter, r *request) {
 		return
 	}
 	a.waitForHistory(r.Context(), row.State.ProjectID, row.State.CheckID, row.Version)
-	a.analytics(w, r, store.Scope{Project: r.project.ID, Check: row.State.CheckID}, 1)
+	a.analytics(w, r, store.Scope{Project: r.project.ID, Check: row.State.CheckID}, 1, nil)
 }
 
 func (a *API) projectAnalytics(w http.ResponseWriter, r *request) {
@@ -224,5 +238,9 @@ func (a *API) projectAnalytics(w http.ResponseWriter, r *request) {
 		a.storeFailed(w, "reading checks", err)
 		return
 	}
-	a.analytics(w, r, store.Scope{Project: r.project.ID}, len(rows))
+	live := make(map[schemas.ID]bool, len(rows))
+	for _, row := range rows {
+		live[row.State.CheckID] = true
+	}
+	a.analytics(w, r, store.Scope{Project: r.project.ID}, len(rows), func(id schemas.ID) bool { return live[id] })
 }

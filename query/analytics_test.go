@@ -94,9 +94,12 @@ func TestCheckAnalytics(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := func(v float64) *float64 { return &v }
+	// In float64 arithmetic, as the API computes it (constants would fold exactly).
+	uptime := func(down, monitored float64) float64 { return 100 * (1 - down/monitored) }
 	want := analyticsJSON{
 		From: "2026-11-25T09:00:00+00:00", To: "2026-11-25T13:00:00+00:00", Bucket: "hour", Checks: 1,
-		Uptime: f(100 * (1 - 1800.0/14400)), DownSeconds: 1800, MonitoredSeconds: 14400,
+		// The window reaches 13:00, but it is 12:00: the last hour is not monitored yet.
+		Uptime: f(uptime(1800, 10800)), DownSeconds: 1800, MonitoredSeconds: 10800,
 		Pings:        pingCounts{Total: 14, Success: 9, Fail: 2, Start: 1, Log: 1, Ign: 1},
 		FailureRatio: f(2.0 / 11),
 		Runs:         runsJSON{Count: 2, Mean: f(90), P50: f(60), P95: f(120), P99: f(120), Longest: f(120)},
@@ -150,5 +153,30 @@ func TestProjectAnalyticsCountsChecks(t *testing.T) {
 	}
 	if len(log.scopes) != 1 || !log.scopes[0].Check.IsZero() {
 		t.Errorf("store asked for scopes %v, want the whole project", log.scopes)
+	}
+}
+
+// A deleted check leaves no flip behind: the project's uptime leaves it out, as its
+// check count does, instead of counting its last status on for good.
+func TestProjectAnalyticsLeavesOutDeletedChecks(t *testing.T) {
+	r, log := newTestAPI(t)
+	ids := map[string]schemas.ID{}
+	for _, name := range []string{"kept", "deleted"} {
+		var c struct{ UUID string }
+		_ = json.Unmarshal(call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "`+name+`"}`).Body.Bytes(), &c)
+		ids[name] = mustParseID(t, c.UUID)
+	}
+	if rec := call(r, "DELETE", "/api/v3/checks/"+ids["deleted"].String(), rwKey, ""); rec.Code != 200 {
+		t.Fatalf("delete: %d", rec.Code)
+	}
+	log.analytics.histories = []store.StatusHistory{{Check: ids["kept"], Initial: "up"}, {Check: ids["deleted"], Initial: "down"}}
+	hour := testNow.Truncate(time.Hour)
+	rec := call(r, "GET", "/api/v3/analytics/?from="+hour.Add(-3*time.Hour).Format(time.RFC3339)+"&to="+hour.Add(-time.Hour).Format(time.RFC3339), roKey, "")
+	var got analyticsJSON
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+		t.Fatalf("project analytics: %d %s", rec.Code, rec.Body.String())
+	}
+	if got.Checks != 1 || got.MonitoredSeconds != 7200 || got.DownSeconds != 0 || got.Uptime == nil || *got.Uptime != 100 {
+		t.Errorf("checks %d, monitored %v s, down %v s, uptime %v; want 1, 7200, 0, 100", got.Checks, got.MonitoredSeconds, got.DownSeconds, got.Uptime)
 	}
 }

@@ -78,6 +78,10 @@ func TestAnalyticsFromClickHouse(t *testing.T) {
 	if one.FailureRatio == nil || *one.FailureRatio != 0.25 || one.Runs.Count != 2 || one.Runs.P50 == nil || *one.Runs.Longest < 0.02 {
 		t.Errorf("failure ratio %v, runs %+v", one.FailureRatio, one.Runs)
 	}
+	// Nearest rank: the median of two runs is the shorter, p99 the longer.
+	if r := one.Runs; r.P50 == nil || r.P99 == nil || r.Longest == nil || *r.P50 >= *r.Longest || *r.P99 != *r.Longest {
+		t.Errorf("percentiles of two runs: p50 %v, p99 %v, longest %v; want p50 the shorter, p99 the longer", *r.P50, *r.P99, *r.Longest)
+	}
 	// up, down at the fail, up again at the next success: the down time is the gap
 	// between those two pings.
 	if one.Uptime == nil || *one.Uptime >= 100 || one.Down <= 0 || one.Down > 5 {

@@ -97,22 +97,33 @@ func (c *ClickHouse) RunDurations(ctx context.Context, s Scope, from, to time.Ti
 		}
 		return st, nil
 	}
-	var ranks []float64
+	var p50, p95, p99 int64
 	// The ts bounds prune by partition and sorting key; received_us is the exact instant.
 	// Grouping by event ID drops a redelivered ping's second row as FINAL would, at a
 	// tenth of the cost: FINAL merges every part the check's range touches.
-	err := c.conn.QueryRow(ctx, "SELECT count(), quantilesExact(0.5, 0.95, 0.99)(d), avg(d), max(d) FROM (SELECT any(duration_us) AS d FROM "+c.database+
-		".pings WHERE "+where+" AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND received_us >= ? AND received_us < ? AND duration_us >= 0 GROUP BY event_id)",
-		append(args, from.Unix(), to.Unix(), from.UnixMicro(), to.UnixMicro())...).Scan(&st.Count, &ranks, &mean, &longest)
+	// Percentiles are nearest-rank (the smallest duration at least that share of runs
+	// do not exceed: the median of 60 s and 120 s is 60 s). quantilesExact takes the
+	// element above on 18.16, and quantileExactLow is newer than 18.16.
+	err := c.conn.QueryRow(ctx, "SELECT length(s), "+nearestRank("s", 50)+", "+nearestRank("s", 95)+", "+nearestRank("s", 99)+
+		", if(empty(s), 0, arraySum(s) / length(s)), if(empty(s), 0, s[length(s)]) FROM (SELECT arraySort(groupArray(d)) AS s FROM (SELECT any(duration_us) AS d FROM "+c.database+
+		".pings WHERE "+where+" AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND received_us >= ? AND received_us < ? AND duration_us >= 0 GROUP BY event_id))",
+		append(args, from.Unix(), to.Unix(), from.UnixMicro(), to.UnixMicro())...).Scan(&st.Count, &p50, &p95, &p99, &mean, &longest)
 	if err != nil {
 		return RunStats{}, fmt.Errorf("reading run durations: %w", err)
 	}
-	if st.Count > 0 && len(ranks) == 3 {
+	if st.Count > 0 {
 		st.HasPercentiles = true
-		st.Mean, st.P50, st.P95, st.P99 = micros(mean), micros(ranks[0]), micros(ranks[1]), micros(ranks[2])
-		st.Longest = time.Duration(longest) * time.Microsecond
+		st.Mean, st.Longest = micros(mean), time.Duration(longest)*time.Microsecond
+		st.P50, st.P95, st.P99 = time.Duration(p50)*time.Microsecond, time.Duration(p95)*time.Microsecond, time.Duration(p99)*time.Microsecond
 	}
 	return st, nil
+}
+
+// nearestRank is the SQL for the nearest-rank percentile of the sorted array named
+// sorted: its element ceil(percent × length / 100), 1-based, in whole numbers (a float
+// product such as 0.95 × 20 may land above 19), or 0 for an empty array.
+func nearestRank(sorted string, percent int) string {
+	return fmt.Sprintf("if(empty(%[1]s), toInt64(0), %[1]s[intDiv(%[2]d * length(%[1]s) + 99, 100)])", sorted, percent)
 }
 
 func micros(us float64) time.Duration { return time.Duration(us * float64(time.Microsecond)) }
