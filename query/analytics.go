@@ -142,8 +142,14 @@ func ratio(part, whole uint64) *float64 {
 }
 
 func secondsOf(d time.Duration) *float64 {
-	s := d.Seconds()
+	s := seconds(d)
 	return &s
+}
+
+// seconds is d in seconds to the microsecond the history keeps: Duration.Seconds adds
+// the nanoseconds in a second step, which prints 9.708704 as 9.708704000000001.
+func seconds(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1e6
 }
 
 // analytics answers for the checks in scope (checks of them).
@@ -189,7 +195,7 @@ func (a *API) analytics(w http.ResponseWriter, r *request, scope store.Scope, ch
 		d, m := statusTime(h, from, passed)
 		down, monitored = down+d, monitored+m
 	}
-	out.DownSeconds, out.MonitoredSeconds = down.Seconds(), monitored.Seconds()
+	out.DownSeconds, out.MonitoredSeconds = seconds(down), seconds(monitored)
 	if monitored > 0 {
 		up := 100 * (1 - down.Seconds()/monitored.Seconds())
 		out.Uptime = &up

@@ -180,3 +180,10 @@ func TestProjectAnalyticsLeavesOutDeletedChecks(t *testing.T) {
 		t.Errorf("checks %d, monitored %v s, down %v s, uptime %v; want 1, 7200, 0, 100", got.Checks, got.MonitoredSeconds, got.DownSeconds, got.Uptime)
 	}
 }
+
+// Durations print as the microseconds they are.
+func TestSecondsPrintAsStored(t *testing.T) {
+	if got, _ := json.Marshal(seconds(9708704 * time.Microsecond)); string(got) != "9.708704" {
+		t.Errorf("9,708,704 µs printed as %s", got)
+	}
+}
