@@ -66,6 +66,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzQueryStrings$$' -fuzztime $(FUZZTIME) ./query
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckJSON$$' -fuzztime $(FUZZTIME) ./query
 	$(GO) test -run '^$$' -fuzz '^FuzzISOSeconds$$' -fuzztime $(FUZZTIME) ./query
+	$(GO) test -run '^$$' -fuzz '^FuzzPackedRowDecode$$' -fuzztime $(FUZZTIME) ./projector
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCron$$' -fuzztime $(FUZZTIME) ./projector/schedule
+	$(GO) test -run '^$$' -fuzz '^FuzzOnCalendar$$' -fuzztime $(FUZZTIME) ./projector/schedule
+	$(GO) test -run '^$$' -fuzz '^FuzzMatchers$$' -fuzztime $(FUZZTIME) ./ingest/pingurl
+	$(GO) test -run '^$$' -fuzz '^FuzzLastQueryValue$$' -fuzztime $(FUZZTIME) ./ingest/pingurl
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schemas ./projector/check
