@@ -264,15 +264,14 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 		key, hasHeader := r.Header.Get("X-Api-Key"), r.Header["X-Api-Key"] != nil
 		// Healthchecks reads only a POST's body: a DELETE's is never looked at.
 		if r.Method == http.MethodPost {
-			body, msg := readObject(w, r)
-			switch msg {
-			case "":
+			body, msg, tooLarge := readObject(w, r)
+			switch {
 			case tooLarge:
 				// Django refuses the body before the view, past its CORS decorator.
 				withoutCORS(w)
 				errorpage.BadRequest(w)
 				return
-			default:
+			case msg != "":
 				writeError(w, http.StatusBadRequest, msg)
 				return
 			}
@@ -319,30 +318,31 @@ func setHeaders(h, from http.Header) {
 }
 
 // readObject reads a POST body as Healthchecks' authorize does: empty is {}, and
-// anything but a JSON object is refused with the message it gives.
-func readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, string) {
+// anything but a JSON object is refused with the message it gives. tooLarge reports a
+// body over Django's size limit, which Django refuses before the view with a page of
+// its own.
+func readObject(w http.ResponseWriter, r *http.Request) (body map[string]json.RawMessage, msg string, tooLarge bool) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, schemas.MaxRequestBody))
 	var over *http.MaxBytesError
 	switch {
 	case errors.As(err, &over):
-		return nil, tooLarge
+		return nil, "", true
 	case err != nil:
-		return nil, "could not parse request body"
+		return nil, "could not parse request body", false
 	}
 	if len(raw) == 0 {
-		return map[string]json.RawMessage{}, ""
+		return map[string]json.RawMessage{}, "", false
 	}
-	var body map[string]json.RawMessage
 	// Unmarshal checks the whole text is JSON before decoding any of it, so a type
 	// error means valid JSON of another kind; null decodes without one, to a nil map.
 	var notAnObject *json.UnmarshalTypeError
 	if err := json.Unmarshal(raw, &body); err != nil && !errors.As(err, &notAnObject) {
-		return nil, "could not parse request body"
+		return nil, "could not parse request body", false
 	}
 	if body == nil {
-		return nil, "json validation error: value is not an object"
+		return nil, "json validation error: value is not an object", false
 	}
-	return body, ""
+	return body, "", false
 }
 
 // jsonString is Python's str() of a JSON value, as Healthchecks reads api_key.
@@ -744,9 +744,6 @@ func withoutCORS(w http.ResponseWriter) {
 		w.Header().Del(name)
 	}
 }
-
-// tooLarge is readObject's answer for a body over Django's size limit.
-const tooLarge = "request body too large"
 
 func (a *API) getCheck(w http.ResponseWriter, r *request) {
 	row, ok := a.ownCheck(w, r)

@@ -247,7 +247,8 @@ func scheduleKind(schedule string) schemas.ScheduleKind {
 	return schemas.KindOnCalendar
 }
 
-// pythonSpace is what Python's \s matches in ASCII text: Go's \s lacks \v and \x1c-\x1f.
+// pythonSpace is what Python's \s matches in ASCII text: Go's \s lacks \v and \x1c-\x1f
+// (check.StripSpace is the same rule for str.strip()).
 const pythonSpace = `\t\n\v\f\r \x1c-\x1f`
 
 var (
