@@ -395,14 +395,14 @@ func (in *Ingest) trusted(addr netip.Addr) bool {
 
 var errBodyTooLarge = errors.New("request body too large")
 
-// readBody reads the whole body (up to Django's 2.5 MiB cap, or the limit if larger) and
-// keeps the first limit bytes.
+// readBody reads the whole body (up to schemas.RequestBodyCap) and keeps the first limit
+// bytes.
 func readBody(r *http.Request, limit int) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		// Most pings have no body, and reading one would allocate a buffer anyway.
 		return nil, nil
 	}
-	maxBody := int64(max(schemas.MaxRequestBody, limit))
+	maxBody := int64(schemas.RequestBodyCap(limit))
 	if r.ContentLength > maxBody {
 		return nil, errBodyTooLarge
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	// CheckLimit is how many checks a project may have; 0 means no limit. A create
 	// beyond it is a 403 with an empty body, as Healthchecks' check_limit.
 	CheckLimit int
+	// PingBodyLimit is the ping body bytes ingest keeps (HC_PING_BODY_LIMIT). As in
+	// Healthchecks, a larger one raises the cap on API request bodies too.
+	PingBodyLimit int
 	// BadgeLabel labels the badge of all of a project's checks (tag "*"), as
 	// Healthchecks' MASTER_BADGE_LABEL. Default "hcstream".
 	BadgeLabel string
@@ -264,7 +267,7 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 		key, hasHeader := r.Header.Get("X-Api-Key"), r.Header["X-Api-Key"] != nil
 		// Healthchecks reads only a POST's body: a DELETE's is never looked at.
 		if r.Method == http.MethodPost {
-			body, msg, tooLarge := readObject(w, r)
+			body, msg, tooLarge := readObject(w, r, schemas.RequestBodyCap(a.cfg.PingBodyLimit))
 			switch {
 			case tooLarge:
 				// Django refuses the body before the view, past its CORS decorator.
@@ -319,10 +322,9 @@ func setHeaders(h, from http.Header) {
 
 // readObject reads a POST body as Healthchecks' authorize does: empty is {}, and
 // anything but a JSON object is refused with the message it gives. tooLarge reports a
-// body over Django's size limit, which Django refuses before the view with a page of
-// its own.
-func readObject(w http.ResponseWriter, r *http.Request) (body map[string]json.RawMessage, msg string, tooLarge bool) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, schemas.MaxRequestBody))
+// body over maxBytes, which Django refuses before the view with a page of its own.
+func readObject(w http.ResponseWriter, r *http.Request, maxBytes int) (body map[string]json.RawMessage, msg string, tooLarge bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxBytes)))
 	var over *http.MaxBytesError
 	switch {
 	case errors.As(err, &over):

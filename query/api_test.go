@@ -810,6 +810,22 @@ func TestOversizedBodyIsDjangosBadRequest(t *testing.T) {
 	}
 }
 
+// A ping body limit above Django's cap raises the cap for API bodies too, as
+// Healthchecks' settings do.
+func TestPingBodyLimitRaisesTheBodyCap(t *testing.T) {
+	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{auth.Hash(rwKey): {ID: schemas.ID{1}}}}
+	api := New(Config{SiteRoot: "http://hc.example", PingBodyLimit: 3_000_000}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, log, log, func() time.Time { return testNow })
+	r := mux.NewRouter()
+	api.Register(r)
+	desc := func(n int) string { return `{"desc": "` + strings.Repeat("x", n-len(`{"desc": ""}`)) + `"}` }
+	if rec := call(r, "POST", "/api/v3/checks/", rwKey, desc(3_000_000)); rec.Code != 201 {
+		t.Errorf("a body of the ping body limit: %d %.200s", rec.Code, rec.Body.String())
+	}
+	if rec := call(r, "POST", "/api/v3/checks/", rwKey, desc(3_000_001)); rec.Code != 400 || !strings.Contains(rec.Body.String(), "<h1>Bad Request (400)</h1>") {
+		t.Errorf("a body over the ping body limit: %d %.200s", rec.Code, rec.Body.String())
+	}
+}
+
 // An upsert compares the values the request gives, so a timeout sent beside a schedule
 // still picks the check (Healthchecks compares spec.timeout even though applying the
 // schedule ignores it).

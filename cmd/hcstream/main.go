@@ -296,7 +296,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			reads = query.WithLiveChecks(reads, live)
 		}
 		api := query.New(query.Config{SiteRoot: cfg.SiteRoot, PingEndpoint: cfg.SiteRoot + cfg.PingPrefix, WriteWait: cfg.WriteWait, ListCacheBytes: cfg.ListCacheMiB << 20,
-			CheckLimit: cfg.CheckLimit, BadgeLabel: cfg.BadgeLabel, IngestRegistry: ingestRegistry},
+			CheckLimit: cfg.CheckLimit, PingBodyLimit: cfg.PingBodyLimit, BadgeLabel: cfg.BadgeLabel, IngestRegistry: ingestRegistry},
 			logger, reg, reads, query.NewKafkaAppender(cfg.KafkaBrokers, cfg.EventsTopic), time.Now)
 		api.Register(router)
 	}

@@ -34,7 +34,8 @@ func createTopics(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// The events topic carries pings with their bodies and checks with their
 	// descriptions, and the registry copies of the latter; Kafka's default record limit
 	// (about 1 MiB) is below what Healthchecks accepts.
-	maxRecord := kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(schemas.MaxEventBytes(cfg.PingBodyLimit))}
+	recordLimit := schemas.MaxEventBytes(cfg.PingBodyLimit)
+	maxRecord := kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(recordLimit)}
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 		{Topic: cfg.EventsTopic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, ConfigEntries: []kafka.ConfigEntry{maxRecord}},
 		{Topic: cfg.FlipsTopic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor},
@@ -56,7 +57,7 @@ func createTopics(ctx context.Context, cfg config, logger *slog.Logger) error {
 			return fmt.Errorf("creating Kafka topic %s: %w", topic, err)
 		}
 	}
-	raiseRecordLimit(ctx, client, existing, schemas.MaxEventBytes(cfg.PingBodyLimit), logger)
+	raiseRecordLimit(ctx, client, existing, recordLimit, logger)
 	return nil
 }
 
