@@ -19,7 +19,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/hcstream/hcstream/ingest/errorpage"
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/store"
@@ -344,6 +343,13 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 	writeBadge(w, r.format, label, tallyBadge(statuses, states))
 }
 
+// raisedBadgeNotFound is Healthchecks' answer to an unknown check key: Http404 raised
+// past the badge view's CORS and never-cache decorators, so with neither's headers.
+func raisedBadgeNotFound(w http.ResponseWriter) {
+	w.Header().Del("Cache-Control")
+	raisedNotFound(w)
+}
+
 // checkBadge is /b/<states>/<check key>.<format>: one check, labelled with its name
 // (its UUID when it has none); states 3 is the three-state badge, any other number the
 // two-state one, as in Healthchecks.
@@ -352,7 +358,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	id, ok := r.keys.checkOf(vars["key"])
 	// A forged key rarely decrypts to an ID hcstream could have made: refused unread.
 	if !ok || !id.Generated() {
-		errorpage.NotFound(w)
+		raisedBadgeNotFound(w)
 		return
 	}
 	project, err := a.store.CheckProject(r.Context(), id)
@@ -362,7 +368,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		errorpage.NotFound(w)
+		raisedBadgeNotFound(w)
 		return
 	case err != nil:
 		a.storeFailed(w, "reading a check for its badge", err)
