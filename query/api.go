@@ -335,6 +335,11 @@ func readObject(w http.ResponseWriter, r *http.Request, maxBytes int) (body map[
 	if len(raw) == 0 {
 		return map[string]json.RawMessage{}, "", false
 	}
+	// Healthchecks decodes the body as UTF-8 first; Go's decoder would take invalid
+	// bytes and store U+FFFD in their place.
+	if !utf8.Valid(raw) {
+		return nil, "could not parse request body", false
+	}
 	// Unmarshal checks the whole text is JSON before decoding any of it, so a type
 	// error means valid JSON of another kind; null decodes without one, to a nil map.
 	var notAnObject *json.UnmarshalTypeError

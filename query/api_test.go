@@ -760,6 +760,8 @@ func TestBodyMustBeAnObject(t *testing.T) {
 			{`true`, `{"error": "json validation error: value is not an object"}`},
 			{`{"name": }`, `{"error": "could not parse request body"}`},
 			{`null null`, `{"error": "could not parse request body"}`},
+			// Healthchecks decodes the body as UTF-8 before parsing it.
+			{"{\"name\": \"caf\xe9\"}", `{"error": "could not parse request body"}`},
 		} {
 			// No key at all: the body is refused before the key is looked at.
 			rec := call(r, "POST", path, "", tt.body)
