@@ -167,6 +167,17 @@ func openClickHouse(cfg config) (driver.Conn, error) {
 	return conn, nil
 }
 
+// runtimeCollectors are the Go runtime's and the process's metrics. The Go run queue is
+// a queue too: how long goroutines wait for a processor is the part of a request's
+// latency that the handlers' own timings do not see.
+func runtimeCollectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
+}
+
 // serve runs the chosen roles until ctx ends, then shuts down in reverse order of start:
 // HTTP first (drains in-flight pings), then the Kafka writer, then the projector.
 func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) error {
@@ -175,11 +186,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		"clickhouse_addr", cfg.ClickHouseAddr, "clickhouse_database", cfg.ClickHouseDatabase, "ping_prefix", cfg.PingPrefix)
 
 	reg := prometheus.NewRegistry()
-	// The Go run queue is a queue too: how long goroutines wait for a processor is the
-	// part of a request's latency that the handlers' own timings do not see.
-	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
-		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(runtimeCollectors()...)
 	conn, err := openClickHouse(cfg)
 	if err != nil {
 		return err
