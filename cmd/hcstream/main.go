@@ -167,6 +167,17 @@ func openClickHouse(cfg config) (driver.Conn, error) {
 	return conn, nil
 }
 
+// newRouter matches paths as they come, and answers those it does not know with Django's
+// 404 page. Healthchecks answers a path with an empty or a dot segment 404 (an API base
+// URL given with a trailing slash makes /api/v3//checks/); mux would clean it and
+// redirect with 301, which clients follow with a GET, so a POST or a DELETE would
+// silently do nothing.
+func newRouter() *mux.Router {
+	router := mux.NewRouter().SkipClean(true)
+	router.NotFoundHandler = errorpage.NotFoundHandler
+	return router
+}
+
 // runtimeCollectors are the Go runtime's and the process's metrics. The Go run queue is
 // a queue too: how long goroutines wait for a processor is the part of a request's
 // latency that the handlers' own timings do not see.
@@ -206,7 +217,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	}
 	statusSvc := status.New(status.Config{}, time.Now)
 
-	router := mux.NewRouter()
+	router := newRouter()
 	for v := 1; v <= 3; v++ {
 		p := fmt.Sprintf("/api/v%d/status", v)
 		router.Handle(p+"/", statusSvc)
@@ -309,7 +320,6 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	}
 
 	statusSvc.SetComponents(components...)
-	router.NotFoundHandler = errorpage.NotFoundHandler
 	handler := http.Handler(router)
 	switch {
 	case pings != nil && cfg.PingPrefix == "/":
