@@ -45,6 +45,7 @@ type config struct {
 	ListCacheMiB       int
 	QueryLive          bool
 	ShutdownTimeout    time.Duration
+	RequestTimeout     time.Duration
 	LogLevel           slog.Level
 	Pprof              bool
 }
@@ -155,6 +156,7 @@ func envVars() []envVar {
 		{"HC_QUERY_LIST_CACHE_MB", "64", "MiB of check renderings the API keeps for the check lists it serves; a project listing more is rendered afresh at every read", integer(func(c *config) *int { return &c.ListCacheMiB })},
 		{"HC_QUERY_LIVE", "true", "a query role without the projector in its process folds the events topic itself and answers check reads from memory (the state of every check) instead of ClickHouse (true or false)", boolean(func(c *config) *bool { return &c.QueryLive })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+		{"HC_HTTP_REQUEST_TIMEOUT", "60s", "longest a client may take to send one request, headers and body, and again to read the answer; idle keep-alive connections close after 2 minutes", duration(func(c *config) *time.Duration { return &c.RequestTimeout })},
 		{"HC_DEBUG_PPROF", "false", "serve Go profiles under /debug/pprof/ (true or false)", boolean(func(c *config) *bool { return &c.Pprof })},
 		{"HC_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	}

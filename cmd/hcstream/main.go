@@ -178,6 +178,28 @@ func newRouter() *mux.Router {
 	return router
 }
 
+// idleConnTimeout closes keep-alive connections left idle. It is longer than the minute
+// load balancers commonly keep an idle connection, so they close theirs first and never
+// send a request on a connection being closed.
+const idleConnTimeout = 2 * time.Minute
+
+// newServer serves handler, bounding what one connection may hold: a client trickling
+// its headers or body would keep a goroutine and its buffers for good, and so would an
+// idle keep-alive connection. A request must arrive within requestTimeout, and its
+// answer be written within as long again.
+func newServer(handler http.Handler, logger *slog.Logger, requestTimeout, idleTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: min(10*time.Second, requestTimeout),
+		ReadTimeout:       requestTimeout,
+		// The write deadline is set when the headers have been read, so it also covers
+		// reading the body and handling the request.
+		WriteTimeout: 2 * requestTimeout,
+		IdleTimeout:  idleTimeout,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // runtimeCollectors are the Go runtime's and the process's metrics. The Go run queue is
 // a queue too: how long goroutines wait for a processor is the part of a request's
 // latency that the handlers' own timings do not see.
@@ -340,7 +362,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	server := newServer(handler, logger, cfg.RequestTimeout, idleConnTimeout)
 	g.Go(func() error {
 		logger.Info("listening", "addr", listener.Addr().String())
 		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {

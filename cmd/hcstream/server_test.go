@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A connection cannot be held for good: not by a client trickling its body, nor by
+// one leaving a keep-alive connection idle.
+func TestServerBoundsWhatAConnectionHolds(t *testing.T) {
+	bodyErr := make(chan error, 1)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		bodyErr <- err
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := newServer(handler, slog.New(slog.NewTextHandler(io.Discard, nil)), 300*time.Millisecond, 300*time.Millisecond)
+	go func() { _ = server.Serve(listener) }()
+	t.Cleanup(func() { _ = server.Close() })
+
+	// The client gives up well after the server should have.
+	dial := func() net.Conn {
+		conn, err := net.Dial("tcp", listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		return conn
+	}
+
+	slow := dial()
+	if _, err := io.WriteString(slow, "POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-bodyErr:
+		if err == nil {
+			t.Error("the handler read a body that never arrived whole")
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("a body trickled for 4 s was still being read")
+	}
+
+	idle := dial()
+	if _, err := io.WriteString(idle, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	reader := bufio.NewReader(idle)
+	resp, err := http.ReadResponse(reader, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	<-bodyErr
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("a complete request: %d, close %v", resp.StatusCode, resp.Close)
+	}
+	_, err = reader.ReadByte()
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		t.Error("an idle keep-alive connection was still open after 5 s")
+	case err == nil || !(errors.Is(err, io.EOF) || strings.Contains(err.Error(), "reset")):
+		t.Errorf("reading an idle connection: %v, want it closed", err)
+	}
+}
