@@ -91,6 +91,8 @@ type Ingest struct {
 	// bodyLimitHeader is the Ping-Body-Limit header's value.
 	bodyLimitHeader []string
 	provisioned     provisionedChecks
+	// publishFailures and oversizedPings keep their log lines few when every ping fails.
+	publishFailures, oversizedPings logThrottle
 }
 
 // provisionedChecks remembers the checks this process auto-provisioned until its
@@ -156,7 +158,8 @@ func (p *provisionedChecks) pending(project schemas.ID, slug string, lookup Look
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, lookup Lookup, publisher Publisher, now func() time.Time) *Ingest {
 	cfg.setDefaults()
 	return &Ingest{cfg: cfg, log: logger.With("component", "ingest"), metrics: newMetrics(reg), lookup: lookup, publisher: publisher, now: now,
-		bodyLimitHeader: []string{strconv.Itoa(cfg.BodyLimit)}}
+		bodyLimitHeader: []string{strconv.Itoa(cfg.BodyLimit)},
+		publishFailures: logThrottle{every: publishFailureLogInterval}, oversizedPings: logThrottle{every: publishFailureLogInterval}}
 }
 
 // Handler serves ping URLs below prefix (for example "/ping/", or "/" at the root).
@@ -246,10 +249,12 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	if err != nil {
 		if errors.Is(err, kafka.MessageSizeTooLarge) {
 			// Retrying cannot help until an operator raises the topic's limit.
-			in.log.Error("the events topic refuses a ping this large: raise its max.message.bytes (README, Ingest)",
-				"check_id", req.CheckID, "body_bytes", len(body), "err", err)
-		} else {
-			in.log.Warn("publishing ping", "check_id", req.CheckID, "err", err)
+			if ok, held := in.oversizedPings.pass(in.now()); ok {
+				in.log.Error("the events topic refuses a ping this large: raise its max.message.bytes (README, Ingest)",
+					"check_id", req.CheckID, "bytes", len(body), "err", err, "not_logged", held)
+			}
+		} else if ok, held := in.publishFailures.pass(in.now()); ok {
+			in.log.Warn("publishing ping", "check_id", req.CheckID, "err", err, "not_logged", held)
 		}
 		return unavailable(w)
 	}

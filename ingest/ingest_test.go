@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -320,6 +321,46 @@ func TestRegistryTakenIncludesDeletedChecks(t *testing.T) {
 	}
 	if !r.Taken(kept) || !r.Taken(deleted) || r.Taken(never) {
 		t.Errorf("taken: existing %v, deleted %v, never seen %v; want true, true, false", r.Taken(kept), r.Taken(deleted), r.Taken(never))
+	}
+}
+
+// While Kafka is down every ping fails: the log says so once per interval, with how
+// many failures it left out, instead of once per ping.
+func TestPublishFailuresLogSparingly(t *testing.T) {
+	var logged bytes.Buffer
+	clock := now
+	h := New(Config{}, slog.New(slog.NewJSONHandler(&logged, nil)), nil, defaultLookup(), &fakePublisher{err: errors.New("broker down")},
+		func() time.Time { return clock }).Handler("/ping/")
+	ping := func(n int) {
+		for range n {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/ping/"+checkID.String(), nil))
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("publisher down: %d", rec.Code)
+			}
+		}
+	}
+	lines := func() []map[string]any {
+		var out []map[string]any
+		for line := range strings.Lines(logged.String()) {
+			var entry map[string]any
+			if err := json.Unmarshal([]byte(line), &entry); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, entry)
+		}
+		return out
+	}
+	ping(100)
+	if got := lines(); len(got) != 1 || got[0]["not_logged"] != 0.0 {
+		t.Fatalf("100 failures in a moment logged %v, want one line", got)
+	}
+	clock = clock.Add(publishFailureLogInterval - time.Millisecond)
+	ping(1)
+	clock = clock.Add(time.Millisecond)
+	ping(1)
+	if got := lines(); len(got) != 2 || got[1]["not_logged"] != 100.0 || got[1]["msg"] != "publishing ping" {
+		t.Errorf("after the interval: %v, want a second line counting the 100 left out", got)
 	}
 }
 
