@@ -179,7 +179,7 @@ func (f *fetcher) skipToRetained(ctx context.Context) {
 	case err != nil:
 		f.fail(fmt.Errorf("reading partition offsets: %w", err))
 	case f.offset < first:
-		f.log.Error("records deleted by retention before they were folded; skipping them", "offset", f.offset, "first", first, "skipped", first-f.offset)
+		f.log.Error("records deleted by retention before they were folded; skipping them", "offset", f.offset, "first", first, "count", first-f.offset)
 		f.offset = first
 	case f.offset > last:
 		f.log.Error("offset past the partition end; waiting for it", "offset", f.offset, "last", last)

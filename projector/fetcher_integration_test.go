@@ -94,7 +94,7 @@ func TestFetcherSkipsRecordsRetentionDeleted(t *testing.T) {
 		}
 		want++
 	}
-	if !strings.Contains(logs.String(), "deleted by retention") || !strings.Contains(logs.String(), "skipped=4") {
+	if !strings.Contains(logs.String(), "deleted by retention") || !strings.Contains(logs.String(), "count=4") {
 		t.Errorf("the skip of offsets 2-5 was not logged:\n%s", logs.String())
 	}
 }

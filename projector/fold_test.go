@@ -72,7 +72,7 @@ func TestEventsAboutChecksThePartitionNeverHeldAreReported(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
 		t.Errorf("%d errors logged for two events within a minute, want 1:\n%s", n, logs.String())
 	}
-	for _, want := range []string{"partition=3", "check=" + elsewhere.String(), "partition count must never change"} {
+	for _, want := range []string{"partition=3", "check_id=" + elsewhere.String(), "partition count must never change"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the error does not say %q:\n%s", want, logs.String())
 		}
@@ -83,7 +83,7 @@ func TestEventsAboutChecksThePartitionNeverHeldAreReported(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=ERROR"); n != 2 {
 		t.Errorf("%d errors logged after a minute, want 2", n)
 	}
-	if !strings.Contains(logs.String(), "events=2") || !strings.Contains(logs.String(), "events=1") {
+	if !strings.Contains(logs.String(), "count=2") || !strings.Contains(logs.String(), "count=1") {
 		t.Errorf("the errors do not count the events since the last one:\n%s", logs.String())
 	}
 }

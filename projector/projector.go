@@ -540,7 +540,7 @@ func (p *Projector) Follow(ctx context.Context) error {
 		for sleep(followCtx, followRecount) {
 			meta, err := client.Metadata(followCtx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topics.Events}})
 			if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) != len(partitions) {
-				p.log.Info("the events topic's partition count changed; following again", "was", len(partitions), "now", len(meta.Topics[0].Partitions))
+				p.log.Info("the events topic's partition count changed; following again", "was", len(partitions), "count", len(meta.Topics[0].Partitions))
 				break
 			}
 		}
@@ -745,7 +745,7 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	defer records.disconnect()
 	st.written = newWrittenMark(offset)
 	defer st.written.stop()
-	log.Info("partition started", "offset", offset, "checks", st.checks.len())
+	log.Info("partition started", "offset", offset, "count", st.checks.len())
 	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
 	// A revoked partition stops exporting its lag; its new owner reports it.
 	defer p.metrics.lag.DeleteLabelValues(strconv.Itoa(partition))
@@ -1039,7 +1039,7 @@ func (p *Projector) unknownCheck(st *partitionState, ev schemas.Event, offset in
 	if now := time.Now(); now.Sub(st.unknownLogged) >= time.Minute {
 		p.log.Error("events about checks this partition never held: were partitions added to the events topic? "+
 			"its partition count must never change (README, Architecture, Events)",
-			"partition", st.partition, "offset", offset, "check", ev.CheckID, "event_type", ev.Body.Type().String(), "events", st.unknownChecks)
+			"partition", st.partition, "offset", offset, "check_id", ev.CheckID, "event_type", ev.Body.Type().String(), "count", st.unknownChecks)
 		st.unknownLogged, st.unknownChecks = now, 0
 	}
 }
@@ -1092,7 +1092,7 @@ func (p *Projector) hold(st *partitionState, rows *history.Batch, from, to time.
 	rows.Incidents = append(rows.Incidents, history.Incident{Partition: st.partition, From: from, To: to, ChecksHeld: held})
 	p.metrics.outages.Inc()
 	p.log.Warn("no events for longer than the outage window: deadlines postponed instead of firing",
-		"partition", st.partition, "offset", version-1, "gap", gap.String(), "checks_held", held)
+		"partition", st.partition, "offset", version-1, "gap", gap.String(), "count", held)
 }
 
 // flipRecords encodes flips as StatusChanged events whose IDs derive from (check, flip

@@ -44,7 +44,7 @@ func followWithinBudget(ctx context.Context, f follower, stored checkCounter, bu
 	}
 	tooMany := func(checks int) {
 		logger.Error("too many checks to fold within the memory limit; the query role reads ClickHouse instead",
-			"checks", checks, "budget", budget, "remedy", "raise GOMEMLIMIT with the container's memory limit, or set HC_QUERY_LIVE=false")
+			"count", checks, "budget", budget, "remedy", "raise GOMEMLIMIT with the container's memory limit, or set HC_QUERY_LIVE=false")
 	}
 	for {
 		checks, err := stored.CountChecks(ctx)

@@ -364,7 +364,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	}
 	server := newServer(handler, logger, cfg.RequestTimeout, idleConnTimeout)
 	g.Go(func() error {
-		logger.Info("listening", "addr", listener.Addr().String())
+		logger.Info("listening", "listen", listener.Addr().String())
 		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}

@@ -25,7 +25,7 @@ func migrate(ctx context.Context, cfg config, conn driver.Conn, logger *slog.Log
 	if err != nil {
 		return fmt.Errorf("migrating ClickHouse: %w", err)
 	}
-	logger.Info("stores ready", "component", "migrate", "clickhouse_migrations_applied", applied)
+	logger.Info("stores ready", "component", "migrate", "count", applied)
 	return nil
 }
 
@@ -115,6 +115,6 @@ func raiseRecordLimit(ctx context.Context, client *kafka.Client, topics []string
 			warn(res.ResourceName, res.Error)
 			continue
 		}
-		log.Info("raised a topic's record limit", "topic", res.ResourceName, "max_message_bytes_was", was[res.ResourceName], "max_message_bytes", limit)
+		log.Info("raised a topic's record limit", "topic", res.ResourceName, "was", was[res.ResourceName], "max_message_bytes", limit)
 	}
 }
