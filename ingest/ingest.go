@@ -26,6 +26,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/hcstream/hcstream/ingest/errorpage"
+	"github.com/hcstream/hcstream/ingest/logthrottle"
 	"github.com/hcstream/hcstream/ingest/pingurl"
 	"github.com/hcstream/hcstream/schemas"
 	"github.com/hcstream/hcstream/schemas/kafkarec"
@@ -91,8 +92,9 @@ type Ingest struct {
 	// bodyLimitHeader is the Ping-Body-Limit header's value.
 	bodyLimitHeader []string
 	provisioned     provisionedChecks
-	// publishFailures and oversizedPings keep their log lines few when every ping fails.
-	publishFailures, oversizedPings logThrottle
+	// publishFailures, oversizedPings and syncFailures keep their log lines few when
+	// every ping fails.
+	publishFailures, oversizedPings, syncFailures logthrottle.Throttle
 }
 
 // provisionedChecks remembers the checks this process auto-provisioned until its
@@ -158,8 +160,7 @@ func (p *provisionedChecks) pending(project schemas.ID, slug string, lookup Look
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, lookup Lookup, publisher Publisher, now func() time.Time) *Ingest {
 	cfg.setDefaults()
 	return &Ingest{cfg: cfg, log: logger.With("component", "ingest"), metrics: newMetrics(reg), lookup: lookup, publisher: publisher, now: now,
-		bodyLimitHeader: []string{strconv.Itoa(cfg.BodyLimit)},
-		publishFailures: logThrottle{every: publishFailureLogInterval}, oversizedPings: logThrottle{every: publishFailureLogInterval}}
+		bodyLimitHeader: []string{strconv.Itoa(cfg.BodyLimit)}}
 }
 
 // Handler serves ping URLs below prefix (for example "/ping/", or "/" at the root).
@@ -249,11 +250,11 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	if err != nil {
 		if errors.Is(err, kafka.MessageSizeTooLarge) {
 			// Retrying cannot help until an operator raises the topic's limit.
-			if ok, held := in.oversizedPings.pass(in.now()); ok {
+			if ok, held := in.oversizedPings.Pass(in.now()); ok {
 				in.log.Error("the events topic refuses a ping this large: raise its max.message.bytes (README, Ingest)",
 					"check_id", req.CheckID, "bytes", len(body), "err", err, "not_logged", held)
 			}
-		} else if ok, held := in.publishFailures.pass(in.now()); ok {
+		} else if ok, held := in.publishFailures.Pass(in.now()); ok {
 			in.log.Warn("publishing ping", "check_id", req.CheckID, "err", err, "not_logged", held)
 		}
 		return unavailable(w)
@@ -323,7 +324,9 @@ func (in *Ingest) sync(ctx context.Context) error {
 	defer cancel()
 	err := in.lookup.Sync(ctx)
 	if err != nil {
-		in.log.Warn("syncing check registry", "err", err)
+		if ok, held := in.syncFailures.Pass(in.now()); ok {
+			in.log.Warn("syncing check registry", "err", err, "not_logged", held)
+		}
 	}
 	return err
 }

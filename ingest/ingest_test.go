@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/hcstream/hcstream/ingest/logthrottle"
 	"github.com/hcstream/hcstream/schemas"
 	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
@@ -355,7 +356,7 @@ func TestPublishFailuresLogSparingly(t *testing.T) {
 	if got := lines(); len(got) != 1 || got[0]["not_logged"] != 0.0 {
 		t.Fatalf("100 failures in a moment logged %v, want one line", got)
 	}
-	clock = clock.Add(publishFailureLogInterval - time.Millisecond)
+	clock = clock.Add(logthrottle.Interval - time.Millisecond)
 	ping(1)
 	clock = clock.Add(time.Millisecond)
 	ping(1)

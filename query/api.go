@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hcstream/hcstream/ingest/errorpage"
+	"github.com/hcstream/hcstream/ingest/logthrottle"
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/auth"
@@ -135,6 +136,8 @@ type API struct {
 	rendered renderedChecks
 	lists    checkLists
 	metrics  *metrics
+	// storeFailures keeps the log to a line per interval while ClickHouse is down.
+	storeFailures logthrottle.Throttle
 }
 
 type cachedProject struct {
@@ -512,7 +515,9 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (a *API) storeFailed(w http.ResponseWriter, what string, err error) {
-	a.log.Error(what, "err", err)
+	if ok, held := a.storeFailures.Pass(a.now()); ok {
+		a.log.Error(what, "err", err, "not_logged", held)
+	}
 	writeError(w, http.StatusServiceUnavailable, "store unavailable")
 }
 

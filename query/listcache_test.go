@@ -21,6 +21,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
+	"github.com/hcstream/hcstream/ingest/logthrottle"
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/auth"
 	"github.com/hcstream/hcstream/query/store"
@@ -317,5 +318,38 @@ func TestKeptListRefreshesWhileRead(t *testing.T) {
 	}
 	if got := counted(api.metrics.keptListBytes); got < 500 {
 		t.Errorf("kept list bytes %v, want the size of one rendering", got)
+	}
+}
+
+// While the store is down every read fails: the log says so once per interval, not once
+// per request.
+func TestStoreFailuresLogSparingly(t *testing.T) {
+	var logged bytes.Buffer
+	clock := testNow
+	st := &failingChecks{fakeLog: &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{auth.Hash(rwKey): {ID: schemas.ID{1}}}}}
+	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.NewTextHandler(&logged, nil)), nil, st, st.fakeLog, func() time.Time { return clock })
+	r := mux.NewRouter()
+	api.Register(r)
+	created := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "a"}`)
+	var c struct{ UUID string }
+	if err := json.Unmarshal(created.Body.Bytes(), &c); err != nil {
+		t.Fatal(err)
+	}
+	st.fail.Store(true)
+	read := func(n int) {
+		for range n {
+			if rec := call(r, "GET", "/api/v3/checks/"+c.UUID, rwKey, ""); rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("a read with the store down: %d", rec.Code)
+			}
+		}
+	}
+	read(20)
+	if n := strings.Count(logged.String(), "level=ERROR"); n != 1 {
+		t.Errorf("20 failed reads logged %d lines, want 1:\n%s", n, logged.String())
+	}
+	clock = clock.Add(logthrottle.Interval)
+	read(1)
+	if n := strings.Count(logged.String(), "level=ERROR"); n != 2 || !strings.Contains(logged.String(), "not_logged=19") {
+		t.Errorf("after the interval: %d lines, want 2, the second counting 19 left out:\n%s", n, logged.String())
 	}
 }

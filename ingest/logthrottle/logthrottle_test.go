@@ -1,0 +1,30 @@
+package logthrottle
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPass(t *testing.T) {
+	start := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	var throttle Throttle
+	for i, step := range []struct {
+		after    time.Duration
+		wantOK   bool
+		wantHeld int
+	}{
+		{0, true, 0},
+		{0, false, 0},
+		{time.Second, false, 0},
+		{Interval - time.Nanosecond, false, 0},
+		{Interval, true, 3},
+		{Interval + time.Second, false, 0},
+		{3 * Interval, true, 1},
+		{5 * Interval, true, 0},
+	} {
+		ok, held := throttle.Pass(start.Add(step.after))
+		if ok != step.wantOK || held != step.wantHeld {
+			t.Errorf("step %d (+%v): %v, %d held; want %v, %d", i, step.after, ok, held, step.wantOK, step.wantHeld)
+		}
+	}
+}
