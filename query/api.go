@@ -343,6 +343,7 @@ func readObject(w http.ResponseWriter, r *http.Request, maxBytes int) (body map[
 	if !utf8.Valid(raw) {
 		return nil, "could not parse request body", false
 	}
+	raw = withoutPythonConstants(raw)
 	// Unmarshal checks the whole text is JSON before decoding any of it, so a type
 	// error means valid JSON of another kind; null decodes without one, to a nil map.
 	var notAnObject *json.UnmarshalTypeError
@@ -353,6 +354,57 @@ func readObject(w http.ResponseWriter, r *http.Request, maxBytes int) (body map[
 		return nil, "json validation error: value is not an object", false
 	}
 	return body, "", false
+}
+
+// pythonConstants are the non-standard numbers Python's json module reads, each with
+// a JSON number of the same length standing in for it. Healthchecks takes a body with
+// them, and every field that could hold one refuses any fraction with the same message
+// (name is not a string, timeout is not a number, …), so the stand-in is answered as
+// Healthchecks answers the constant.
+var pythonConstants = []struct{ constant, standIn string }{
+	{"-Infinity", "-0.500000"},
+	{"Infinity", "0.500000"},
+	{"NaN", "0.5"},
+}
+
+// withoutPythonConstants returns raw with NaN, Infinity and -Infinity outside strings
+// replaced by their stand-ins, copying raw only if it has one.
+func withoutPythonConstants(raw []byte) []byte {
+	if !bytes.ContainsAny(raw, "NI") {
+		return raw
+	}
+	out, copied, inString := raw, false, false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && (c == 'N' || c == 'I' || c == '-') && (i == 0 || separatesTokens(raw[i-1])):
+			for _, p := range pythonConstants {
+				end := i + len(p.constant)
+				if bytes.HasPrefix(raw[i:], []byte(p.constant)) && (end == len(raw) || separatesTokens(raw[end])) {
+					if !copied {
+						out, copied = bytes.Clone(raw), true
+					}
+					copy(out[i:], p.standIn)
+					i += len(p.constant) - 1
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// separatesTokens is whether c may stand next to a JSON value: a stand-in must not join
+// a neighbour into a number (1NaN, -NaN, NaN1), which Python refuses.
+func separatesTokens(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ':', '[', ']', '{', '}':
+		return true
+	}
+	return false
 }
 
 // jsonString is Python's str() of a JSON value, as Healthchecks reads api_key.

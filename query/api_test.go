@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -272,6 +273,19 @@ func TestCreateValidation(t *testing.T) {
 		{`{"channels": "pager"}`, "invalid channel identifier: pager"},
 		{`not json`, "could not parse request body"},
 		{`[1, 2]`, "json validation error: value is not an object"},
+		// Python's json module reads NaN and the infinities, and the fields refuse them.
+		{`{"timeout": NaN}`, "json validation error: timeout is not a number"},
+		{`{"grace": Infinity}`, "json validation error: grace is not a number"},
+		{`{"name": -Infinity}`, "json validation error: name is not a string"},
+		{`{"unique": [NaN]}`, "json validation error: an item in 'unique' has unexpected value"},
+		{`{"manual_resume": NaN, "name": "NaN"}`, "json validation error: manual_resume is not a boolean"},
+		{`{"timeout": NaNa}`, "could not parse request body"},
+		{`{"timeout": nan}`, "could not parse request body"},
+		{`{"timeout": -NaN}`, "could not parse request body"},
+		{`{"timeout": 1NaN}`, "could not parse request body"},
+		{`{"timeout": NaN1}`, "could not parse request body"},
+		{`{"timeout":NaN}`, "json validation error: timeout is not a number"},
+		{`{"unique":[Infinity,NaN]}`, "json validation error: an item in 'unique' has unexpected value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
@@ -283,6 +297,37 @@ func TestCreateValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Constants inside strings are text, and a body with a constant in a field Healthchecks
+// ignores is taken whole.
+func TestPythonConstantsOutsideFields(t *testing.T) {
+	r, _ := newTestAPI(t)
+	rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"name": "NaN \"Infinity\" -Infinity", "extra": [NaN, -Infinity, {"x": Infinity}]}`)
+	var c struct{ Name string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &c); rec.Code != 201 || err != nil || c.Name != `NaN "Infinity" -Infinity` {
+		t.Errorf("%d %s, want 201 with the name as sent", rec.Code, rec.Body.String())
+	}
+}
+
+// Standard JSON is never changed (it cannot hold the constants outside strings), a
+// stand-in keeps the body's length, and a body is rewritten once.
+func FuzzPythonConstants(f *testing.F) {
+	for _, seed := range []string{`{"a": NaN}`, `[Infinity,-Infinity]`, `{"s": "NaN \"x\" NaN"}`, `1NaN`, `NaN`, `{"a": -1e5, "b": "\\"}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out := withoutPythonConstants(raw)
+		if len(out) != len(raw) {
+			t.Fatalf("%q became %q, of another length", raw, out)
+		}
+		if json.Valid(raw) && !bytes.Equal(out, raw) {
+			t.Fatalf("standard JSON %q became %q", raw, out)
+		}
+		if again := withoutPythonConstants(out); !bytes.Equal(again, out) {
+			t.Fatalf("%q rewritten again to %q", out, again)
+		}
+	})
 }
 
 // Healthchecks detects the kind, and stores and returns the current name of a legacy zone.
