@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,5 +114,44 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		if !strings.Contains(string(readme), "| `"+v.name+"` | "+def+" |") {
 			t.Errorf("README's configuration table lacks %s with default %s", v.name, def)
 		}
+	}
+}
+
+// make fuzz runs every fuzz target, in its package.
+func TestMakeFuzzRunsEveryTarget(t *testing.T) {
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`)
+	found := 0
+	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "../.." {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		pkg := "./" + filepath.ToSlash(filepath.Dir(strings.TrimPrefix(path, "../../")))
+		for _, m := range target.FindAllStringSubmatch(string(text), -1) {
+			found++
+			if want := "-fuzz '^" + m[1] + "$$' -fuzztime $(FUZZTIME) " + pkg + "\n"; !strings.Contains(string(makefile), want) {
+				t.Errorf("make fuzz does not run %s in %s", m[1], pkg)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found < 15 {
+		t.Fatalf("found %d fuzz targets; the search is broken", found)
 	}
 }
