@@ -187,9 +187,23 @@ const idleConnTimeout = 2 * time.Minute
 // its headers or body would keep a goroutine and its buffers for good, and so would an
 // idle keep-alive connection. A request must arrive within requestTimeout, and its
 // answer be written within as long again.
-func newServer(handler http.Handler, logger *slog.Logger, requestTimeout, idleTimeout time.Duration) *http.Server {
+func newServer(handler http.Handler, logger *slog.Logger, reg prometheus.Registerer, requestTimeout, idleTimeout time.Duration) *http.Server {
+	open := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hcstream_http_open_connections", Help: "Client connections open, busy or idle.",
+	})
+	if reg != nil {
+		reg.MustRegister(open)
+	}
 	return &http.Server{
-		Handler:           handler,
+		Handler: handler,
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			switch state {
+			case http.StateNew:
+				open.Inc()
+			case http.StateClosed, http.StateHijacked:
+				open.Dec()
+			}
+		},
 		ReadHeaderTimeout: min(10*time.Second, requestTimeout),
 		ReadTimeout:       requestTimeout,
 		// The write deadline is set when the headers have been read, so it also covers
@@ -362,7 +376,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	server := newServer(handler, logger, cfg.RequestTimeout, idleConnTimeout)
+	server := newServer(handler, logger, reg, cfg.RequestTimeout, idleConnTimeout)
 	g.Go(func() error {
 		logger.Info("listening", "listen", listener.Addr().String())
 		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {

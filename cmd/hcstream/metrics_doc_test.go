@@ -55,6 +55,7 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := describedNames{Registry: prometheus.NewRegistry(), names: map[string]bool{}}
 	reg.MustRegister(runtimeCollectors()...)
+	newServer(nil, logger, reg, time.Minute, time.Minute)
 	ingest.New(ingest.Config{}, logger, reg, nil, nil, time.Now)
 	query.New(query.Config{}, logger, reg, nil, nil, time.Now)
 	cfg := projector.Config{Brokers: []string{"127.0.0.1:9"}}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A connection cannot be held for good: not by a client trickling its body, nor by
@@ -28,7 +30,8 @@ func TestServerBoundsWhatAConnectionHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := newServer(handler, slog.New(slog.NewTextHandler(io.Discard, nil)), 300*time.Millisecond, 300*time.Millisecond)
+	reg := prometheus.NewRegistry()
+	server := newServer(handler, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, 300*time.Millisecond, 300*time.Millisecond)
 	go func() { _ = server.Serve(listener) }()
 	t.Cleanup(func() { _ = server.Close() })
 
@@ -70,6 +73,9 @@ func TestServerBoundsWhatAConnectionHolds(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Close {
 		t.Fatalf("a complete request: %d, close %v", resp.StatusCode, resp.Close)
 	}
+	if got := awaitOpenConnections(t, reg, 1); got != 1 {
+		t.Errorf("%v connections open, want the idle one", got)
+	}
 	_, err = reader.ReadByte()
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -77,4 +83,33 @@ func TestServerBoundsWhatAConnectionHolds(t *testing.T) {
 	case err == nil || !(errors.Is(err, io.EOF) || strings.Contains(err.Error(), "reset")):
 		t.Errorf("reading an idle connection: %v, want it closed", err)
 	}
+	if got := awaitOpenConnections(t, reg, 0); got != 0 {
+		t.Errorf("%v connections open after both were closed", got)
+	}
+}
+
+// awaitOpenConnections returns the open connections gauge once it reads want, or
+// after a second: the server marks a connection closed just after closing it.
+func awaitOpenConnections(t *testing.T, reg *prometheus.Registry, want float64) float64 {
+	t.Helper()
+	got := openConnections(t, reg)
+	for deadline := time.Now().Add(time.Second); got != want && time.Now().Before(deadline); got = openConnections(t, reg) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return got
+}
+
+func openConnections(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range families {
+		if family.GetName() == "hcstream_http_open_connections" {
+			return family.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no hcstream_http_open_connections")
+	return 0
 }
