@@ -54,6 +54,10 @@ type Config struct {
 // maxUserAgent is how much of User-Agent is stored, as Healthchecks.
 const maxUserAgent = 200
 
+// maxMethodOrScheme is how much of a request's method or a forwarded scheme is stored:
+// Healthchecks' columns hold 10 characters, and Go takes a method of any length.
+const maxMethodOrScheme = 10
+
 func (c *Config) setDefaults() {
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = 10000
@@ -201,6 +205,8 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 			}
 		case http.StatusNotFound:
 			return plain(w, http.StatusNotFound, "not found", false)
+		case http.StatusBadRequest:
+			return plain(w, http.StatusBadRequest, "invalid url format", false)
 		case http.StatusConflict:
 			return plain(w, http.StatusConflict, "ambiguous slug", false)
 		default:
@@ -290,7 +296,8 @@ func (in *Ingest) resolveCheck(ctx context.Context, id schemas.ID) (schemas.ID, 
 	return schemas.ID{}, http.StatusNotFound
 }
 
-// resolveSlug answers 200 (found), 201 (to be created), 404, 409 or 503.
+// resolveSlug answers 200 (found), 201 (to be created), 400 (a slug too long to
+// create), 404, 409 or 503.
 func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project, check schemas.ID, status int) {
 	project, ok, checks := in.lookup.Slug(req.PingKey, req.Slug)
 	if !ok || len(checks) == 0 {
@@ -311,6 +318,10 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 		return project, checks[0], http.StatusOK
 	case len(checks) > 1:
 		return project, check, http.StatusConflict
+	case req.Create && len(req.Slug) > schemas.MaxNameLength:
+		// No check can have this slug: refused rather than created with a name no API
+		// call could give it.
+		return project, check, http.StatusBadRequest
 	case req.Create && in.cfg.CheckLimit > 0 && in.lookup.Checks(project)+in.provisioned.count(project, in.lookup) >= 2*in.cfg.CheckLimit:
 		return project, check, http.StatusNotFound
 	case req.Create:
@@ -360,7 +371,7 @@ func (in *Ingest) pingEvent(project schemas.ID, req pingurl.Request, r *http.Req
 	}
 	return schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: req.CheckID, At: at, Body: schemas.PingReceived{
 		Kind: req.Kind, ExitStatus: req.ExitStatus, RunID: req.RunID, HasRunID: req.HasRunID,
-		Method: r.Method, Scheme: scheme, RemoteAddr: remote, UserAgent: ua,
+		Method: truncate(r.Method, maxMethodOrScheme), Scheme: scheme, RemoteAddr: remote, UserAgent: ua,
 	}}
 }
 
@@ -381,15 +392,26 @@ func (in *Ingest) clientAddr(r *http.Request) (addr, scheme string) {
 	}
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
 		first, _, _ := strings.Cut(xff, ",")
-		host = strings.TrimSpace(first)
-		if ap, err := netip.ParseAddrPort(host); err == nil {
+		first = strings.TrimSpace(first)
+		// Only an address is believed; anything else leaves the proxy's own.
+		if ap, err := netip.ParseAddrPort(first); err == nil {
 			host = ap.Addr().String()
+		} else if addr, err := netip.ParseAddr(first); err == nil {
+			host = addr.String()
 		}
 	}
 	if proto := r.Header.Get("X-Forwarded-Proto"); proto != "" {
-		scheme = proto
+		scheme = truncate(proto, maxMethodOrScheme)
 	}
 	return host, scheme
+}
+
+// truncate cuts s to its first n bytes.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (in *Ingest) trusted(addr netip.Addr) bool {

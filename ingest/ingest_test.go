@@ -217,6 +217,52 @@ func TestPingRecordsRequestFacts(t *testing.T) {
 	if p := pub.events(t)[1].Body.(schemas.PingReceived); p.RemoteAddr != "192.0.2.1" || p.Scheme != "http" {
 		t.Errorf("untrusted proxy: addr %q scheme %q", p.RemoteAddr, p.Scheme)
 	}
+
+	// A method or scheme is kept to Healthchecks' 10 characters, and only an address is
+	// believed from X-Forwarded-For.
+	for i, tt := range []struct{ method, xff, proto, wantMethod, wantAddr, wantScheme string }{
+		{strings.Repeat("X", 100000), "not-an-ip<b>, 10.0.0.1", strings.Repeat("h", 300000), "XXXXXXXXXX", "10.1.2.3", "hhhhhhhhhh"},
+		{"PROPFIND", "[2001:DB8::1]:443", "https", "PROPFIND", "2001:db8::1", "https"},
+		{"GET", " 198.51.100.7 ,10.0.0.1", "", "GET", "198.51.100.7", "http"},
+	} {
+		req = httptest.NewRequest("GET", "/ping/"+checkID.String(), nil)
+		req.Method = tt.method
+		req.RemoteAddr = "10.1.2.3:5555"
+		req.Header.Set("X-Forwarded-For", tt.xff)
+		req.Header.Set("X-Forwarded-Proto", tt.proto)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		p := pub.events(t)[2+i].Body.(schemas.PingReceived)
+		if p.Method != tt.wantMethod || p.RemoteAddr != tt.wantAddr || p.Scheme != tt.wantScheme {
+			t.Errorf("case %d: method %.20q addr %q scheme %.20q, want %q %q %q", i, p.Method, p.RemoteAddr, p.Scheme, tt.wantMethod, tt.wantAddr, tt.wantScheme)
+		}
+	}
+}
+
+// ?create=1 makes the slug the check's name and slug, which hold 100 characters: a
+// longer one is refused, and without create=1 it is simply not found.
+func TestAutoProvisionRefusesLongSlugs(t *testing.T) {
+	pub := &fakePublisher{}
+	h := newTestIngest(pub, defaultLookup())
+	for _, tt := range []struct {
+		slug     string
+		query    string
+		wantCode int
+		wantBody string
+	}{
+		{strings.Repeat("a", 101), "?create=1", 400, "invalid url format"},
+		{strings.Repeat("a", 1040000), "?create=1", 400, "invalid url format"},
+		{strings.Repeat("a", 101), "", 404, "not found"},
+		{strings.Repeat("a", 100), "?create=1", 201, "Created"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/ping/pk/"+tt.slug+tt.query, nil))
+		if rec.Code != tt.wantCode || rec.Body.String() != tt.wantBody {
+			t.Errorf("slug of %d%s: %d %q, want %d %q", len(tt.slug), tt.query, rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
+		}
+	}
+	if n := len(pub.msgs); n != 2 {
+		t.Errorf("%d records published, want the one check of 100 characters and its ping", n)
+	}
 }
 
 func TestAutoProvisionIsDeterministic(t *testing.T) {

@@ -89,7 +89,7 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 			}
 			return ""
 		},
-		func() string { return str("name", 100, &name) },
+		func() string { return str("name", schemas.MaxNameLength, &name) },
 		func() string { return threshold(body, "recovery_threshold", &recoveryThreshold) },
 		func() string {
 			if msg := str("schedule", 100, &schedule); msg != "" {
@@ -101,7 +101,7 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 			return ""
 		},
 		func() string {
-			if msg := str("slug", 100, &slug); msg != "" {
+			if msg := str("slug", schemas.MaxNameLength, &slug); msg != "" {
 				return msg
 			}
 			if !slugPattern.MatchString(slug) {
