@@ -726,8 +726,9 @@ func (a *API) renderListed(r *request, row *history.CheckRow, now time.Time, scr
 // listFilter is whether a list asked for slug and tags (either may be empty) shows a
 // check with the slug and tags given.
 func listFilter(slug string, tags []string) func(checkSlug, checkTags string) bool {
+	want := slices.Compact(slices.Sorted(slices.Values(tags)))
 	return func(checkSlug, checkTags string) bool {
-		return (slug == "" || checkSlug == slug) && hasAllTags(checkTags, tags)
+		return (slug == "" || checkSlug == slug) && hasAllTags(checkTags, want)
 	}
 }
 
@@ -743,19 +744,24 @@ func tagList(tags string) []string {
 	return list
 }
 
+// hasAllTags is whether the tags string has every tag of want, which is sorted and has
+// no repeats. A request may ask for thousands of tags and a check have as many, so the
+// work is kept to sorting the check's tags and one binary search for each asked.
 func hasAllTags(tags string, want []string) bool {
 	if len(want) == 0 {
 		return true
 	}
 	have := tagList(tags)
+	if len(want) > len(have) {
+		return false
+	}
+	slices.Sort(have)
 	for _, t := range want {
-		found := false
-		for _, h := range have {
-			found = found || h == t
-		}
+		at, found := slices.BinarySearch(have, t)
 		if !found {
 			return false
 		}
+		have = have[at:]
 	}
 	return true
 }

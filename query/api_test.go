@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -262,6 +263,7 @@ func TestCreateValidation(t *testing.T) {
 		{`{"schedule": "12:34\nsurprise"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
 		// It parses, but never matches after 2000.
 		{`{"schedule": "1999-01-01"}`, "json validation error: schedule is not a valid cron or OnCalendar expression"},
+		{`{"tags": "` + strings.Repeat("é", 501) + `"}`, "json validation error: tags is too long"},
 		{`{"unique": ["color"]}`, "json validation error: an item in 'unique' has unexpected value"},
 		{`{"unique": ["name slug"]}`, "json validation error: an item in 'unique' has unexpected value"},
 		{`{"unique": ["name", ""]}`, "json validation error: an item in 'unique' has unexpected value"},
@@ -445,6 +447,37 @@ func TestListFiltersReadAsHealthchecks(t *testing.T) {
 	}
 	if tags := tagList(" a  b\tc \t d "); !slices.Equal(tags, []string{"a", "b\tc", "d"}) {
 		t.Errorf("tagList: %q", tags)
+	}
+}
+
+// A list's tag filter asks for every tag given, repeats counting once, whatever the
+// order of the tags on the check or in the request.
+func TestListFilterTags(t *testing.T) {
+	many := make([]string, 9999)
+	for i := range many {
+		many[i] = "t" + strconv.Itoa(i)
+	}
+	for _, tt := range []struct {
+		checkTags string
+		want      []string
+		shown     bool
+	}{
+		{"prod db", nil, true},
+		{"prod db", []string{"db"}, true},
+		{"prod db", []string{"db", "prod"}, true},
+		{"prod db", []string{"prod", "db", "prod", "db"}, true},
+		{"db db", []string{"db", "db"}, true},
+		{"prod db", []string{"db", "web"}, false},
+		{"a b c d e", []string{"e", "a", "c"}, true},
+		{"a b c d e", []string{"e", "a", "f"}, false},
+		{"", []string{"a"}, false},
+		{"t1 t5000 t9998", many, false},
+		{strings.Join(many, " "), many, true},
+		{strings.Join(many[1:], " "), many, false},
+	} {
+		if got := listFilter("", tt.want)("", tt.checkTags); got != tt.shown {
+			t.Errorf("check tags %.40q, asked %.5q (%d): shown %v, want %v", tt.checkTags, tt.want, len(tt.want), got, tt.shown)
+		}
 	}
 }
 

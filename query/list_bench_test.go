@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,4 +140,21 @@ func BenchmarkListTenThousandChecks(b *testing.B) {
 			list(b)
 		}
 	})
+}
+
+// BenchmarkTagFilter is one check's test against a list's tag filter at its worst: a
+// check with the longest tags string Healthchecks stores (250 one-letter tags would not
+// be distinct, so 125 tags of three characters) and a request asking for all of them.
+func BenchmarkTagFilter(b *testing.B) {
+	tags := make([]string, 125)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("%03d", i)
+	}
+	checkTags := strings.Join(tags, " ")
+	shown := listFilter("", tags)
+	for b.Loop() {
+		if !shown("", checkTags) {
+			b.Fatal("not shown")
+		}
+	}
 }

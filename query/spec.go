@@ -113,7 +113,7 @@ func applySpec(cfg *schemas.CheckConfig, body map[string]json.RawMessage, versio
 		func() string { return str("subject", 200, &subject) },
 		func() string { return str("subject_fail", 200, &subjectFail) },
 		func() string { return str("success_kw", 200, &successKw) },
-		func() string { return str("tags", 0, &tags) },
+		func() string { return str("tags", schemas.MaxTagsLength, &tags) },
 		func() string { return seconds("timeout", &timeout) },
 		func() string {
 			if msg := str("tz", 0, &tz); msg != "" {
