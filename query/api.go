@@ -136,8 +136,9 @@ type API struct {
 	rendered renderedChecks
 	lists    checkLists
 	metrics  *metrics
-	// storeFailures keeps the log to a line per interval while ClickHouse is down.
-	storeFailures logthrottle.Throttle
+	// storeFailures and historyWaits keep the log to a line per interval while
+	// ClickHouse is down or behind.
+	storeFailures, historyWaits logthrottle.Throttle
 }
 
 type cachedProject struct {
@@ -1126,7 +1127,9 @@ func (a *API) waitForHistory(ctx context.Context, project, check schemas.ID, ver
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.WriteWait)
 	defer cancel()
 	if err := a.store.AwaitCheckVersion(ctx, project, check, version); err != nil {
-		a.log.Warn("history not yet written", "check_id", check.String(), "version", version, "err", err)
+		if ok, held := a.historyWaits.Pass(a.now()); ok {
+			a.log.Warn("history not yet written", "check_id", check.String(), "version", version, "err", err, "not_logged", held)
+		}
 	}
 }
 
