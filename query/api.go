@@ -489,19 +489,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // they are rendered: a list of ten thousand checks never holds its ten megabytes of JSON,
 // nor the rendered checks, all at once.
 func writeCheckList(w http.ResponseWriter, checks iter.Seq[[]byte]) {
+	writeStreamed(w, `{"checks": [`, "]}", checks)
+}
+
+// writeStreamed writes a 200 JSON body of open, the items separated as Python
+// separates them, and close, one item at a time through a buffer.
+func writeStreamed(w http.ResponseWriter, open, close string, items iter.Seq[[]byte]) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, 64<<10)
-	_, _ = out.WriteString(`{"checks": [`)
+	_, _ = out.WriteString(open)
 	first := true
-	for c := range checks {
+	for item := range items {
 		if !first {
 			_, _ = out.WriteString(", ")
 		}
 		first = false
-		_, _ = out.Write(c)
+		_, _ = out.Write(item)
 	}
-	_, _ = out.WriteString("]}")
+	_, _ = out.WriteString(close)
 	_ = out.Flush()
 }
 

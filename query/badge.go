@@ -8,12 +8,15 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -247,22 +250,32 @@ func (a *API) badgeKeysNow(ctx context.Context) (badgeKeys, error) {
 }
 
 // listBadges is GET /api/v{1,2,3}/badges/: the badge URLs of every tag of the project's
-// checks, and of all its checks ("*").
+// checks, and of all its checks ("*"), in the order of the tags' bytes. Each tag's six
+// URLs are made as they are written: a project of many tags never holds them all.
 func (a *API) listBadges(w http.ResponseWriter, r *request) {
 	rows, err := a.store.Checks(r.Context(), r.project.ID)
 	if err != nil {
 		a.storeFailed(w, "listing checks", err)
 		return
 	}
-	badges := map[string]badgeURLs{"*": r.badges.tagBadgeURLs(a.cfg.SiteRoot, r.project.ID, "*")}
+	tags := map[string]struct{}{"*": {}}
 	for _, row := range rows {
 		for _, tag := range tagList(row.State.Config.Tags) {
-			if _, ok := badges[tag]; !ok {
-				badges[tag] = r.badges.tagBadgeURLs(a.cfg.SiteRoot, r.project.ID, tag)
-			}
+			tags[tag] = struct{}{}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"badges": badges})
+	writeStreamed(w, `{"badges": {`, "}}", func(yield func([]byte) bool) {
+		var compact, entry []byte
+		for _, tag := range slices.Sorted(maps.Keys(tags)) {
+			name, _ := json.Marshal(tag)
+			urls, _ := json.Marshal(r.badges.tagBadgeURLs(a.cfg.SiteRoot, r.project.ID, tag))
+			compact = append(append(append(compact[:0], name...), ':'), urls...)
+			entry = appendPythonJSON(entry[:0], compact)
+			if !yield(entry) {
+				return
+			}
+		}
+	})
 }
 
 // badgeRequest is one request for a public badge: no key, the URL is the credential.

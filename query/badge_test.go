@@ -285,3 +285,27 @@ func TestBadgesNeedTheSiteSecret(t *testing.T) {
 		}
 	}
 }
+
+// The badges list is written tag by tag, with the bytes the whole document would have
+// had through json.Marshal and Python's separators.
+func TestBadgeListIsOneDocument(t *testing.T) {
+	r, _ := newTestAPI(t)
+	for _, tags := range []string{"web é", "<db> a&b", "zz web", ""} {
+		if rec := call(r, "POST", "/api/v3/checks/", rwKey, `{"tags": "`+tags+`"}`); rec.Code != http.StatusCreated {
+			t.Fatalf("create: %d %s", rec.Code, rec.Body)
+		}
+	}
+	keys := newBadgeKeys("test site secret")
+	want := map[string]badgeURLs{}
+	for _, tag := range []string{"*", "web", "é", "<db>", "a&b", "zz"} {
+		want[tag] = keys.tagBadgeURLs("http://hc.example", schemas.ID{1}, tag)
+	}
+	compact, err := json.Marshal(map[string]any{"badges": want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := call(r, "GET", "/api/v3/badges/", roKey, "")
+	if rec.Code != http.StatusOK || rec.Body.String() != string(pythonJSON(compact)) {
+		t.Errorf("%d\n%s\nwant\n%s", rec.Code, rec.Body, pythonJSON(compact))
+	}
+}
