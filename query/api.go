@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -129,6 +130,10 @@ type API struct {
 
 	keysMu sync.Mutex
 	keys   map[string]cachedProject
+	// keyLookups bounds the store reads of keys not cached: a flood of made-up keys,
+	// each one a read, would otherwise take every connection to ClickHouse, which the
+	// projector in the same process writes through.
+	keyLookups chan struct{}
 
 	badgeMu   sync.Mutex
 	badgeKeys badgeKeys
@@ -157,7 +162,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, a
 	cfg.setDefaults()
 	m := newMetrics(reg)
 	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: m, store: st, appender: appender, now: now,
-		keys: map[string]cachedProject{}, lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
+		keys: map[string]cachedProject{}, keyLookups: make(chan struct{}, maxKeyLookups), lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
 }
 
 const (
@@ -438,12 +443,14 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 	if fresh {
 		return cached.project, http.StatusOK, ""
 	}
-	project, err := a.store.ProjectByKeyHash(ctx, hash)
+	project, err := a.lookUpKey(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.Project{}, http.StatusUnauthorized, "wrong api key"
 	case err != nil:
-		a.log.Error("authenticating", "err", err)
+		if ok, held := a.storeFailures.Pass(a.now()); ok {
+			a.log.Error("authenticating", "err", err, "not_logged", held)
+		}
 		return store.Project{}, http.StatusServiceUnavailable, "store unavailable"
 	}
 	a.keysMu.Lock()
@@ -452,12 +459,26 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 	return project, http.StatusOK, ""
 }
 
+// maxKeyLookups is how many store reads of keys may run at once.
+const maxKeyLookups = 4
+
+// lookUpKey reads the project of a key's hash, waiting its turn among maxKeyLookups.
+func (a *API) lookUpKey(ctx context.Context, hash string) (store.Project, error) {
+	select {
+	case a.keyLookups <- struct{}{}:
+		defer func() { <-a.keyLookups }()
+	case <-ctx.Done():
+		return store.Project{}, fmt.Errorf("waiting to read an API key: %w", ctx.Err())
+	}
+	return a.store.ProjectByKeyHash(ctx, hash)
+}
+
 // refreshKey reads a cached key's project again before the cache entry expires. A key
 // that is gone is forgotten at once; a failed read leaves the entry to expire.
 func (a *API) refreshKey(hash string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	project, err := a.store.ProjectByKeyHash(ctx, hash)
+	project, err := a.lookUpKey(ctx, hash)
 	a.keysMu.Lock()
 	defer a.keysMu.Unlock()
 	switch {
