@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -66,14 +67,42 @@ Configuration: HC_* environment variables, see README.
 // buys a large share of the CPU on the ping path (measured in README's Performance).
 const defaultGCPercent = 400
 
+// containerMemoryShare is the share of a container's memory limit the Go heap is held
+// to when GOMEMLIMIT is unset: with the GC percent above, the heap would otherwise grow
+// to five times what is live before a collection, and the container be killed instead.
+const containerMemoryShare = 0.9
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if limit := containerMemoryLimit(os.ReadFile); limit > 0 {
+			debug.SetMemoryLimit(int64(float64(limit) * containerMemoryShare))
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// containerMemoryLimit is the memory limit of the process's cgroup (version 2, else
+// version 1), or 0 when there is none.
+func containerMemoryLimit(readFile func(string) ([]byte, error)) int64 {
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		raw, err := readFile(path)
+		if err != nil {
+			continue
+		}
+		// "max" (version 2) and a number near the largest int64 (version 1) mean none.
+		limit, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+		if err != nil || limit <= 0 || limit >= 1<<60 {
+			return 0
+		}
+		return limit
+	}
+	return 0
 }
 
 // run is the whole program, callable from tests with their own context and environment.
@@ -229,7 +258,7 @@ func runtimeCollectors() []prometheus.Collector {
 // HTTP first (drains in-flight pings), then the Kafka writer, then the projector.
 func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) error {
 	has := func(r string) bool { return role == "all" || role == r }
-	logger.Info("starting", "role", role, "version", version, "listen", cfg.Listen, "kafka_brokers", cfg.KafkaBrokers,
+	logger.Info("starting", "role", role, "version", version, "memory_limit", debug.SetMemoryLimit(-1), "listen", cfg.Listen, "kafka_brokers", cfg.KafkaBrokers,
 		"clickhouse_addr", cfg.ClickHouseAddr, "clickhouse_database", cfg.ClickHouseDatabase, "ping_prefix", cfg.PingPrefix)
 
 	reg := prometheus.NewRegistry()
