@@ -101,13 +101,15 @@ type Ingest struct {
 	publishFailures, oversizedPings, syncFailures logthrottle.Throttle
 }
 
-// provisionedChecks remembers the checks this process auto-provisioned until its
-// registry has read them. The projector takes a moment to fold a create and publish it,
-// and a ping of the slug meanwhile is a ping of that check: 200, where the registry
-// alone would answer a second 201, or 404 without create=1.
+// provisionedChecks remembers the checks this process is provisioning or provisioned,
+// until its registry has read them. A check limit counts them from the moment a create
+// is let through, so pings of new slugs racing at the limit cannot all pass it. Once
+// Kafka has a create, a ping of the slug is a ping of that check: 200, where the
+// registry alone would answer a second 201, or 404 without create=1, for the moment the
+// projector takes to fold the create and publish it.
 type provisionedChecks struct {
 	mu     sync.Mutex
-	checks map[provisionedSlug]schemas.ID
+	checks map[provisionedSlug]*provisioned
 }
 
 type provisionedSlug struct {
@@ -115,49 +117,91 @@ type provisionedSlug struct {
 	slug    string
 }
 
-// sweepProvisioned is how many remembered checks make remember drop those the
-// registry has read.
+type provisioned struct {
+	id schemas.ID
+	// publishing counts the creates of this slug waiting for Kafka; stored is set once
+	// one of them is acknowledged.
+	publishing int
+	stored     bool
+}
+
+// sweepProvisioned is how many remembered checks make reserve drop those the registry
+// has read.
 const sweepProvisioned = 1024
 
-func (p *provisionedChecks) remember(project schemas.ID, slug string, check schemas.ID, lookup Lookup) {
+// reserve lets a create of the slug's check through, unless the project's checks (the
+// registry's, plus those provisioned here that it has not read) are at twice limit, as
+// Healthchecks' check_limit for ?create=1; limit 0 means none. A create already under
+// way for the slug takes no second place. Every reserve that returns true must be
+// followed by settle.
+func (p *provisionedChecks) reserve(project schemas.ID, slug string, id schemas.ID, limit int, lookup Lookup) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.checks == nil {
-		p.checks = map[provisionedSlug]schemas.ID{}
+		p.checks = map[provisionedSlug]*provisioned{}
 	}
 	if len(p.checks) >= sweepProvisioned {
-		maps.DeleteFunc(p.checks, func(_ provisionedSlug, id schemas.ID) bool { return lookup.Taken(id) })
+		maps.DeleteFunc(p.checks, func(_ provisionedSlug, c *provisioned) bool { return c.publishing == 0 && lookup.Taken(c.id) })
 	}
-	p.checks[provisionedSlug{project, slug}] = check
+	key := provisionedSlug{project, slug}
+	if c, ok := p.checks[key]; ok && c.id == id {
+		c.publishing++
+		return true
+	}
+	if limit > 0 && lookup.Checks(project)+p.countLocked(project, lookup) >= 2*limit {
+		return false
+	}
+	p.checks[key] = &provisioned{id: id, publishing: 1}
+	return true
 }
 
-// count returns how many checks of project this process provisioned that the registry
-// has not read yet, so that a check limit counts them.
-func (p *provisionedChecks) count(project schemas.ID, lookup Lookup) int {
+// settle ends a reserved create: stored if Kafka acknowledged it, else the place is
+// given back unless another create of the slug is still under way or was stored.
+func (p *provisionedChecks) settle(project schemas.ID, slug string, id schemas.ID, stored bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	key := provisionedSlug{project, slug}
+	c, ok := p.checks[key]
+	if !ok || c.id != id {
+		return
+	}
+	c.publishing--
+	c.stored = c.stored || stored
+	if c.publishing == 0 && !c.stored {
+		delete(p.checks, key)
+	}
+}
+
+// countLocked returns how many checks of project this process provisions or
+// provisioned that the registry has not read yet, with p.mu held.
+func (p *provisionedChecks) countLocked(project schemas.ID, lookup Lookup) int {
 	n := 0
-	for key, id := range p.checks {
-		if key.project == project && !lookup.Taken(id) {
+	for key, c := range p.checks {
+		if key.project == project && !lookup.Taken(c.id) {
 			n++
 		}
 	}
 	return n
 }
 
-// pending returns the check this process provisioned for the slug, while the registry
-// has not read it. Once the registry has (the check exists, or was deleted or renamed
-// since), the registry's answer stands.
+// pending returns the check this process stored a create of for the slug, while the
+// registry has not read it. Once the registry has (the check exists, or was deleted or
+// renamed since), the registry's answer stands.
 func (p *provisionedChecks) pending(project schemas.ID, slug string, lookup Lookup) (schemas.ID, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := provisionedSlug{project, slug}
-	id, ok := p.checks[key]
-	if ok && lookup.Taken(id) {
+	c, ok := p.checks[key]
+	switch {
+	case !ok || !c.stored:
+		return schemas.ID{}, false
+	case lookup.Taken(c.id) && c.publishing == 0:
 		delete(p.checks, key)
-		return id, false
+		return c.id, false
+	case lookup.Taken(c.id):
+		return c.id, false
 	}
-	return id, ok
+	return c.id, true
 }
 
 // New returns the ping handler. now is the event clock (time.Now in production).
@@ -189,7 +233,8 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 
 	var events []schemas.Event
 	at := in.now().UTC().Truncate(time.Microsecond)
-	created := false
+	// created is set for a ping that provisions its check, and stored once Kafka has it.
+	created, stored := false, false
 	if req.BySlug {
 		project, checkID, status := in.resolveSlug(ctx, req)
 		switch status {
@@ -200,6 +245,10 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 				return in.badRequest(w, req)
 			}
 			if status == http.StatusCreated {
+				if !in.provisioned.reserve(project, req.Slug, checkID, in.cfg.CheckLimit, in.lookup) {
+					return plain(w, http.StatusNotFound, "not found", false)
+				}
+				defer func() { in.provisioned.settle(project, req.Slug, checkID, stored) }()
 				created = true
 				events = append(events, autoProvision(project, checkID, req.Slug, at))
 			}
@@ -267,8 +316,8 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	}
 	in.metrics.publishSeconds.Observe(time.Since(start).Seconds())
 	in.setPingHeaders(w)
+	stored = true
 	if created {
-		in.provisioned.remember(events[0].ProjectID, req.Slug, req.CheckID, in.lookup)
 		return plain(w, http.StatusCreated, "Created", true)
 	}
 	return plain(w, http.StatusOK, "OK", true)
@@ -322,8 +371,6 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 		// No check can have this slug: refused rather than created with a name no API
 		// call could give it.
 		return project, check, http.StatusBadRequest
-	case req.Create && in.cfg.CheckLimit > 0 && in.lookup.Checks(project)+in.provisioned.count(project, in.lookup) >= 2*in.cfg.CheckLimit:
-		return project, check, http.StatusNotFound
 	case req.Create:
 		return project, in.slugCheckID(project, req.Slug), http.StatusCreated
 	}

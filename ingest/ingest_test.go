@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ type fakeLookup struct {
 	pingKeys map[string]schemas.ID
 	slugs    map[string][]schemas.ID
 	syncErr  error
-	syncs    int
+	syncs    atomic.Int32
 }
 
 func (f *fakeLookup) Check(id schemas.ID) (schemas.ID, bool) { p, ok := f.checks[id]; return p, ok }
@@ -44,7 +46,7 @@ func (f *fakeLookup) Slug(key, slug string) (schemas.ID, bool, []schemas.ID) {
 	}
 	return p, true, f.slugs[slug]
 }
-func (f *fakeLookup) Sync(context.Context) error { f.syncs++; return f.syncErr }
+func (f *fakeLookup) Sync(context.Context) error { f.syncs.Add(1); return f.syncErr }
 func (f *fakeLookup) Checks(project schemas.ID) int {
 	n := 0
 	for _, p := range f.checks {
@@ -423,8 +425,8 @@ func TestUnavailable(t *testing.T) {
 	lookup.syncErr = ErrRegistryUnavailable
 	rec = httptest.NewRecorder()
 	newTestIngest(&fakePublisher{}, lookup).ServeHTTP(rec, httptest.NewRequest("GET", "/ping/"+schemas.ID{7}.String(), nil))
-	if rec.Code != 503 || lookup.syncs != 1 {
-		t.Errorf("registry unavailable: %d after %d syncs", rec.Code, lookup.syncs)
+	if rec.Code != 503 || lookup.syncs.Load() != 1 {
+		t.Errorf("registry unavailable: %d after %d syncs", rec.Code, lookup.syncs.Load())
 	}
 }
 
@@ -508,6 +510,65 @@ func TestAutoProvisionCheckLimit(t *testing.T) {
 		if rec.Code != tt.wantCode {
 			t.Errorf("limit 2 with three checks, %s: %d %q, want %d", tt.target, rec.Code, rec.Body.String(), tt.wantCode)
 		}
+	}
+}
+
+// gatedPublisher holds every publish until the gate opens, then fails them with err.
+type gatedPublisher struct {
+	gate    chan struct{}
+	waiting atomic.Int32
+	err     error
+}
+
+func (g *gatedPublisher) Publish(ctx context.Context, _ ...kafka.Message) error {
+	g.waiting.Add(1)
+	select {
+	case <-g.gate:
+		return g.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Pings of new slugs racing at the check limit cannot all pass it: a create counts from
+// the moment it is let through, and gives its place back if Kafka does not take it.
+func TestAutoProvisionRacesStayWithinTheLimit(t *testing.T) {
+	pub := &gatedPublisher{}
+	h := New(Config{CheckLimit: 5}, slog.New(slog.DiscardHandler), nil, &fakeLookup{pingKeys: map[string]schemas.ID{"pk": project}, checks: map[schemas.ID]schemas.ID{}},
+		pub, func() time.Time { return now }).Handler("/ping/")
+	race := func(err error, prefix string) map[int]int {
+		pub.gate, pub.err = make(chan struct{}), err
+		pub.waiting.Store(0)
+		codes := make(chan int, 30)
+		for i := range 30 {
+			go func() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/ping/pk/"+prefix+strconv.Itoa(i)+"?create=1", nil))
+				codes <- rec.Code
+			}()
+		}
+		counts := map[int]int{}
+		// The refused answer at once; the others wait at the gate, all of them there
+		// before it opens.
+		for deadline := time.Now().Add(5 * time.Second); int(pub.waiting.Load())+counts[404] < 30 && time.Now().Before(deadline); {
+			select {
+			case code := <-codes:
+				counts[code]++
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		close(pub.gate)
+		for range 30 - counts[404] {
+			counts[<-codes]++
+		}
+		return counts
+	}
+	// Nothing stored: every place is given back.
+	if counts := race(errors.New("broker down"), "a"); counts[503] != 10 || counts[404] != 20 {
+		t.Errorf("with Kafka refusing: %v, want 10 × 503 and 20 × 404", counts)
+	}
+	if counts := race(nil, "b"); counts[201] != 10 || counts[404] != 20 {
+		t.Errorf("racing at a limit of 5 (10 by create=1): %v, want 10 × 201 and 20 × 404", counts)
 	}
 }
 
