@@ -108,7 +108,8 @@ func (c *checkLists) get(key listKey) *checkList {
 }
 
 // account records that list, kept for key, now holds bytes of renderings, and drops
-// lists until the kept ones are within maxListBytes.
+// lists until the kept ones are within maxListBytes: the least recently used first, or
+// the list alone if it is bigger than the bound by itself.
 func (c *checkLists) account(key listKey, list *checkList, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -122,6 +123,11 @@ func (c *checkLists) account(key listKey, list *checkList, bytes int) {
 	limit := c.limit
 	if limit == 0 {
 		limit = maxListBytes
+	}
+	if bytes > limit {
+		// Kept, it would push every other list out and then itself.
+		c.bytes -= bytes
+		delete(c.lists, key)
 	}
 	for c.bytes > limit {
 		oldest := key

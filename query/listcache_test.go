@@ -160,8 +160,8 @@ func uuidOf(t *testing.T, c json.RawMessage) string {
 }
 
 // Kept lists stay within their bound: the least recently used go first, a list bigger
-// than the bound on its own is not kept, and a dropped list's later size is not
-// counted.
+// than the bound on its own is not kept and drops no other, and a dropped list's later
+// size is not counted.
 func TestKeptListsStayWithinTheirBound(t *testing.T) {
 	lists := checkLists{limit: 100}
 	key := func(n byte) listKey { return listKey{project: schemas.ID{n}} }
@@ -178,8 +178,8 @@ func TestKeptListsStayWithinTheirBound(t *testing.T) {
 		t.Fatalf("a dropped list was counted: %d bytes", lists.bytes)
 	}
 	lists.account(key(3), c, 500)
-	if lists.get(key(3)) == c || lists.bytes != 0 {
-		t.Fatalf("a list over the bound was kept: %d bytes", lists.bytes)
+	if lists.get(key(3)) == c || lists.get(key(1)) != a || lists.bytes != 40 {
+		t.Fatalf("a list over the bound: want it dropped alone and 40 bytes kept, have %d", lists.bytes)
 	}
 }
 
