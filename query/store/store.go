@@ -335,7 +335,12 @@ func (c *ClickHouse) StateAt(ctx context.Context, check schemas.ID, at time.Time
 		return PastState{}, fmt.Errorf("reading pings: %w", err)
 	}
 	if lastPing > 0 {
-		st.LastPing, st.LastDuration = time.UnixMicro(lastPing).UTC(), time.Duration(lastDuration)*time.Microsecond
+		st.LastPing = time.UnixMicro(lastPing).UTC()
+	}
+	// A ping row's negative duration means it had none (a success or fail without a
+	// start), as in the pings list.
+	if lastPing > 0 && lastDuration >= 0 {
+		st.LastDuration = time.Duration(lastDuration) * time.Microsecond
 	}
 	if lastStart > lastPing {
 		st.LastStart = time.UnixMicro(lastStart).UTC()
