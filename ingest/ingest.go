@@ -239,16 +239,19 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 		project, checkID, status := in.resolveSlug(ctx, req)
 		switch status {
 		case http.StatusOK, http.StatusCreated:
+			if status == http.StatusCreated {
+				// At the check limit Healthchecks answers 404 before looking further.
+				if !in.provisioned.reserve(project, req.Slug, checkID, in.cfg.CheckLimit, in.lookup) {
+					return plain(w, http.StatusNotFound, "not found", false)
+				}
+				defer func() { in.provisioned.settle(project, req.Slug, checkID, stored) }()
+			}
 			if req.ExitStatusTooLarge || req.RunIDInvalid {
 				// A check to create: Healthchecks creates it and then answers 400;
 				// hcstream rejects the URL first and creates nothing.
 				return in.badRequest(w, req)
 			}
 			if status == http.StatusCreated {
-				if !in.provisioned.reserve(project, req.Slug, checkID, in.cfg.CheckLimit, in.lookup) {
-					return plain(w, http.StatusNotFound, "not found", false)
-				}
-				defer func() { in.provisioned.settle(project, req.Slug, checkID, stored) }()
 				created = true
 				events = append(events, autoProvision(project, checkID, req.Slug, at))
 			}

@@ -504,7 +504,7 @@ func TestAutoProvisionCheckLimit(t *testing.T) {
 	for _, tt := range []struct {
 		target   string
 		wantCode int
-	}{{"/ping/pk/one?create=1", 201}, {"/ping/pk/two?create=1", 404}} {
+	}{{"/ping/pk/zero/256?create=1", 400}, {"/ping/pk/one?create=1", 201}, {"/ping/pk/two?create=1", 404}, {"/ping/pk/three/256?create=1", 404}} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", tt.target, nil))
 		if rec.Code != tt.wantCode {
