@@ -207,6 +207,10 @@ func (s *State) clearRun() {
 // keeps its postponement for as long as it comes before the start, and a run that
 // starts after an outage gets none of it.
 func (s State) heldAfterStart(at time.Time) time.Duration {
+	if s.Held == 0 {
+		// Nearly always: no schedule to evaluate (a cron one costs microseconds).
+		return 0
+	}
 	graceStart, ok := scheduleGraceStart(s)
 	if !ok || !graceStart.Before(at) {
 		return 0

@@ -158,3 +158,18 @@ func BenchmarkApplyPing(b *testing.B) {
 		s, _ = Apply(s, ev)
 	}
 }
+
+// BenchmarkApplyStartOfCronCheck is a start ping of an up cron check, nothing held: the
+// commonest start a cron job sends.
+func BenchmarkApplyStartOfCronCheck(b *testing.B) {
+	cfg := defaultConfig()
+	cfg.Kind, cfg.Schedule, cfg.TZ = schemas.KindCron, "0 * * * *", "Europe/Riga"
+	s, _ := Apply(State{}, schemas.Event{CheckID: checkID, ProjectID: project, At: t0, Body: schemas.CheckCreated{Config: cfg}})
+	s, _ = Apply(s, schemas.Event{CheckID: checkID, ProjectID: project, At: t0, Body: ping(schemas.PingSuccess)})
+	ev := schemas.Event{CheckID: checkID, ProjectID: project, At: t0, Body: ping(schemas.PingStart)}
+	b.ReportAllocs()
+	for b.Loop() {
+		ev.At = ev.At.Add(time.Second)
+		s, _ = Apply(s, ev)
+	}
+}
