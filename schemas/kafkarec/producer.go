@@ -312,9 +312,15 @@ func (p *Producer) send(ctx context.Context, calls []*produceCall) (errs []error
 // partitions of one that waits, so records keep their order of arrival in a partition.
 func planRequest(calls []*produceCall, partitioner Partitioner) (placed [][]int, deferred []bool) {
 	placed, deferred = make([][]int, len(calls)), make([]bool, len(calls))
+	records := 0
+	for _, c := range calls {
+		records += len(c.msgs)
+	}
+	// One array holds every call's partitions: a request gathers hundreds of pings.
+	partitions := make([]int, records)
 	batchBytes := map[int]int{}
 	for i, c := range calls {
-		placed[i] = make([]int, len(c.msgs))
+		placed[i], partitions = partitions[:len(c.msgs):len(c.msgs)], partitions[len(c.msgs):]
 		for j, m := range c.msgs {
 			placed[i][j] = partitioner.Of(m.Key)
 		}
