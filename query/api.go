@@ -513,13 +513,13 @@ func writeCheckList(w http.ResponseWriter, checks iter.Seq[[]byte]) {
 	writeStreamed(w, `{"checks": [`, "]}", checks)
 }
 
-// writeStreamed writes a 200 JSON body of open, the items separated as Python
-// separates them, and close, one item at a time through a buffer.
-func writeStreamed(w http.ResponseWriter, open, close string, items iter.Seq[[]byte]) {
+// writeStreamed writes a 200 JSON body of opening, the items separated as Python
+// separates them, and closing, one item at a time through a buffer.
+func writeStreamed(w http.ResponseWriter, opening, closing string, items iter.Seq[[]byte]) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, 64<<10)
-	_, _ = out.WriteString(open)
+	_, _ = out.WriteString(opening)
 	first := true
 	for item := range items {
 		if !first {
@@ -528,7 +528,7 @@ func writeStreamed(w http.ResponseWriter, open, close string, items iter.Seq[[]b
 		first = false
 		_, _ = out.Write(item)
 	}
-	_, _ = out.WriteString(close)
+	_, _ = out.WriteString(closing)
 	_ = out.Flush()
 }
 
