@@ -280,7 +280,7 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 			switch {
 			case tooLarge:
 				// Django refuses the body before the view, past its CORS decorator.
-				withoutCORS(w)
+				withoutDecoratorHeaders(w)
 				errorpage.BadRequest(w)
 				return
 			case msg != "":
@@ -830,17 +830,19 @@ func (a *API) ownCheck(w http.ResponseWriter, r *request) (history.CheckRow, boo
 }
 
 // raisedNotFound answers as Django does when a view raises Http404: the page is built
-// past the view's decorators, so it carries none of the CORS headers set for the view.
+// past the view's decorators, so it carries none of the headers they set for the view.
 func raisedNotFound(w http.ResponseWriter) {
-	withoutCORS(w)
+	withoutDecoratorHeaders(w)
 	errorpage.NotFound(w)
 }
 
-// withoutCORS takes away the CORS headers set for the view.
-func withoutCORS(w http.ResponseWriter) {
+// withoutDecoratorHeaders takes away the headers Healthchecks' view decorators add (CORS,
+// and never-cache on badges), for an answer Django makes past them.
+func withoutDecoratorHeaders(w http.ResponseWriter) {
 	for name := range corsHeaders(nil) {
 		w.Header().Del(name)
 	}
+	w.Header().Del("Cache-Control")
 }
 
 func (a *API) getCheck(w http.ResponseWriter, r *request) {

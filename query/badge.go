@@ -356,13 +356,6 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 	writeBadge(w, r.format, label, tallyBadge(statuses, states))
 }
 
-// raisedBadgeNotFound is Healthchecks' answer to an unknown check key: Http404 raised
-// past the badge view's CORS and never-cache decorators, so with neither's headers.
-func raisedBadgeNotFound(w http.ResponseWriter) {
-	w.Header().Del("Cache-Control")
-	raisedNotFound(w)
-}
-
 // checkBadge is /b/<states>/<check key>.<format>: one check, labelled with its name
 // (its UUID when it has none); states 3 is the three-state badge, any other number the
 // two-state one, as in Healthchecks.
@@ -371,7 +364,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	id, ok := r.keys.checkOf(vars["key"])
 	// A forged key rarely decrypts to an ID hcstream could have made: refused unread.
 	if !ok || !id.Generated() {
-		raisedBadgeNotFound(w)
+		raisedNotFound(w)
 		return
 	}
 	project, err := a.store.CheckProject(r.Context(), id)
@@ -381,7 +374,7 @@ func (a *API) checkBadge(w http.ResponseWriter, r badgeRequest) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		raisedBadgeNotFound(w)
+		raisedNotFound(w)
 		return
 	case err != nil:
 		a.storeFailed(w, "reading a check for its badge", err)
