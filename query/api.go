@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -96,7 +95,8 @@ func (c *Config) setDefaults() {
 
 // Store is the read model the API needs.
 type Store interface {
-	ProjectByKeyHash(ctx context.Context, hash string) (store.Project, error)
+	// ProjectKeys returns every API key's hash with the project it opens.
+	ProjectKeys(ctx context.Context) ([]store.ProjectKey, error)
 	Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error)
 	Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error)
 	CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error)
@@ -128,12 +128,7 @@ type API struct {
 	appender Appender
 	now      func() time.Time
 
-	keysMu sync.Mutex
-	keys   map[string]cachedProject
-	// keyLookups bounds the store reads of keys not cached: a flood of made-up keys,
-	// each one a read, would otherwise take every connection to ClickHouse, which the
-	// projector in the same process writes through.
-	keyLookups chan struct{}
+	keys *keyring
 
 	badgeMu   sync.Mutex
 	badgeKeys badgeKeys
@@ -146,23 +141,12 @@ type API struct {
 	storeFailures, historyWaits logthrottle.Throttle
 }
 
-type cachedProject struct {
-	project store.Project
-	until   time.Time
-	// refreshing is set while a read ahead of until is in flight.
-	refreshing bool
-}
-
-// refreshAhead is how long before a cached key expires it is read again, off the
-// request path: a request that waited for ClickHouse under load was the API's tail.
-const refreshAhead = 10 * time.Second
-
 // New returns the API.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, appender Appender, now func() time.Time) *API {
 	cfg.setDefaults()
 	m := newMetrics(reg)
 	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: m, store: st, appender: appender, now: now,
-		keys: map[string]cachedProject{}, keyLookups: make(chan struct{}, maxKeyLookups), lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
+		keys: newKeyring(st, now, m), lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
 }
 
 const (
@@ -426,73 +410,17 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 	if len(key) != auth.KeyLength {
 		return store.Project{}, http.StatusUnauthorized, "missing api key"
 	}
-	hash := auth.Hash(key)
-	now := a.now()
-	a.keysMu.Lock()
-	cached, ok := a.keys[hash]
-	fresh := ok && now.Before(cached.until)
-	refresh := fresh && !cached.refreshing && !now.Before(cached.until.Add(-refreshAhead))
-	if refresh {
-		cached.refreshing = true
-		a.keys[hash] = cached
-	}
-	a.keysMu.Unlock()
-	if refresh {
-		go a.refreshKey(hash)
-	}
-	if fresh {
-		return cached.project, http.StatusOK, ""
-	}
-	project, err := a.lookUpKey(ctx, hash)
+	project, found, err := a.keys.project(ctx, key)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Project{}, http.StatusUnauthorized, "wrong api key"
 	case err != nil:
 		if ok, held := a.storeFailures.Pass(a.now()); ok {
 			a.log.Error("authenticating", "err", err, "not_logged", held)
 		}
 		return store.Project{}, http.StatusServiceUnavailable, "store unavailable"
+	case !found:
+		return store.Project{}, http.StatusUnauthorized, "wrong api key"
 	}
-	a.keysMu.Lock()
-	a.keys[hash] = cachedProject{project: project, until: a.now().Add(time.Minute)}
-	a.keysMu.Unlock()
 	return project, http.StatusOK, ""
-}
-
-// maxKeyLookups is how many store reads of keys may run at once.
-const maxKeyLookups = 4
-
-// lookUpKey reads the project of a key's hash, waiting its turn among maxKeyLookups.
-func (a *API) lookUpKey(ctx context.Context, hash string) (store.Project, error) {
-	select {
-	case a.keyLookups <- struct{}{}:
-		defer func() { <-a.keyLookups }()
-	case <-ctx.Done():
-		return store.Project{}, fmt.Errorf("waiting to read an API key: %w", ctx.Err())
-	}
-	return a.store.ProjectByKeyHash(ctx, hash)
-}
-
-// refreshKey reads a cached key's project again before the cache entry expires. A key
-// that is gone is forgotten at once; a failed read leaves the entry to expire.
-func (a *API) refreshKey(hash string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	project, err := a.lookUpKey(ctx, hash)
-	a.keysMu.Lock()
-	defer a.keysMu.Unlock()
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		delete(a.keys, hash)
-	case err != nil:
-		a.log.Warn("reading an API key again ahead of its expiry", "err", err)
-		if cached, ok := a.keys[hash]; ok {
-			cached.refreshing = false
-			a.keys[hash] = cached
-		}
-	default:
-		a.keys[hash] = cachedProject{project: project, until: a.now().Add(time.Minute)}
-	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

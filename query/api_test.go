@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,13 +100,14 @@ func (f *fakeLog) ProjectChanges(project schemas.ID, since history.ChangeCursor)
 	return changes, true
 }
 
-func (f *fakeLog) ProjectByKeyHash(_ context.Context, hash string) (store.Project, error) {
+func (f *fakeLog) ProjectKeys(context.Context) ([]store.ProjectKey, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if p, ok := f.projects[hash]; ok {
-		return p, nil
+	var keys []store.ProjectKey
+	for hash, p := range f.projects {
+		keys = append(keys, store.ProjectKey{Hash: hash, Project: p})
 	}
-	return store.Project{}, store.ErrNotFound
+	return keys, nil
 }
 
 func (f *fakeLog) Checks(_ context.Context, project schemas.ID) ([]history.CheckRow, error) {
@@ -1091,51 +1091,5 @@ func TestLastDurationShownAsHealthchecks(t *testing.T) {
 		if got := strings.Contains(body, `"last_duration"`); got != (want != "") || want != "" && !strings.Contains(body, want) {
 			t.Errorf("duration %v: %s, want %q", duration, body, want)
 		}
-	}
-}
-
-// slowKeys is the fake log with key reads that take a while, counting how many run at
-// once.
-type slowKeys struct {
-	*fakeLog
-	running, most atomic.Int32
-}
-
-func (s *slowKeys) ProjectByKeyHash(ctx context.Context, hash string) (store.Project, error) {
-	n := s.running.Add(1)
-	defer s.running.Add(-1)
-	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
-	}
-	time.Sleep(20 * time.Millisecond)
-	return s.fakeLog.ProjectByKeyHash(ctx, hash)
-}
-
-// A flood of made-up keys reads the store a few at a time, so it cannot take every
-// connection the process has to ClickHouse; each still gets its 401.
-func TestMadeUpKeysReadTheStoreAFewAtATime(t *testing.T) {
-	st := &slowKeys{fakeLog: &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{auth.Hash(rwKey): {ID: schemas.ID{1}}}}}
-	api := New(Config{SiteRoot: "http://hc.example"}, slog.New(slog.DiscardHandler), nil, st, st.fakeLog, func() time.Time { return testNow })
-	r := mux.NewRouter()
-	api.Register(r)
-	var wg sync.WaitGroup
-	codes := make(chan int, 40)
-	for i := range 40 {
-		wg.Go(func() {
-			key := "hcw_" + fmt.Sprintf("%028d", i)
-			codes <- call(r, "GET", "/api/v3/checks/", key, "").Code
-		})
-	}
-	wg.Wait()
-	close(codes)
-	for code := range codes {
-		if code != http.StatusUnauthorized {
-			t.Errorf("a made-up key: %d, want 401", code)
-		}
-	}
-	if most := st.most.Load(); most > maxKeyLookups || most < 2 {
-		t.Errorf("%d key reads at once, want between 2 and %d", most, maxKeyLookups)
-	}
-	if rec := call(r, "GET", "/api/v3/checks/", rwKey, ""); rec.Code != http.StatusOK {
-		t.Errorf("the real key afterwards: %d", rec.Code)
 	}
 }

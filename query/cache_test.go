@@ -32,12 +32,12 @@ func (s *gatedStore) gates() (key, secret chan struct{}) {
 	return s.keyGate, s.secretGate
 }
 
-func (s *gatedStore) ProjectByKeyHash(ctx context.Context, hash string) (store.Project, error) {
+func (s *gatedStore) ProjectKeys(ctx context.Context) ([]store.ProjectKey, error) {
 	if gate, _ := s.gates(); gate != nil {
 		<-gate
 	}
 	defer s.keyReads.Add(1)
-	return s.fakeLog.ProjectByKeyHash(ctx, hash)
+	return s.fakeLog.ProjectKeys(ctx)
 }
 
 func (s *gatedStore) Secret(ctx context.Context, name string) (string, error) {
@@ -49,8 +49,8 @@ func (s *gatedStore) Secret(ctx context.Context, name string) (string, error) {
 }
 
 // Once a key and the badge secret are known, no request waits for ClickHouse to read
-// them again: a key is re-read in the background, and one found gone is forgotten
-// before its cache entry would have expired; the secret, settled, is never re-read.
+// them again: the keys are re-read in the background once a minute old, and a key
+// found gone is forgotten; the secret, settled, is never re-read.
 func TestCachedReadsNeverWaitForTheStore(t *testing.T) {
 	log := &fakeLog{checks: map[schemas.ID]history.CheckRow{}, projects: map[string]store.Project{auth.Hash(rwKey): {ID: schemas.ID{1}}}}
 	st := &gatedStore{fakeLog: log}
@@ -91,18 +91,17 @@ func TestCachedReadsNeverWaitForTheStore(t *testing.T) {
 
 	keyGate := make(chan struct{})
 	setGates(keyGate, nil)
-	clock.Add(int64(55 * time.Second)) // the key is due for its read ahead
+	clock.Add(int64(keyringMaxAge)) // the keys are due for a read in the background
 	if code := list(); code != http.StatusOK {
 		t.Fatalf("list while the key is re-read: %d", code)
 	}
 	close(keyGate)
-	waitFor("the key was not read ahead", func() bool { return st.keyReads.Load() == 2 })
+	waitFor("the keys were not read again", func() bool { return st.keyReads.Load() == 2 })
 
 	log.mu.Lock()
 	delete(log.projects, auth.Hash(rwKey))
 	log.mu.Unlock()
-	// The key read ahead at +55 s is due again, three seconds before it would expire.
-	clock.Add(int64(51 * time.Second))
+	clock.Add(int64(keyringMaxAge))
 	waitFor("a key removed from the store was still accepted after its re-read", func() bool { return list() == http.StatusUnauthorized })
 	if n := st.secretReads.Load(); n != 1 {
 		t.Errorf("the secret was read %d times, want once", n)

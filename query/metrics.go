@@ -17,6 +17,9 @@ type metrics struct {
 	keptLists, keptListBytes prometheus.Gauge
 	listRenders              *prometheus.CounterVec
 	listFullReads            prometheus.Counter
+	// The keyring: how often every API key is read, and how many it holds.
+	keyringReads *prometheus.CounterVec
+	keyringKeys  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,10 +48,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "hcstream_api_list_full_reads_total",
 		Help: "Kept lists brought up to date by reading every check: a first read, a partition folded afresh, or more changes than the projector's journals keep.",
 	})
+	m.keyringReads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hcstream_api_keyring_reads_total",
+		Help: "Reads of every project's API keys from ClickHouse, by result (ok or error): on a key not held, at most four a second, and in the background once the keys are a minute old.",
+	}, []string{"result"})
+	m.keyringKeys = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hcstream_api_keyring_keys",
+		Help: "API keys (read-write and read-only) the keyring holds.",
+	})
 	if reg != nil {
-		reg.MustRegister(m.duration, m.keptLists, m.keptListBytes, m.listRenders, m.listFullReads)
+		reg.MustRegister(m.duration, m.keptLists, m.keptListBytes, m.listRenders, m.listFullReads, m.keyringReads, m.keyringKeys)
 	}
 	return m
+}
+
+func (m *metrics) countKeyringRead(err error, keys int) {
+	if err != nil {
+		m.keyringReads.WithLabelValues("error").Inc()
+		return
+	}
+	m.keyringReads.WithLabelValues("ok").Inc()
+	m.keyringKeys.Set(float64(keys))
 }
 
 // instrument times h under its mux path pattern; version 0 is a route outside the API.

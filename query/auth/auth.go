@@ -51,8 +51,11 @@ func randomString(n int) string {
 	return b.String()
 }
 
+// Digest returns a key's SHA-256, of which Hash is the stored, hexadecimal form.
+func Digest(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
+
 // Hash returns the stored form of a key.
 func Hash(key string) string {
-	sum := sha256.Sum256([]byte(key))
+	sum := Digest(key)
 	return hex.EncodeToString(sum[:])
 }

@@ -40,28 +40,37 @@ type Project struct {
 	PingKey  string
 }
 
-// ProjectByKeyHash finds the project whose read-write or read-only key hashes to hash.
-func (c *ClickHouse) ProjectByKeyHash(ctx context.Context, hash string) (Project, error) {
-	rows, err := c.conn.Query(ctx, "SELECT project_id, name, ping_key, api_key_readonly_hash = ? FROM "+c.database+
-		".projects FINAL WHERE api_key_hash = ? OR api_key_readonly_hash = ? LIMIT 1", hash, hash, hash)
+// ProjectKey is one API key's hash with the project it opens.
+type ProjectKey struct {
+	Hash    string
+	Project Project
+}
+
+// ProjectKeys returns every project's read-write and read-only key hashes. A project
+// replayed into the table before its rows were merged may come twice, alike.
+func (c *ClickHouse) ProjectKeys(ctx context.Context) ([]ProjectKey, error) {
+	rows, err := c.conn.Query(ctx, "SELECT project_id, name, ping_key, api_key_hash, api_key_readonly_hash FROM "+c.database+".projects")
 	if err != nil {
-		return Project{}, fmt.Errorf("finding project by key: %w", err)
+		return nil, fmt.Errorf("reading project keys: %w", err)
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Project{}, err
+	var keys []ProjectKey
+	for rows.Next() {
+		var id uuid.UUID
+		var p Project
+		var readWrite, readOnly string
+		if err := rows.Scan(&id, &p.Name, &p.PingKey, &readWrite, &readOnly); err != nil {
+			return nil, fmt.Errorf("scanning project keys: %w", err)
 		}
-		return Project{}, ErrNotFound
+		p.ID = schemas.ID(id)
+		keys = append(keys, ProjectKey{Hash: readWrite, Project: p})
+		p.ReadOnly = true
+		keys = append(keys, ProjectKey{Hash: readOnly, Project: p})
 	}
-	var id uuid.UUID
-	var p Project
-	var readOnly uint8
-	if err := rows.Scan(&id, &p.Name, &p.PingKey, &readOnly); err != nil {
-		return Project{}, fmt.Errorf("scanning project: %w", err)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading project keys: %w", err)
 	}
-	p.ID, p.ReadOnly = schemas.ID(id), readOnly == 1
-	return p, nil
+	return keys, nil
 }
 
 // ProjectVersion returns the version of a project row, 0 when absent.

@@ -1,0 +1,159 @@
+package query
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hcstream/hcstream/query/auth"
+	"github.com/hcstream/hcstream/query/store"
+)
+
+// Keyring timings.
+const (
+	// keyringReadGap is the least time between the starts of two reads of every key: a
+	// flood of made-up keys costs a few reads a second, however many keys it sends.
+	keyringReadGap = 250 * time.Millisecond
+	// keyringMaxAge is how old the keys may be before a request, answered from them
+	// at once, starts a read in the background: a key gone from the store stops
+	// working within about that long.
+	keyringMaxAge = time.Minute
+	// keyringReadTimeout bounds one read of every key.
+	keyringReadTimeout = 10 * time.Second
+)
+
+// keyring holds every project's API key digests, read from the store as a whole, so
+// a request's key is checked in memory. A key it does not hold is checked again
+// against the next read that starts after the request arrived, so the keys of a
+// project created a moment ago work at once, and every such request waiting at the
+// same time shares that one read.
+type keyring struct {
+	store   keyStore
+	now     func() time.Time
+	metrics *metrics
+
+	mu       sync.Mutex
+	projects map[[sha256.Size]byte]store.Project
+	// readAt is when the read the projects came from started; zero before the first.
+	readAt time.Time
+	// latest is the read that started last; next is the read that requests not
+	// found wait for, not started yet. Reads run one after another.
+	latest, next *keyringRead
+}
+
+// keyringRead is one read of every key; done is closed once err is set and, when
+// the read succeeded, its keys are the keyring's.
+type keyringRead struct {
+	started time.Time
+	done    chan struct{}
+	err     error
+}
+
+// ended reports whether the read has ended; a read never started has.
+func (r *keyringRead) ended() bool {
+	if r == nil {
+		return true
+	}
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// keyStore is where the keyring reads the keys.
+type keyStore interface {
+	ProjectKeys(ctx context.Context) ([]store.ProjectKey, error)
+}
+
+func newKeyring(st keyStore, now func() time.Time, m *metrics) *keyring {
+	return &keyring{store: st, now: now, metrics: m}
+}
+
+// project returns the project a key opens, false when the store has no such key.
+func (k *keyring) project(ctx context.Context, key string) (store.Project, bool, error) {
+	digest := auth.Digest(key)
+	k.mu.Lock()
+	p, ok := k.projects[digest]
+	if ok {
+		if k.next == nil && k.latest.ended() && !k.now().Before(k.readAt.Add(keyringMaxAge)) {
+			k.scheduleRead()
+		}
+		k.mu.Unlock()
+		return p, true, nil
+	}
+	read := k.scheduleRead()
+	k.mu.Unlock()
+	select {
+	case <-read.done:
+	case <-ctx.Done():
+		return store.Project{}, false, fmt.Errorf("waiting for the API keys to be read: %w", ctx.Err())
+	}
+	if read.err != nil {
+		return store.Project{}, false, read.err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p, ok = k.projects[digest]
+	return p, ok, nil
+}
+
+// scheduleRead returns the read that has yet to start, arranging one if there is
+// none. It is called with mu held.
+func (k *keyring) scheduleRead() *keyringRead {
+	if k.next == nil {
+		k.next = &keyringRead{done: make(chan struct{})}
+		go k.run(k.next, k.latest)
+	}
+	return k.next
+}
+
+// run starts read once the one before it has ended and keyringReadGap has passed
+// since that one started.
+func (k *keyring) run(read, previous *keyringRead) {
+	if previous != nil {
+		<-previous.done
+		time.Sleep(time.Until(previous.started.Add(keyringReadGap)))
+	}
+	k.mu.Lock()
+	read.started = time.Now()
+	startedAt := k.now()
+	k.latest, k.next = read, nil
+	k.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), keyringReadTimeout)
+	projects, err := k.readAll(ctx)
+	cancel()
+
+	k.mu.Lock()
+	if err == nil {
+		k.projects, k.readAt = projects, startedAt
+	}
+	read.err = err
+	k.mu.Unlock()
+	k.metrics.countKeyringRead(err, len(projects))
+	close(read.done)
+}
+
+func (k *keyring) readAll(ctx context.Context) (map[[sha256.Size]byte]store.Project, error) {
+	keys, err := k.store.ProjectKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	projects := make(map[[sha256.Size]byte]store.Project, len(keys))
+	for _, key := range keys {
+		// A hash that is not a digest opens nothing: no key hashes to it.
+		var digest [sha256.Size]byte
+		if len(key.Hash) != hex.EncodedLen(len(digest)) {
+			continue
+		}
+		if _, err := hex.Decode(digest[:], []byte(key.Hash)); err == nil {
+			projects[digest] = key.Project
+		}
+	}
+	return projects, nil
+}
