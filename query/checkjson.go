@@ -1,10 +1,10 @@
 package query
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
-	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -188,16 +188,37 @@ func (a *API) renderCheckShowing(r *request, s check.State, status string) check
 
 // pingJSON is one entry of the pings list; duration follows body_url when present.
 type pingJSON struct {
-	Type       string   `json:"type"`
-	Date       string   `json:"date"`
-	N          uint64   `json:"n"`
-	Scheme     string   `json:"scheme"`
-	RemoteAddr *string  `json:"remote_addr"`
-	Method     string   `json:"method"`
-	UA         string   `json:"ua"`
-	RID        *string  `json:"rid"`
-	BodyURL    *string  `json:"body_url"`
-	Duration   *float64 `json:"duration,omitempty"`
+	Type       string        `json:"type"`
+	Date       string        `json:"date"`
+	N          uint64        `json:"n"`
+	Scheme     string        `json:"scheme"`
+	RemoteAddr *string       `json:"remote_addr"`
+	Method     string        `json:"method"`
+	UA         string        `json:"ua"`
+	RID        *string       `json:"rid"`
+	BodyURL    *string       `json:"body_url"`
+	Duration   *pingDuration `json:"duration,omitempty"`
+}
+
+// pingDuration is a run's duration as Healthchecks writes it in the pings list:
+// round(total_seconds, 2), a Python float, so three seconds are 3.0 and 0.125 s,
+// a tie, rounds to even (0.12).
+type pingDuration time.Duration
+
+func (d pingDuration) MarshalJSON() ([]byte, error) {
+	// total_seconds() divides whole microseconds once; Duration.Seconds() adds two
+	// parts, which can differ in the last bit.
+	seconds := float64(time.Duration(d)/time.Microsecond) / 1e6
+	// strconv rounds the exact binary value, ties to even, as Python's round does.
+	rounded, err := strconv.ParseFloat(strconv.FormatFloat(seconds, 'f', 2, 64), 64)
+	if err != nil {
+		return nil, err
+	}
+	out := strconv.AppendFloat(nil, rounded, 'f', -1, 64)
+	if !bytes.ContainsRune(out, '.') {
+		out = append(out, ".0"...)
+	}
+	return out, nil
 }
 
 func (a *API) renderPing(checkID schemas.ID, version int, p store.Ping) pingJSON {
@@ -212,7 +233,7 @@ func (a *API) renderPing(checkID schemas.ID, version int, p store.Ping) pingJSON
 		out.BodyURL = ptr(a.apiURL(version, "checks/"+checkID.String()+"/pings/"+itoa(p.N)+"/body"))
 	}
 	if p.HasDuration && (p.Kind == "success" || p.Kind == "fail") {
-		out.Duration = ptr(math.Round(p.Duration.Seconds()*100) / 100)
+		out.Duration = ptr(pingDuration(p.Duration))
 	}
 	return out
 }

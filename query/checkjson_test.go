@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,4 +48,35 @@ func FuzzISOSeconds(f *testing.F) {
 			t.Errorf("isoSecondsText(%v) = %q, want %q", at, got, want)
 		}
 	})
+}
+
+// A run's duration is written as Healthchecks writes round(total_seconds, 2): a Python
+// float, rounded from the exact binary value with ties to even. The expected texts are
+// Python's repr(round(us / 10**6, 2)).
+func TestPingDurationIsPythonsRoundedFloat(t *testing.T) {
+	for us, want := range map[int64]string{
+		0:             "0.0",
+		1:             "0.0",
+		4999:          "0.0",
+		5000:          "0.01",
+		125000:        "0.12",
+		135000:        "0.14",
+		375000:        "0.38",
+		1000000:       "1.0",
+		1005000:       "1.0",
+		2675000:       "2.67",
+		3000000:       "3.0",
+		59990000:      "59.99",
+		86400000000:   "86400.0",
+		259199999999:  "259200.0",
+		1234567891234: "1234567.89",
+	} {
+		got, err := json.Marshal(pingJSON{Duration: ptr(pingDuration(time.Duration(us) * time.Microsecond))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(string(got), `"duration":`+want+"}") {
+			t.Errorf("%d us: %s, want duration %s", us, got, want)
+		}
+	}
 }
