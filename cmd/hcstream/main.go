@@ -261,6 +261,15 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	logger.Info("starting", "role", role, "version", version, "memory_limit", debug.SetMemoryLimit(-1), "listen", cfg.Listen, "kafka_brokers", cfg.KafkaBrokers,
 		"clickhouse_addr", cfg.ClickHouseAddr, "clickhouse_database", cfg.ClickHouseDatabase, "ping_prefix", cfg.PingPrefix)
 
+	// The address is taken before anything else starts: a second process started on a
+	// busy address by mistake must fail without having joined the projectors' consumer
+	// group, which would take partitions from the process already serving.
+	listener, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	defer listener.Close()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(runtimeCollectors()...)
 	conn, err := openClickHouse(cfg)
@@ -401,10 +410,6 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		})
 	}
 	handler = underSitePath(handler, sitePath(cfg.SiteRoot))
-	listener, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
-	}
 	server := newServer(handler, logger, reg, cfg.RequestTimeout, idleConnTimeout)
 	g.Go(func() error {
 		logger.Info("listening", "listen", listener.Addr().String())

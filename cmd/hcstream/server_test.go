@@ -2,13 +2,16 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,4 +115,51 @@ func openConnections(t *testing.T, reg *prometheus.Registry) float64 {
 	}
 	t.Fatal("no hcstream_http_open_connections")
 	return 0
+}
+
+// A process started on an address already taken fails before it reaches Kafka or
+// ClickHouse: had it joined the projectors' consumer group first, the process serving
+// on that address would lose partitions to it until it left.
+func TestBusyAddressFailsBeforeAnythingStarts(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var dialled atomic.Int32
+	backend := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		go func() {
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				dialled.Add(1)
+				t.Cleanup(func() { _ = conn.Close() })
+			}
+		}()
+		return l.Addr().String()
+	}
+	cfg, err := loadConfig(flag.NewFlagSet("hcstream", flag.ContinueOnError), nil, func(name string) string {
+		return map[string]string{"HC_LISTEN": busy.Addr().String(), "HC_KAFKA_BROKERS": backend(), "HC_CLICKHOUSE_ADDR": backend()}[name]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err = serve(ctx, cfg, "all", slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "listening on") {
+		t.Fatalf("serve on a busy address: %v", err)
+	}
+	// Anything started before the failure would be dialling its backends by now.
+	time.Sleep(500 * time.Millisecond) //nolint:forbidigo // waiting for what must not happen
+	if n := dialled.Load(); n != 0 {
+		t.Errorf("%d connections to Kafka and ClickHouse from a process that could not listen", n)
+	}
 }
