@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ type produceCall struct {
 	msgs []kafka.Message
 	size int
 	done chan error
+	// abandoned is set, under the producer's mutex, once the caller stopped waiting:
+	// the call is then no longer sent if it has not been.
+	abandoned bool
 }
 
 // leaderLayout is which broker leads each partition, from the last metadata read.
@@ -165,8 +169,15 @@ func (p *Producer) publishOnce(ctx context.Context, msgs []kafka.Message, size i
 	case err := <-call.done:
 		return err
 	case <-ctx.Done():
-		// The request may still be acknowledged; the caller answers 503 and the client
-		// retries, which at worst records the ping twice, never loses it.
+		// A call not sent yet is withdrawn, so the caller's 503 means not stored. One
+		// already in a request may still be acknowledged; the client retries, which at
+		// worst records the ping twice, never loses it.
+		p.mu.Lock()
+		call.abandoned = true
+		if i := slices.Index(p.pending, call); i >= 0 {
+			p.pending = slices.Delete(p.pending, i, i+1)
+		}
+		p.mu.Unlock()
 		return ctx.Err()
 	}
 }
@@ -190,20 +201,20 @@ func (p *Producer) sendPending() {
 	}
 }
 
-// putBack returns the deferred calls to the head of the queue, in their order.
+// putBack returns the deferred calls to the head of the queue, in their order, but
+// for those their callers abandoned meanwhile.
 func (p *Producer) putBack(calls []*produceCall, deferred []bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var back []*produceCall
 	for i, c := range calls {
-		if deferred[i] {
+		if deferred[i] && !c.abandoned {
 			back = append(back, c)
 		}
 	}
-	if len(back) == 0 {
-		return
+	if len(back) > 0 {
+		p.pending = append(back, p.pending...)
 	}
-	p.mu.Lock()
-	p.pending = append(back, p.pending...)
-	p.mu.Unlock()
 }
 
 // takePending removes up to maxBytes of waiting calls, or, when none wait, gives up
