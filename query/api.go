@@ -247,12 +247,12 @@ func (a *API) authorized(version int, methods map[string]handlerFunc, readWriteO
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setHeaders(w.Header(), cors)
 		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusNoContent)
+			writeEmpty(w, http.StatusNoContent)
 			return
 		}
 		handle := methods[r.Method]
 		if handle == nil {
-			w.WriteHeader(http.StatusMethodNotAllowed)
+			writeEmpty(w, http.StatusMethodNotAllowed)
 			return
 		}
 		req := &request{Request: r, version: version}
@@ -421,6 +421,13 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 		return store.Project{}, http.StatusUnauthorized, "wrong api key"
 	}
 	return project, http.StatusOK, ""
+}
+
+// writeEmpty answers code with no body, as a bare Django HttpResponse: its content
+// type is still HTML.
+func writeEmpty(w http.ResponseWriter, code int) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -737,7 +744,7 @@ func (a *API) ownCheck(w http.ResponseWriter, r *request) (history.CheckRow, boo
 				return row, true
 			}
 		}
-		w.WriteHeader(http.StatusNotFound)
+		writeEmpty(w, http.StatusNotFound)
 		return history.CheckRow{}, false
 	}
 	id, _ := schemas.ParseID(mux.Vars(r.Request)["id"])
@@ -750,7 +757,7 @@ func (a *API) ownCheck(w http.ResponseWriter, r *request) (history.CheckRow, boo
 		return row, false
 	}
 	if _, err := a.store.CheckProject(r.Context(), id); err == nil {
-		w.WriteHeader(http.StatusForbidden)
+		writeEmpty(w, http.StatusForbidden)
 		return row, false
 	}
 	raisedNotFound(w)
@@ -960,7 +967,7 @@ func (a *API) listFlips(w http.ResponseWriter, r *request) {
 	}
 	from, to, valid := flipFilter(r.URL.Query(), a.now())
 	if !valid {
-		w.WriteHeader(http.StatusBadRequest)
+		writeEmpty(w, http.StatusBadRequest)
 		return
 	}
 	a.waitForHistory(r.Context(), row.State.ProjectID, row.State.CheckID, row.Version)
@@ -1012,7 +1019,7 @@ func (a *API) createCheck(w http.ResponseWriter, r *request) {
 			return
 		}
 		if n >= a.cfg.CheckLimit {
-			w.WriteHeader(http.StatusForbidden)
+			writeEmpty(w, http.StatusForbidden)
 			return
 		}
 	}

@@ -1026,6 +1026,8 @@ func TestCORSHeadersBypassedByRaisedNotFound(t *testing.T) {
 		{"not paused", "POST", own + "/resume", rwKey, "", 409, true},
 		{"method not allowed", "PUT", missing, rwKey, "", 405, true},
 		{"options", "OPTIONS", missing, "", "", 204, true},
+		{"flips with a bad filter", "GET", own + "/flips/?seconds=abc", rwKey, "", 400, true},
+		{"list, method not allowed", "PUT", "/api/v3/checks/", rwKey, "", 405, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := call(r, tt.method, tt.path, tt.key, tt.body)
@@ -1039,8 +1041,11 @@ func TestCORSHeadersBypassedByRaisedNotFound(t *testing.T) {
 				if strings.HasSuffix(tt.path, "/resume") {
 					want["Access-Control-Allow-Methods"] = "POST, OPTIONS"
 				}
-				if tt.name == "missing unique_key" {
+				switch tt.name {
+				case "missing unique_key", "flips with a bad filter":
 					want["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+				case "list, method not allowed":
+					want["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
 				}
 			}
 			got := map[string]string{}
@@ -1051,6 +1056,14 @@ func TestCORSHeadersBypassedByRaisedNotFound(t *testing.T) {
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("CORS headers (-want +got):\n%s", diff)
+			}
+			// Django's bare responses, bodies or not, are HTML; JSON is JsonResponse.
+			wantType := "text/html; charset=utf-8"
+			if rec.Body.Len() > 0 && strings.HasPrefix(rec.Body.String(), "{") {
+				wantType = "application/json"
+			}
+			if got := rec.Header().Get("Content-Type"); got != wantType {
+				t.Errorf("Content-Type %q, want %q", got, wantType)
 			}
 		})
 	}

@@ -296,16 +296,16 @@ func (a *API) publicBadge(serve func(w http.ResponseWriter, r badgeRequest)) htt
 		h.Set("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private")
 		switch r.Method {
 		case http.MethodOptions:
-			w.WriteHeader(http.StatusNoContent)
+			writeEmpty(w, http.StatusNoContent)
 			return
 		case http.MethodGet:
 		default:
-			w.WriteHeader(http.StatusMethodNotAllowed)
+			writeEmpty(w, http.StatusMethodNotAllowed)
 			return
 		}
 		format := mux.Vars(r)["format"]
 		if !badgeFormats[format] {
-			w.WriteHeader(http.StatusNotFound)
+			writeEmpty(w, http.StatusNotFound)
 			return
 		}
 		keys, err := a.badgeKeysNow(r.Context())
@@ -327,7 +327,7 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 		// The router has decoded the path once; the tag was quoted twice.
 		unquoted, err := url.PathUnescape(quoted)
 		if err != nil {
-			w.WriteHeader(http.StatusNotFound)
+			writeEmpty(w, http.StatusNotFound)
 			return
 		}
 		tag, label = unquoted, unquoted
@@ -338,7 +338,7 @@ func (a *API) tagBadge(w http.ResponseWriter, r badgeRequest) {
 	}
 	project, ok := r.keys.projectOf(projectKey)
 	if len(sig) < 8 || !ok || !r.keys.validSignature(projectKey, tag, sig[:8]) {
-		w.WriteHeader(http.StatusNotFound)
+		writeEmpty(w, http.StatusNotFound)
 		return
 	}
 	rows, err := a.store.Checks(r.Context(), project)

@@ -232,14 +232,17 @@ func TestBadgesEndToEnd(t *testing.T) {
 		if (tc.body == "" && !decorated) || (tc.body != "" && !undecorated) {
 			t.Errorf("%s: headers %v", name, h)
 		}
-	}
-	for _, method := range []string{"POST", "HEAD"} {
-		if rec := call(r, method, list.Badges["*"]["svg"], "", ""); rec.Code != http.StatusMethodNotAllowed {
-			t.Errorf("%s to a badge: %d, want 405", method, rec.Code)
+		if h.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("%s: Content-Type %q, want HTML as Django's", name, h.Get("Content-Type"))
 		}
 	}
-	if rec := call(r, "OPTIONS", "/b/2/"+lateKey+".svg", "", ""); rec.Code != http.StatusNoContent {
-		t.Errorf("OPTIONS to a badge: %d", rec.Code)
+	for _, method := range []string{"POST", "HEAD"} {
+		if rec := call(r, method, list.Badges["*"]["svg"], "", ""); rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("%s to a badge: %d %v, want 405 as HTML", method, rec.Code, rec.Header())
+		}
+	}
+	if rec := call(r, "OPTIONS", "/b/2/"+lateKey+".svg", "", ""); rec.Code != http.StatusNoContent || rec.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("OPTIONS to a badge: %d %v", rec.Code, rec.Header())
 	}
 
 	// A deleted check's badge is gone.
