@@ -150,7 +150,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, a
 }
 
 const (
-	uuidRoute      = "{id:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}}"
+	uuidPattern    = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+	uuidRoute      = "{id:" + uuidPattern + "}"
 	uniqueKeyRoute = "{key:[A-z0-9]{40}}"
 )
 
@@ -191,6 +192,7 @@ func (a *API) Register(r *mux.Router) {
 	} {
 		r.Handle(badge.pattern, a.metrics.instrument(0, badge.pattern, a.publicBadge(badge.serve)))
 	}
+	a.registerProjectMetrics(r)
 }
 
 func redirectSlash() http.Handler {

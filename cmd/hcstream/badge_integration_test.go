@@ -10,7 +10,7 @@ import (
 
 // Badges on the real stack: the list names every tag, its URLs answer with the
 // checks' status from ClickHouse, a check's badge_url draws its badge, and a check of
-// another project or a forged signature gets nothing.
+// another project or a forged signature gets nothing. The Prometheus endpoint agrees.
 func TestBadgesOnRealStack(t *testing.T) {
 	t.Parallel()
 	env := isolatedEnv(t)
@@ -54,5 +54,18 @@ func TestBadgesOnRealStack(t *testing.T) {
 	forged := strings.Replace(url("db", "svg3"), "/db.svg", "/web.svg", 1)
 	if got := do(t, "GET", forged, "", ""); got.code != http.StatusNotFound {
 		t.Errorf("a signature for another tag: %d %s, want 404", got.code, got.body)
+	}
+
+	// Healthchecks' Prometheus endpoint reads the same states, checks in the order
+	// they were created.
+	uniqueKey, _ := do(t, "GET", s.base+"/api/v3/checks/", keys["api_key_readonly"], "").json(t)["checks"].([]any)[0].(map[string]any)["unique_key"].(string)
+	scrape := do(t, "GET", s.base+"/projects/"+keys["project_id"]+"/metrics/"+keys["api_key_readonly"], "", "")
+	up := "hc_check_up{name=\"nightly <backup>\", tags=\"db prod\", unique_key=\"" + uniqueKey + "\"} 0\nhc_check_up{name=\"other\""
+	if scrape.code != http.StatusOK || !strings.Contains(scrape.body, up) || !strings.Contains(scrape.body, "hc_tag_up{tag=\"db\"} 0\nhc_tag_up{tag=\"prod\"} 0\nhc_tag_up{tag=\"web\"} 1\n") ||
+		!strings.Contains(scrape.body, "hc_checks_total 2\n") || !strings.Contains(scrape.body, "hc_checks_down_total 1\n") {
+		t.Errorf("metrics: %d\n%s", scrape.code, scrape.body)
+	}
+	if got := do(t, "GET", s.base+"/projects/"+keys["project_id"]+"/metrics/"+keys["api_key"], "", ""); got.code != http.StatusForbidden {
+		t.Errorf("metrics with the read-write key: %d, want 403", got.code)
 	}
 }
