@@ -375,7 +375,7 @@ func (in *Ingest) resolveSlug(ctx context.Context, req pingurl.Request) (project
 		// call could give it.
 		return project, check, http.StatusBadRequest
 	case req.Create:
-		return project, in.slugCheckID(project, req.Slug), http.StatusCreated
+		return project, in.slugCheckID(project, req.PingKey, req.Slug), http.StatusCreated
 	}
 	return project, check, http.StatusNotFound
 }
@@ -392,17 +392,21 @@ func (in *Ingest) sync(ctx context.Context) error {
 	return err
 }
 
-// slugCheckID derives the ID of an auto-provisioned check from its project and slug
-// (a name-based UUID), so concurrent first pings of one slug create the same check. The
-// projector keeps the first check of an ID, so an ID already taken (its check deleted,
-// or given another slug since) would make the create change nothing and send the ping
-// to the old check: the next ID of the slug's sequence is derived instead, the same in
-// every ingest process that has read the same registry. '/' cannot occur in a slug, so
-// no slug's sequence meets another's.
-func (in *Ingest) slugCheckID(project schemas.ID, slug string) schemas.ID {
-	id := schemas.NameID(project[:], []byte(slug))
+// slugCheckID derives the ID of an auto-provisioned check from its project, the ping
+// key and the slug (a name-based UUID), so concurrent first pings of one slug create
+// the same check. The ping key is in it because the ID is the check's ping URL, a
+// secret: a project's ID and slugs are known to holders of its read-only key (they are
+// in its Prometheus scrape URL and checks), and must not be enough to ping its checks.
+// The projector keeps the first check of an ID, so an ID already taken (its check
+// deleted, or given another slug since) would make the create change nothing and send
+// the ping to the old check: the next ID of the slug's sequence is derived instead, the
+// same in every ingest process that has read the same registry. '/' cannot occur in a
+// ping key or a slug, so no slug's sequence meets another's.
+func (in *Ingest) slugCheckID(project schemas.ID, pingKey, slug string) schemas.ID {
+	name := pingKey + "/" + slug
+	id := schemas.NameID(project[:], []byte(name))
 	for n := 1; in.lookup.Taken(id); n++ {
-		id = schemas.NameID(project[:], []byte(slug+"/"+strconv.Itoa(n)))
+		id = schemas.NameID(project[:], []byte(name+"/"+strconv.Itoa(n)))
 	}
 	return id
 }

@@ -285,6 +285,11 @@ func TestAutoProvisionIsDeterministic(t *testing.T) {
 	if ids[0] != ids[1] {
 		t.Error("concurrent first pings of one slug must derive the same check ID")
 	}
+	// The ID is the check's ping URL: the project's ID and the slug, which read-only
+	// keys see, must not be all it is derived from.
+	if ids[0] == schemas.NameID(project[:], []byte("nightly")) {
+		t.Error("the check ID is derived from the project and slug alone")
+	}
 }
 
 // An auto-provisioned check deleted or given another slug since keeps its ID: a new
