@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/schemas"
@@ -118,6 +122,23 @@ func TestProjectMetricsStates(t *testing.T) {
 	}
 	if strings.Contains(body, "deleted") || strings.Contains(body, "gone") {
 		t.Errorf("a deleted check is scraped:\n%s", body)
+	}
+	// Prometheus' own parser reads it: the escaped name comes back whole.
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("Prometheus cannot read the scrape: %v", err)
+	}
+	var names []string
+	for _, m := range families["hc_check_up"].GetMetric() {
+		for _, label := range m.GetLabel() {
+			if label.GetName() == "name" {
+				names = append(names, label.GetValue())
+			}
+		}
+	}
+	if len(families) != 7 || !slices.Contains(names, "Line 1\nLine \"2\" \\") || len(names) != 5 {
+		t.Errorf("parsed %d families, check names %q", len(families), names)
 	}
 }
 
