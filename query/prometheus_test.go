@@ -187,3 +187,17 @@ func TestProjectMetricsAccess(t *testing.T) {
 		t.Errorf("without the slash: %d %v, want 301 to %s", rec.Code, rec.Header(), metricsPath)
 	}
 }
+
+// BenchmarkProjectMetricsTenThousandChecks times one scrape of a project of 10,000
+// checks, from memory that answers at once, into a writer that discards the body.
+func BenchmarkProjectMetricsTenThousandChecks(b *testing.B) {
+	r, _ := tenThousandChecks(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := &discardWriter{header: http.Header{}}
+		r.ServeHTTP(w, httptest.NewRequest("GET", metricsPath+roKey, nil))
+		if w.code != http.StatusOK || w.written < 4_000_000 {
+			b.Fatal(w.code, w.written)
+		}
+	}
+}
