@@ -3,9 +3,9 @@ package check
 import (
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/hcstream/hcstream/projector/schedule"
 	"github.com/hcstream/hcstream/schemas"
 )
 
@@ -255,5 +255,5 @@ func (s *State) finishRun(at time.Time, rid schemas.ID, hasRID bool) (time.Durat
 // StripSpace is Python's str.strip(): it also takes the separators \x1c-\x1f, which
 // strings.TrimSpace keeps.
 func StripSpace(s string) string {
-	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f })
+	return strings.TrimFunc(s, schedule.IsPythonSpace)
 }

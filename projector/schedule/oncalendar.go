@@ -53,7 +53,7 @@ var shorthands = map[string]string{
 // parse, as Healthchecks requires.
 func ParseOnCalendar(expr string) (*OnCalendar, error) {
 	var c OnCalendar
-	for line := range strings.SplitSeq(strings.TrimFunc(expr, isSpace), "\n") {
+	for line := range strings.SplitSeq(strings.TrimFunc(expr, IsPythonSpace), "\n") {
 		e, err := parseEvent(line)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %q: %v", ErrInvalid, line, err)
@@ -63,21 +63,21 @@ func ParseOnCalendar(expr string) (*OnCalendar, error) {
 	return &c, nil
 }
 
-// isSpace is Python's str.isspace, which the library splits and trims with: Go's
-// unicode.IsSpace plus the ASCII information separators.
-func isSpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
+// IsPythonSpace is Python's str.isspace, which Healthchecks and its schedule libraries
+// split and trim with: Go's unicode.IsSpace plus the ASCII information separators.
+func IsPythonSpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
 func parseEvent(line string) (calendarEvent, error) {
 	var e calendarEvent
-	line = strings.TrimFunc(line, isSpace)
+	line = strings.TrimFunc(line, IsPythonSpace)
 	// The library looks for a zone only on a line with a space in it, and never in a
 	// word starting with a digit or "*".
 	if strings.Contains(line, " ") {
-		i := strings.LastIndexFunc(line, isSpace)
+		i := strings.LastIndexFunc(line, IsPythonSpace)
 		_, size := utf8.DecodeRuneInString(line[i:])
 		if name := line[i+size:]; !strings.ContainsRune("0123456789*", rune(name[0])) {
 			if loc := zones.get(name); loc != nil {
-				e.zone, line = loc, strings.TrimRightFunc(line[:i], isSpace)
+				e.zone, line = loc, strings.TrimRightFunc(line[:i], IsPythonSpace)
 			}
 		}
 	}
@@ -85,7 +85,7 @@ func parseEvent(line string) (calendarEvent, error) {
 		line = s
 	}
 	// "month~day" is read as "month-~day", so "~" must not follow a "-".
-	parts := strings.FieldsFunc(strings.ReplaceAll(line, "~", "-~"), isSpace)
+	parts := strings.FieldsFunc(strings.ReplaceAll(line, "~", "-~"), IsPythonSpace)
 	if len(parts) == 0 {
 		return e, fmt.Errorf("wrong number of fields")
 	}
