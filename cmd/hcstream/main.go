@@ -426,7 +426,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		err := server.Shutdown(shutdownCtx)
 		if pingProducer != nil {
 			// Shutdown waited for every in-flight ping, so nothing acknowledged is
-			// pending; Close sends whatever a timed-out request left behind.
+			// pending; Close waits for the produce request still out, if any.
 			err = errors.Join(err, pingProducer.Close())
 		}
 		return err

@@ -173,6 +173,13 @@ func (p *Producer) publishOnce(ctx context.Context, msgs []kafka.Message, size i
 		// already in a request may still be acknowledged; the client retries, which at
 		// worst records the ping twice, never loses it.
 		p.mu.Lock()
+		select {
+		case err := <-call.done:
+			// Answered as the wait ended: the outcome is known after all.
+			p.mu.Unlock()
+			return err
+		default:
+		}
 		call.abandoned = true
 		if i := slices.Index(p.pending, call); i >= 0 {
 			p.pending = slices.Delete(p.pending, i, i+1)
@@ -190,7 +197,20 @@ func (p *Producer) sendPending() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
-		errs, deferred := p.send(ctx, calls)
+		// Reading the leaders can take seconds when the broker is slow: the callers who
+		// stopped waiting meanwhile are withdrawn before anything is sent.
+		layout, err := p.currentLayout(ctx)
+		calls = p.stillAwaited(calls)
+		var errs []error
+		var deferred []bool
+		if err == nil {
+			errs, deferred = p.send(ctx, layout, calls)
+		} else {
+			errs, deferred = make([]error, len(calls)), make([]bool, len(calls))
+			for i := range errs {
+				errs[i] = err
+			}
+		}
 		cancel()
 		for i, c := range calls {
 			if !deferred[i] {
@@ -199,6 +219,13 @@ func (p *Producer) sendPending() {
 		}
 		p.putBack(calls, deferred)
 	}
+}
+
+// stillAwaited returns the calls whose callers still wait for them.
+func (p *Producer) stillAwaited(calls []*produceCall) []*produceCall {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.DeleteFunc(calls, func(c *produceCall) bool { return c.abandoned })
 }
 
 // putBack returns the deferred calls to the head of the queue, in their order, but
@@ -236,18 +263,11 @@ func (p *Producer) takePending() []*produceCall {
 	return calls
 }
 
-// send produces the calls' records and returns each call's outcome. A call whose
-// records would take a partition's batch past maxPartitionBatch is deferred to the next
-// request instead; the first call is always sent.
-func (p *Producer) send(ctx context.Context, calls []*produceCall) (errs []error, deferred []bool) {
-	errs, deferred = make([]error, len(calls)), make([]bool, len(calls))
-	layout, err := p.currentLayout(ctx)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs, deferred
-	}
+// send produces the calls' records to the leaders of layout and returns each call's
+// outcome. A call whose records would take a partition's batch past maxPartitionBatch
+// is deferred to the next request instead; the first call is always sent.
+func (p *Producer) send(ctx context.Context, layout *leaderLayout, calls []*produceCall) (errs []error, deferred []bool) {
+	errs = make([]error, len(calls))
 	// byLeader → partition → records, remembering which calls each partition carries.
 	type partitionBatch struct {
 		records []kafka.Record

@@ -3,11 +3,16 @@ package kafkarec
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	metadataapi "github.com/segmentio/kafka-go/protocol/metadata"
+	produceapi "github.com/segmentio/kafka-go/protocol/produce"
 )
 
 // A record whose caller stopped waiting before it was sent is never sent: the caller
@@ -67,5 +72,83 @@ func waitUntil(t *testing.T, failure string, done func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal(failure)
 		}
+	}
+}
+
+// heldBroker is a one-partition broker whose metadata answer waits for release, and
+// which keeps every record value produced to it.
+type heldBroker struct {
+	release  chan struct{}
+	mu       sync.Mutex
+	produced []string
+}
+
+func (b *heldBroker) RoundTrip(_ context.Context, _ net.Addr, req protocol.Message) (protocol.Message, error) {
+	switch r := req.(type) {
+	case *metadataapi.Request:
+		<-b.release
+		return &metadataapi.Response{
+			Brokers: []metadataapi.ResponseBroker{{NodeID: 1, Host: "127.0.0.1", Port: 9}},
+			Topics: []metadataapi.ResponseTopic{{Name: "events", Partitions: []metadataapi.ResponsePartition{
+				{PartitionIndex: 0, LeaderID: 1, ReplicaNodes: []int32{1}, IsrNodes: []int32{1}}}}},
+		}, nil
+	case *produceapi.Request:
+		var out produceapi.Response
+		for _, topic := range r.Topics {
+			answer := produceapi.ResponseTopic{Topic: topic.Topic}
+			for _, partition := range topic.Partitions {
+				for {
+					rec, err := partition.RecordSet.Records.ReadRecord()
+					if err != nil {
+						break
+					}
+					value, _ := io.ReadAll(rec.Value)
+					b.mu.Lock()
+					b.produced = append(b.produced, string(value))
+					b.mu.Unlock()
+				}
+				answer.Partitions = append(answer.Partitions, produceapi.ResponsePartition{Partition: partition.Partition})
+			}
+			out.Topics = append(out.Topics, answer)
+		}
+		return &out, nil
+	}
+	return nil, errors.New("unexpected request")
+}
+
+// A record taken for sending while the producer still reads the partition leaders, and
+// abandoned by its caller meanwhile, is not sent once the leaders are known; a record
+// still waited for is.
+func TestRecordsAbandonedWhileLeadersAreReadAreNotSent(t *testing.T) {
+	broker := &heldBroker{release: make(chan struct{})}
+	p := NewProducer([]string{"127.0.0.1:9"}, "events", 1)
+	p.client.Transport = broker
+	abandoned := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		abandoned <- p.Publish(ctx, kafka.Message{Key: []byte("a"), Value: []byte("abandoned")})
+	}()
+	waitUntil(t, "the first record was not taken for sending", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.inFlight == 1 && len(p.pending) == 0
+	})
+	waited := make(chan error, 1)
+	go func() {
+		waited <- p.Publish(context.Background(), kafka.Message{Key: []byte("b"), Value: []byte("waited for")})
+	}()
+	if err := <-abandoned; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("publish while the leaders are read: %v, want the deadline", err)
+	}
+	close(broker.release)
+	if err := <-waited; err != nil {
+		t.Fatalf("the record still waited for: %v", err)
+	}
+	_ = p.Close()
+	broker.mu.Lock()
+	defer broker.mu.Unlock()
+	if len(broker.produced) != 1 || broker.produced[0] != "waited for" {
+		t.Errorf("produced %q, want only the record still waited for", broker.produced)
 	}
 }
