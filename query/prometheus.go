@@ -44,9 +44,7 @@ func (a *API) projectMetrics(w http.ResponseWriter, r *http.Request) {
 			writeEmpty(w, http.StatusUnauthorized)
 			return
 		}
-		// Healthchecks' lstrip("Bearer "), which takes any run of those letters and
-		// spaces, not the prefix.
-		key = strings.TrimLeft(bearer, "Bear ")
+		key = strings.TrimPrefix(bearer, "Bearer ")
 	}
 	if len(key) != auth.KeyLength {
 		writeEmpty(w, http.StatusBadRequest)
@@ -56,7 +54,8 @@ func (a *API) projectMetrics(w http.ResponseWriter, r *http.Request) {
 	project, found, err := a.keys.project(r.Context(), key)
 	switch {
 	case err != nil:
-		a.storeFailed(w, "authenticating a metrics scrape", err)
+		// The keyring logs its failed reads.
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
 		return
 	case !found || !project.ReadOnly || project.ID != code:
 		writeEmpty(w, http.StatusForbidden)

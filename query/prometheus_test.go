@@ -163,6 +163,8 @@ func TestProjectMetricsAccess(t *testing.T) {
 		{"no token", "GET", metricsPath, "", 401},
 		{"basic authorization", "GET", metricsPath, "Basic " + roKey, 401},
 		{"bearer token too long", "GET", metricsPath, "Bearer x" + roKey, 400},
+		{"bearer token after two spaces", "GET", metricsPath, "Bearer  " + roKey, 400},
+		{"bearer token starting with a letter of Bearer", "GET", metricsPath, "Bearer r" + roKey[:31], 403},
 		{"bearer read-write key", "GET", metricsPath, "Bearer " + rwKey, 403},
 		{"key with a slash after it", "GET", metricsPath + roKey + "/", "", 404},
 		{"uppercase code", "GET", "/projects/" + strings.ToUpper(schemas.ID{10}.String()) + "/metrics/" + roKey, "", 404},
