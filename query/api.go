@@ -146,7 +146,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, a
 	cfg.setDefaults()
 	m := newMetrics(reg)
 	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: m, store: st, appender: appender, now: now,
-		keys: newKeyring(st, now, m), lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
+		keys: newKeyring(st, now, m, logger.With("component", "query")), lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
 }
 
 const (
@@ -415,9 +415,7 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 	project, found, err := a.keys.project(ctx, key)
 	switch {
 	case err != nil:
-		if ok, held := a.storeFailures.Pass(a.now()); ok {
-			a.log.Error("authenticating", "err", err, "not_logged", held)
-		}
+		// The keyring logs its failed reads; a request that stopped waiting is no news.
 		return store.Project{}, http.StatusServiceUnavailable, "store unavailable"
 	case !found:
 		return store.Project{}, http.StatusUnauthorized, "wrong api key"

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/hcstream/hcstream/ingest/logthrottle"
 	"github.com/hcstream/hcstream/query/auth"
 	"github.com/hcstream/hcstream/query/store"
 )
@@ -34,6 +36,9 @@ type keyring struct {
 	store   keyStore
 	now     func() time.Time
 	metrics *metrics
+	log     *slog.Logger
+	// failures keeps the log to a line per interval while ClickHouse cannot be read.
+	failures logthrottle.Throttle
 
 	mu       sync.Mutex
 	projects map[[sha256.Size]byte]store.Project
@@ -70,8 +75,8 @@ type keyStore interface {
 	ProjectKeys(ctx context.Context) ([]store.ProjectKey, error)
 }
 
-func newKeyring(st keyStore, now func() time.Time, m *metrics) *keyring {
-	return &keyring{store: st, now: now, metrics: m}
+func newKeyring(st keyStore, now func() time.Time, m *metrics, logger *slog.Logger) *keyring {
+	return &keyring{store: st, now: now, metrics: m, log: logger}
 }
 
 // project returns the project a key opens, false when the store has no such key.
@@ -136,6 +141,12 @@ func (k *keyring) run(read, previous *keyringRead) {
 	read.err = err
 	k.mu.Unlock()
 	k.metrics.countKeyringRead(err, len(projects))
+	if err != nil {
+		// Keys already held keep working; keys not held get 503 until a read succeeds.
+		if ok, held := k.failures.Pass(k.now()); ok {
+			k.log.Error("reading the API keys", "err", err, "not_logged", held)
+		}
+	}
 	close(read.done)
 }
 

@@ -136,7 +136,7 @@ func TestKeyringSkipsHashesThatAreNotDigests(t *testing.T) {
 		{Hash: ""},
 		{Hash: auth.Hash(rwKey), Project: want},
 	}
-	ring := newKeyring(keyList(func() ([]store.ProjectKey, error) { return keys, nil }), time.Now, newMetrics(nil))
+	ring := newKeyring(keyList(func() ([]store.ProjectKey, error) { return keys, nil }), time.Now, newMetrics(nil), slog.New(slog.DiscardHandler))
 	got, found, err := ring.project(context.Background(), rwKey)
 	if err != nil || !found || got != want {
 		t.Errorf("got %v %v %v, want %v", got, found, err, want)
@@ -150,7 +150,7 @@ func TestKeyringSkipsHashesThatAreNotDigests(t *testing.T) {
 func TestKeyringWaitEndsWithTheRequest(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	ring := newKeyring(keyList(func() ([]store.ProjectKey, error) { <-release; return nil, nil }), time.Now, newMetrics(nil))
+	ring := newKeyring(keyList(func() ([]store.ProjectKey, error) { <-release; return nil, nil }), time.Now, newMetrics(nil), slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := ring.project(ctx, rwKey); !errors.Is(err, context.Canceled) {
