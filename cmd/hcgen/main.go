@@ -22,6 +22,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/store"
 	"github.com/hcstream/hcstream/schemas"
 	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
@@ -160,16 +161,10 @@ func generate(ctx context.Context, conn driver.Conn, o options, start, end time.
 		}
 		fmt.Fprintf(os.Stderr, "hcgen: %d of %d pings (%v)\n", from+n, o.pings, time.Since(began).Round(time.Second))
 	}
-	// The rollup's definitions: every ping counts, runs are pings with a duration.
-	rollup := fmt.Sprintf("INSERT INTO %s.check_hours (project_id, check_id, hour, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max) "+
-		"SELECT project_id, check_id, toDateTime(intDiv(toUInt32(ts), 3600) * 3600) AS hour, toUInt32(count()), toUInt32(countIf(kind = 'success')), "+
-		"toUInt32(countIf(kind = 'fail')), toUInt32(countIf(kind = 'start')), toUInt32(countIf(kind = 'log')), toUInt32(countIf(kind = 'ign')), "+
-		"toUInt32(countIf(duration_us >= 0)), sumIf(duration_us, duration_us >= 0), maxIf(duration_us, duration_us >= 0) "+
-		"FROM %s.pings WHERE ts >= toDateTime(%%d) AND ts < toDateTime(%%d) GROUP BY project_id, check_id, hour", db, db)
 	// A day at a time keeps the GROUP BY within ClickHouse's memory limit.
 	for day := start.Truncate(24 * time.Hour); day.Before(end); day = day.Add(24 * time.Hour) {
-		if err := conn.Exec(ctx, fmt.Sprintf(rollup, day.Unix(), day.Add(24*time.Hour).Unix())); err != nil {
-			return fmt.Errorf("rolling up: %w", err)
+		if err := history.CheckHoursFromPings(ctx, conn, db, day, day.Add(24*time.Hour)); err != nil {
+			return err
 		}
 	}
 	// project_hours as twelve partitions' projectors would have written it.

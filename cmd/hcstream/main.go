@@ -46,7 +46,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-const usage = `usage: hcstream [all|ingest|projector|query|migrate|version|project create --name NAME] [flags]
+const usage = `usage: hcstream [all|ingest|projector|query|migrate|replay|backfill-rollups|version|project create --name NAME] [flags]
 
 Roles (default all):
   all        ingest + projector + query in one process
@@ -56,6 +56,7 @@ Roles (default all):
 Commands:
   migrate                       create Kafka topics and apply ClickHouse migrations
   replay --into DB              rebuild history from the whole log into another database
+  backfill-rollups              fill the hourly rollups for pings stored before they existed
   project create --name NAME    create a project, print its keys once as JSON
   version                       print the version
 Flags: --listen, --kafka-brokers, --clickhouse-addr, --clickhouse-database
@@ -124,7 +125,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			return 2
 		}
 		args = args[1:]
-	case "all", "ingest", "projector", "query", "migrate", "replay":
+	case "all", "ingest", "projector", "query", "migrate", "replay", "backfill-rollups":
 	default:
 		fmt.Fprintf(stderr, "hcstream: unknown command %q\n\n%s", role, usage)
 		return 2
@@ -143,7 +144,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return 2
 	}
 	level := cfg.LogLevel
-	if role == "project" || role == "migrate" || role == "replay" {
+	if role == "project" || role == "migrate" || role == "replay" || role == "backfill-rollups" {
 		// One-shot commands print their result; their progress logs would only be noise.
 		level = max(level, slog.LevelWarn)
 	}
@@ -157,6 +158,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return createProject(ctx, cfg, name, logger, stdout, stderr)
 	case "replay":
 		return replay(ctx, cfg, into, logger, stdout, stderr)
+	case "backfill-rollups":
+		return backfillRollups(ctx, cfg, stdout, stderr)
 	case "migrate":
 		conn, err := openClickHouse(cfg)
 		if err != nil {
