@@ -209,8 +209,7 @@ func redirectSlash() http.Handler {
 		}
 		// Django's permanent redirect: the Location and an empty HTML body.
 		w.Header().Set("Location", target)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusMovedPermanently)
+		errorpage.HTML(w, http.StatusMovedPermanently, "")
 	})
 }
 
@@ -423,12 +422,8 @@ func (a *API) authenticate(ctx context.Context, key string) (store.Project, int,
 	return project, http.StatusOK, ""
 }
 
-// writeEmpty answers code with no body, as a bare Django HttpResponse: its content
-// type is still HTML.
-func writeEmpty(w http.ResponseWriter, code int) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(code)
-}
+// writeEmpty answers code with no body, as a bare Django HttpResponse.
+func writeEmpty(w http.ResponseWriter, code int) { errorpage.HTML(w, code, "") }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	body, err := json.Marshal(v)
@@ -881,9 +876,7 @@ func (a *API) resumeCheck(w http.ResponseWriter, r *request) {
 		return
 	}
 	if row.State.Status != schemas.StatusPaused {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusConflict)
-		_, _ = io.WriteString(w, "check is not paused")
+		errorpage.HTML(w, http.StatusConflict, "check is not paused")
 		return
 	}
 	a.write(w, r, row, schemas.CheckResumed{})

@@ -21,13 +21,15 @@ var (
 )
 
 // NotFound writes the 404 page and returns its status.
-func NotFound(w http.ResponseWriter) int { return write(w, http.StatusNotFound, notFound) }
+func NotFound(w http.ResponseWriter) int { return HTML(w, http.StatusNotFound, notFound) }
 
 // BadRequest writes the 400 page Django answers a request it refuses before the view
 // sees it (a body over its size limit), and returns its status.
-func BadRequest(w http.ResponseWriter) int { return write(w, http.StatusBadRequest, badRequest) }
+func BadRequest(w http.ResponseWriter) int { return HTML(w, http.StatusBadRequest, badRequest) }
 
-func write(w http.ResponseWriter, status int, body string) int {
+// HTML answers status with body as a plain Django HttpResponse does, whose content type
+// is HTML whatever the body (an empty one included), and returns the status.
+func HTML(w http.ResponseWriter, status int, body string) int {
 	w.Header()["Content-Type"] = []string{"text/html; charset=utf-8"}
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
