@@ -161,19 +161,15 @@ func generate(ctx context.Context, conn driver.Conn, o options, start, end time.
 		}
 		fmt.Fprintf(os.Stderr, "hcgen: %d of %d pings (%v)\n", from+n, o.pings, time.Since(began).Round(time.Second))
 	}
-	// A day at a time keeps the GROUP BY within ClickHouse's memory limit.
+	// A day at a time keeps the GROUP BY within ClickHouse's memory limit; project_hours
+	// as twelve partitions' projectors would have written it.
 	for day := start.Truncate(24 * time.Hour); day.Before(end); day = day.Add(24 * time.Hour) {
 		if err := history.CheckHoursFromPings(ctx, conn, db, day, day.Add(24*time.Hour)); err != nil {
 			return err
 		}
-	}
-	// project_hours as twelve partitions' projectors would have written it.
-	projectRollup := fmt.Sprintf("INSERT INTO %s.project_hours (project_id, hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max) "+
-		"SELECT project_id, hour, toUInt32(cityHash64(toString(check_id)) %% 12) AS partition, toUInt64(1), toUInt32(sum(pings)), toUInt32(sum(successes)), toUInt32(sum(failures)), "+
-		"toUInt32(sum(starts)), toUInt32(sum(logs)), toUInt32(sum(ignored)), toUInt32(sum(runs)), sum(run_us_sum), max(run_us_max) "+
-		"FROM %s.check_hours GROUP BY project_id, hour, partition", db, db)
-	if err := conn.Exec(ctx, projectRollup); err != nil {
-		return fmt.Errorf("rolling up projects: %w", err)
+		if err := history.ProjectHoursFromCheckHours(ctx, conn, db, day, day.Add(24*time.Hour), 12, 1); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "hcgen: rolled up (%v)\n", time.Since(began).Round(time.Second))
 	// Each check goes down at a different minute of every day for ten minutes.

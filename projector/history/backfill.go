@@ -30,6 +30,21 @@ func CheckHoursFromPings(ctx context.Context, conn driver.Conn, database string,
 	return nil
 }
 
+// ProjectHoursFromCheckHours writes project_hours for the hours in [from, to) by
+// summing check_hours, as the projectors of partitions partitions would have written
+// them (a check's partition drawn from its ID), each row with the given version.
+func ProjectHoursFromCheckHours(ctx context.Context, conn driver.Conn, database string, from, to time.Time, partitions int, version uint64) error {
+	err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %[1]s.project_hours (project_id, hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max) "+
+		"SELECT project_id, hour, toUInt32(cityHash64(toString(check_id)) %% %[4]d) AS partition, toUInt64(%[5]d), toUInt32(sum(pings)), toUInt32(sum(successes)), toUInt32(sum(failures)), "+
+		"toUInt32(sum(starts)), toUInt32(sum(logs)), toUInt32(sum(ignored)), toUInt32(sum(runs)), sum(run_us_sum), max(run_us_max) "+
+		"FROM %[1]s.check_hours FINAL WHERE hour >= toDateTime(%[2]d) AND hour < toDateTime(%[3]d) GROUP BY project_id, hour, partition",
+		database, from.Unix(), to.Unix(), partitions, version))
+	if err != nil {
+		return fmt.Errorf("rolling up the projects of %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
 // RollupsBegan returns the first hour a projector counted in project_hours: its rows
 // carry the offset after the events they count, never 0, where backfilled rows carry 0.
 // False when no projector has written one yet.
@@ -92,12 +107,8 @@ func BackfillRollups(ctx context.Context, conn driver.Conn, database string, pro
 		if err := CheckHoursFromPings(ctx, conn, database, start, end); err != nil {
 			return result, err
 		}
-		err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %[1]s.project_hours (project_id, hour, partition, version, pings, successes, failures, starts, logs, ignored, runs, run_us_sum, run_us_max) "+
-			"SELECT project_id, hour, toUInt32(0), toUInt64(0), toUInt32(sum(pings)), toUInt32(sum(successes)), toUInt32(sum(failures)), toUInt32(sum(starts)), "+
-			"toUInt32(sum(logs)), toUInt32(sum(ignored)), toUInt32(sum(runs)), sum(run_us_sum), max(run_us_max) "+
-			"FROM %[1]s.check_hours FINAL WHERE hour >= toDateTime(%[2]d) AND hour < toDateTime(%[3]d) GROUP BY project_id, hour", database, start.Unix(), end.Unix()))
-		if err != nil {
-			return result, fmt.Errorf("rolling up the projects of %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+		if err := ProjectHoursFromCheckHours(ctx, conn, database, start, end, 1, 0); err != nil {
+			return result, err
 		}
 		if progress != nil {
 			progress(start)
