@@ -308,12 +308,10 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	if err != nil {
 		if errors.Is(err, kafka.MessageSizeTooLarge) {
 			// Retrying cannot help until an operator raises the topic's limit.
-			if ok, held := in.oversizedPings.Pass(in.now()); ok {
-				in.log.Error("the events topic refuses a ping this large: raise its max.message.bytes (README, Ingest)",
-					"check_id", req.CheckID, "bytes", len(body), "err", err, "not_logged", held)
-			}
-		} else if ok, held := in.publishFailures.Pass(in.now()); ok {
-			in.log.Warn("publishing ping", "check_id", req.CheckID, "err", err, "not_logged", held)
+			in.oversizedPings.Log(ctx, in.log, in.now(), slog.LevelError, "the events topic refuses a ping this large: raise its max.message.bytes (README, Ingest)",
+				"check_id", req.CheckID, "bytes", len(body), "err", err)
+		} else {
+			in.publishFailures.Log(ctx, in.log, in.now(), slog.LevelWarn, "publishing ping", "check_id", req.CheckID, "err", err)
 		}
 		return unavailable(w)
 	}
@@ -385,9 +383,7 @@ func (in *Ingest) sync(ctx context.Context) error {
 	defer cancel()
 	err := in.lookup.Sync(ctx)
 	if err != nil {
-		if ok, held := in.syncFailures.Pass(in.now()); ok {
-			in.log.Warn("syncing check registry", "err", err, "not_logged", held)
-		}
+		in.syncFailures.Log(ctx, in.log, in.now(), slog.LevelWarn, "syncing check registry", "err", err)
 	}
 	return err
 }

@@ -525,9 +525,7 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (a *API) storeFailed(w http.ResponseWriter, what string, err error) {
-	if ok, held := a.storeFailures.Pass(a.now()); ok {
-		a.log.Error(what, "err", err, "not_logged", held)
-	}
+	a.storeFailures.Log(context.Background(), a.log, a.now(), slog.LevelError, what, "err", err)
 	writeError(w, http.StatusServiceUnavailable, "store unavailable")
 }
 
@@ -1084,9 +1082,7 @@ func (a *API) waitForHistory(ctx context.Context, project, check schemas.ID, ver
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.WriteWait)
 	defer cancel()
 	if err := a.store.AwaitCheckVersion(ctx, project, check, version); err != nil {
-		if ok, held := a.historyWaits.Pass(a.now()); ok {
-			a.log.Warn("history not yet written", "check_id", check.String(), "version", version, "err", err, "not_logged", held)
-		}
+		a.historyWaits.Log(ctx, a.log, a.now(), slog.LevelWarn, "history not yet written", "check_id", check.String(), "version", version, "err", err)
 	}
 }
 

@@ -143,9 +143,7 @@ func (k *keyring) run(read, previous *keyringRead) {
 	k.metrics.countKeyringRead(err, len(projects))
 	if err != nil {
 		// Keys already held keep working; keys not held get 503 until a read succeeds.
-		if ok, held := k.failures.Pass(k.now()); ok {
-			k.log.Error("reading the API keys", "err", err, "not_logged", held)
-		}
+		k.failures.Log(context.Background(), k.log, k.now(), slog.LevelError, "reading the API keys", "err", err)
 	}
 	close(read.done)
 }

@@ -4,6 +4,8 @@
 package logthrottle
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -30,4 +32,12 @@ func (t *Throttle) Pass(now time.Time) (ok bool, held int) {
 	held, t.held = t.held, 0
 	t.next = now.Add(Interval)
 	return true, held
+}
+
+// Log writes the line to logger when the throttle lets it pass at now, with
+// not_logged counting the lines held back since the last one written.
+func (t *Throttle) Log(ctx context.Context, logger *slog.Logger, now time.Time, level slog.Level, msg string, args ...any) {
+	if ok, held := t.Pass(now); ok {
+		logger.Log(ctx, level, msg, append(args, "not_logged", held)...)
+	}
 }
