@@ -55,7 +55,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.baseURL, "url", "http://127.0.0.1:8000", "hcstream base URL (loopback only)")
 	flag.StringVar(&o.apiURL, "api-url", "", "base URL of the Management API when another process serves it, as with separate ingest and query roles (default: -url)")
-	flag.StringVar(&o.apiKey, "api-key", os.Getenv("HC_LOAD_API_KEY"), "read-write API key of the project to load (required)")
+	flag.StringVar(&o.apiKey, "api-key", os.Getenv("HC_LOAD_API_KEY"), "read-write API key of the project to load (required; $HC_LOAD_API_KEY when not given)")
 	flag.IntVar(&o.checks, "checks", 1000, "checks to create and ping")
 	flag.IntVar(&o.concurrency, "concurrency", 256, "concurrent connections")
 	flag.IntVar(&o.rate, "rate", 25000, "target pings per second; 0 sends as fast as possible")

@@ -48,7 +48,13 @@ type config struct {
 	RequestTimeout     time.Duration
 	LogLevel           slog.Level
 	Pprof              bool
+	// Settings is every variable's effective value, in README's order, for the log at
+	// start; secrets show only whether they are set.
+	Settings []slog.Attr
 }
+
+// secretVars are the settings whose values are never logged.
+var secretVars = map[string]bool{"HC_CLICKHOUSE_PASSWORD": true}
 
 // envVar documents one setting: its variable, default and meaning (README's table).
 type envVar struct {
@@ -166,6 +172,7 @@ func envVars() []envVar {
 func loadConfig(fs *flag.FlagSet, args []string, env func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	vars := envVars()
+	effective := make(map[string]string, len(vars))
 	for _, v := range vars {
 		val := v.def
 		if e := env(v.name); e != "" {
@@ -174,6 +181,7 @@ func loadConfig(fs *flag.FlagSet, args []string, env func(string) string, stderr
 		if err := v.set(&c, val); err != nil {
 			return c, fmt.Errorf("%s: %w", v.name, err)
 		}
+		effective[v.name] = val
 	}
 	fs.SetOutput(stderr)
 	flags := map[string]string{"listen": "HC_LISTEN", "kafka-brokers": "HC_KAFKA_BROKERS",
@@ -194,8 +202,16 @@ func loadConfig(fs *flag.FlagSet, args []string, env func(string) string, stderr
 				if err := v.set(&c, *values[flagName]); err != nil {
 					return c, fmt.Errorf("--%s: %w", flagName, err)
 				}
+				effective[envName] = *values[flagName]
 			}
 		}
+	}
+	for _, v := range vars {
+		val := effective[v.name]
+		if secretVars[v.name] && val != "" {
+			val = "(set)"
+		}
+		c.Settings = append(c.Settings, slog.String(v.name, val))
 	}
 	return c, nil
 }

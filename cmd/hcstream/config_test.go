@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"flag"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -24,5 +27,46 @@ func TestDefaultsParse(t *testing.T) {
 	}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "HC_CHECK_LIMIT") {
 		t.Errorf("HC_CHECK_LIMIT=-1: %v, want an error naming it", err)
+	}
+}
+
+func TestSettingsAreTheEffectiveValuesWithSecretsHidden(t *testing.T) {
+	env := map[string]string{"HC_PING_BODY_LIMIT": "5000", "HC_LISTEN": "127.0.0.1:7000", "HC_CLICKHOUSE_PASSWORD": "hunter2"}
+	cfg, err := loadConfig(flag.NewFlagSet("hcstream", flag.ContinueOnError), []string{"--listen", "127.0.0.1:9999"},
+		func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("starting", "settings", slog.GroupValue(cfg.Settings...))
+	var line struct{ Settings map[string]string }
+	if err := json.Unmarshal([]byte(logged.String()), &line); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"HC_PING_BODY_LIMIT":     "5000",
+		"HC_LISTEN":              "127.0.0.1:9999", // the flag over the variable
+		"HC_CHECK_LIMIT":         "0",              // the default
+		"HC_CLICKHOUSE_PASSWORD": "(set)",
+	}
+	for name, value := range want {
+		if line.Settings[name] != value {
+			t.Errorf("%s logged as %q, want %q", name, line.Settings[name], value)
+		}
+	}
+	if len(line.Settings) != len(envVars()) {
+		t.Errorf("%d settings logged, want all %d", len(line.Settings), len(envVars()))
+	}
+	if strings.Contains(logged.String(), "hunter2") {
+		t.Errorf("the password was logged: %s", logged.String())
+	}
+}
+
+func TestHelpPrintsTheUsage(t *testing.T) {
+	for _, arg := range []string{"help", "-h", "-help", "--help"} {
+		var out, errs strings.Builder
+		if code := run(context.Background(), []string{arg}, func(string) string { return "" }, &out, &errs); code != 0 || out.String() != usage {
+			t.Errorf("hcstream %s: exit %d, printed %q (stderr %q); want 0 and the usage", arg, code, out.String(), errs.String())
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,14 +110,14 @@ func containerMemoryLimit(readFile func(string) ([]byte, error)) int64 {
 // run is the whole program, callable from tests with their own context and environment.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	role := "all"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if len(args) > 0 && (slices.Contains([]string{"-h", "-help", "--help"}, args[0]) || args[0] != "" && args[0][0] != '-') {
 		role, args = args[0], args[1:]
 	}
 	switch role {
 	case "version":
 		fmt.Fprintln(stdout, "hcstream", version)
 		return 0
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "project":
@@ -262,7 +263,8 @@ func runtimeCollectors() []prometheus.Collector {
 func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) error {
 	has := func(r string) bool { return role == "all" || role == r }
 	logger.Info("starting", "role", role, "version", version, "memory_limit", debug.SetMemoryLimit(-1), "listen", cfg.Listen, "kafka_brokers", cfg.KafkaBrokers,
-		"clickhouse_addr", cfg.ClickHouseAddr, "clickhouse_database", cfg.ClickHouseDatabase, "ping_prefix", cfg.PingPrefix)
+		"clickhouse_addr", cfg.ClickHouseAddr, "clickhouse_database", cfg.ClickHouseDatabase, "ping_prefix", cfg.PingPrefix,
+		"settings", slog.GroupValue(cfg.Settings...))
 
 	// The address is taken before anything else starts: a second process started on a
 	// busy address by mistake must fail without having joined the projectors' consumer
