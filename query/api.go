@@ -95,8 +95,9 @@ func (c *Config) setDefaults() {
 
 // Store is the read model the API needs.
 type Store interface {
-	// ProjectKeys returns every API key's hash with the project it opens.
-	ProjectKeys(ctx context.Context) ([]store.ProjectKey, error)
+	// ProjectKeys returns the API key hashes of the projects created at or after
+	// createdSince (all when it is zero), each with the project it opens.
+	ProjectKeys(ctx context.Context, createdSince time.Time) ([]store.ProjectKey, error)
 	Checks(ctx context.Context, project schemas.ID) ([]history.CheckRow, error)
 	Check(ctx context.Context, project, check schemas.ID) (history.CheckRow, error)
 	CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error)

@@ -100,7 +100,9 @@ func (f *fakeLog) ProjectChanges(project schemas.ID, since history.ChangeCursor)
 	return changes, true
 }
 
-func (f *fakeLog) ProjectKeys(context.Context) ([]store.ProjectKey, error) {
+// ProjectKeys returns every key, however recent the projects asked for: the keyring
+// must cope with more than it asked for.
+func (f *fakeLog) ProjectKeys(context.Context, time.Time) ([]store.ProjectKey, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var keys []store.ProjectKey

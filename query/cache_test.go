@@ -32,12 +32,12 @@ func (s *gatedStore) gates() (key, secret chan struct{}) {
 	return s.keyGate, s.secretGate
 }
 
-func (s *gatedStore) ProjectKeys(ctx context.Context) ([]store.ProjectKey, error) {
+func (s *gatedStore) ProjectKeys(ctx context.Context, createdSince time.Time) ([]store.ProjectKey, error) {
 	if gate, _ := s.gates(); gate != nil {
 		<-gate
 	}
 	defer s.keyReads.Add(1)
-	return s.fakeLog.ProjectKeys(ctx)
+	return s.fakeLog.ProjectKeys(ctx, createdSince)
 }
 
 func (s *gatedStore) Secret(ctx context.Context, name string) (string, error) {

@@ -19,19 +19,27 @@ const (
 	// keyringReadGap is the least time between the starts of two reads of every key: a
 	// flood of made-up keys costs a few reads a second, however many keys it sends.
 	keyringReadGap = 250 * time.Millisecond
-	// keyringMaxAge is how old the keys may be before a request, answered from them
-	// at once, starts a read in the background: a key gone from the store stops
+	// keyringMaxAge is how old the last read of every key may be before a request,
+	// answered from the keys held, starts one in the background, and before a read for
+	// a key not held is a read of every key again: a key gone from the store stops
 	// working within about that long.
 	keyringMaxAge = time.Minute
+	// keyringCreationSlack is how much older than the newest project held a project may
+	// be and still be taken by a read of new projects: room for the clocks of the
+	// processes that create projects, and for projectors writing one partition's rows
+	// behind another's. A project older still is taken by the next read of every key.
+	keyringCreationSlack = time.Hour
 	// keyringReadTimeout bounds one read of every key.
 	keyringReadTimeout = 10 * time.Second
 )
 
-// keyring holds every project's API key digests, read from the store as a whole, so
-// a request's key is checked in memory. A key it does not hold is checked again
-// against the next read that starts after the request arrived, so the keys of a
-// project created a moment ago work at once, and every such request waiting at the
-// same time shares that one read.
+// keyring holds every project's API key digests, read from the store, so a request's
+// key is checked in memory. A key it does not hold is checked again against the next
+// read that starts after the request arrived, so the keys of a project created a
+// moment ago work at once, and every such request waiting at the same time shares that
+// one read. Such a read takes only the projects created lately, so a flood of
+// made-up keys costs ClickHouse little however many projects there are; every key is
+// read again once a minute.
 type keyring struct {
 	store   keyStore
 	now     func() time.Time
@@ -42,8 +50,10 @@ type keyring struct {
 
 	mu       sync.Mutex
 	projects map[[sha256.Size]byte]store.Project
-	// readAt is when the read the projects came from started; zero before the first.
-	readAt time.Time
+	// allReadAt is when the last read of every key started; zero before the first.
+	allReadAt time.Time
+	// newest is the latest creation time of a project held.
+	newest time.Time
 	// latest is the read that started last; next is the read that requests not
 	// found wait for, not started yet. Reads run one after another.
 	latest, next *keyringRead
@@ -72,7 +82,7 @@ func (r *keyringRead) ended() bool {
 
 // keyStore is where the keyring reads the keys.
 type keyStore interface {
-	ProjectKeys(ctx context.Context) ([]store.ProjectKey, error)
+	ProjectKeys(ctx context.Context, createdSince time.Time) ([]store.ProjectKey, error)
 }
 
 func newKeyring(st keyStore, now func() time.Time, m *metrics, logger *slog.Logger) *keyring {
@@ -85,7 +95,7 @@ func (k *keyring) project(ctx context.Context, key string) (store.Project, bool,
 	k.mu.Lock()
 	p, ok := k.projects[digest]
 	if ok {
-		if k.next == nil && k.latest.ended() && !k.now().Before(k.readAt.Add(keyringMaxAge)) {
+		if k.next == nil && k.latest.ended() && !k.now().Before(k.allReadAt.Add(keyringMaxAge)) {
 			k.scheduleRead()
 		}
 		k.mu.Unlock()
@@ -128,19 +138,28 @@ func (k *keyring) run(read, previous *keyringRead) {
 	read.started = time.Now()
 	startedAt := k.now()
 	k.latest, k.next = read, nil
+	every := k.newest.IsZero() || !startedAt.Before(k.allReadAt.Add(keyringMaxAge))
+	var since time.Time
+	if !every {
+		since = k.newest.Add(-keyringCreationSlack)
+	}
 	k.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), keyringReadTimeout)
-	projects, err := k.readAll(ctx)
+	keys, err := k.store.ProjectKeys(ctx, since)
 	cancel()
 
 	k.mu.Lock()
 	if err == nil {
-		k.projects, k.readAt = projects, startedAt
+		if every {
+			k.projects, k.allReadAt, k.newest = make(map[[sha256.Size]byte]store.Project, len(keys)), startedAt, time.Time{}
+		}
+		k.hold(keys)
 	}
+	held := len(k.projects)
 	read.err = err
 	k.mu.Unlock()
-	k.metrics.countKeyringRead(err, len(projects))
+	k.metrics.countKeyringRead(every, err, held)
 	if err != nil {
 		// Keys already held keep working; keys not held get 503 until a read succeeds.
 		k.failures.Log(context.Background(), k.log, k.now(), slog.LevelError, "reading the API keys", "err", err)
@@ -148,12 +167,8 @@ func (k *keyring) run(read, previous *keyringRead) {
 	close(read.done)
 }
 
-func (k *keyring) readAll(ctx context.Context) (map[[sha256.Size]byte]store.Project, error) {
-	keys, err := k.store.ProjectKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	projects := make(map[[sha256.Size]byte]store.Project, len(keys))
+// hold adds keys to the ones held. It is called with mu held.
+func (k *keyring) hold(keys []store.ProjectKey) {
 	for _, key := range keys {
 		// A hash that is not a digest opens nothing: no key hashes to it.
 		var digest [sha256.Size]byte
@@ -161,8 +176,10 @@ func (k *keyring) readAll(ctx context.Context) (map[[sha256.Size]byte]store.Proj
 			continue
 		}
 		if _, err := hex.Decode(digest[:], []byte(key.Hash)); err == nil {
-			projects[digest] = key.Project
+			k.projects[digest] = key.Project
+			if key.Created.After(k.newest) {
+				k.newest = key.Created
+			}
 		}
 	}
-	return projects, nil
 }

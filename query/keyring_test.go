@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,13 +29,13 @@ type countedKeys struct {
 	failing atomic.Bool
 }
 
-func (s *countedKeys) ProjectKeys(ctx context.Context) ([]store.ProjectKey, error) {
+func (s *countedKeys) ProjectKeys(ctx context.Context, createdSince time.Time) ([]store.ProjectKey, error) {
 	s.reads.Add(1)
 	time.Sleep(20 * time.Millisecond)
 	if s.failing.Load() {
 		return nil, errors.New("connection refused")
 	}
-	return s.fakeLog.ProjectKeys(ctx)
+	return s.fakeLog.ProjectKeys(ctx, createdSince)
 }
 
 func newCountedKeysAPI(t *testing.T) (*countedKeys, http.Handler) {
@@ -123,7 +124,7 @@ func TestKeysNotHeldWaitForTheStore(t *testing.T) {
 // keyList is a keyStore answering with a function's keys.
 type keyList func() ([]store.ProjectKey, error)
 
-func (f keyList) ProjectKeys(context.Context) ([]store.ProjectKey, error) { return f() }
+func (f keyList) ProjectKeys(context.Context, time.Time) ([]store.ProjectKey, error) { return f() }
 
 // A stored hash that is not a SHA-256 in hexadecimal opens nothing, and does not
 // stop the others from being read.
@@ -155,5 +156,71 @@ func TestKeyringWaitEndsWithTheRequest(t *testing.T) {
 	cancel()
 	if _, _, err := ring.project(ctx, rwKey); !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v, want context.Canceled", err)
+	}
+}
+
+// datedKeys is a keyStore of projects with creation times that answers as ClickHouse
+// does, only the projects created since the time asked, and records what was asked.
+type datedKeys struct {
+	mu    sync.Mutex
+	keys  []store.ProjectKey
+	asked []time.Time
+}
+
+func (d *datedKeys) add(key string, id byte, created time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keys = append(d.keys, store.ProjectKey{Hash: auth.Hash(key), Project: store.Project{ID: schemas.ID{id}}, Created: created})
+}
+
+func (d *datedKeys) ProjectKeys(_ context.Context, createdSince time.Time) ([]store.ProjectKey, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.asked = append(d.asked, createdSince)
+	var keys []store.ProjectKey
+	for _, k := range d.keys {
+		if !k.Created.Before(createdSince) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// A key not held is looked for among the projects created lately, not among all of
+// them; a project created long before the newest held is found by the read of every
+// key that follows once the last one is a minute old.
+func TestKeysNotHeldAreLookedForAmongNewProjects(t *testing.T) {
+	start := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := start
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	keys := &datedKeys{}
+	ring := newKeyring(keys, now, newMetrics(nil), slog.New(slog.DiscardHandler))
+	found := func(key string, want byte) {
+		t.Helper()
+		p, ok, err := ring.project(context.Background(), key)
+		if err != nil || ok != (want != 0) || p.ID != (schemas.ID{want}) {
+			t.Errorf("%s: project %v, found %v, err %v; want project %d", key, p.ID, ok, err, want)
+		}
+	}
+	const first, second, late = "hcw_aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "hcw_bbbbbbbbbbbbbbbbbbbbbbbbbbbb", "hcw_cccccccccccccccccccccccccccc"
+	created := start.Add(-time.Minute)
+	keys.add(first, 1, created)
+	found(first, 1)
+	keys.add(second, 2, created.Add(10*time.Second))
+	found(second, 2)
+	keys.add(late, 3, created.Add(-2*keyringCreationSlack))
+	found(late, 0)
+	found(first, 1) // still held, after reads of new projects only
+	mu.Lock()
+	clock = clock.Add(keyringMaxAge)
+	mu.Unlock()
+	found(late, 3)
+
+	want := []time.Time{{}, created.Add(-keyringCreationSlack), created.Add(10*time.Second - keyringCreationSlack), {}}
+	keys.mu.Lock()
+	defer keys.mu.Unlock()
+	if !slices.Equal(keys.asked, want) {
+		t.Errorf("reads asked for projects created since %v, want %v", keys.asked, want)
 	}
 }

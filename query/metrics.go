@@ -50,8 +50,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	})
 	m.keyringReads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hcstream_api_keyring_reads_total",
-		Help: "Reads of every project's API keys from ClickHouse, by result (ok or error): on a key not held, at most four a second, and in the background once the keys are a minute old.",
-	}, []string{"result"})
+		Help: "Reads of API keys from ClickHouse, by keys (all, or new: the projects created lately) and result (ok or error): on a key not held, at most four a second, of new projects' keys unless every key's read is a minute old; and of every key in the background once it is.",
+	}, []string{"keys", "result"})
 	m.keyringKeys = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hcstream_api_keyring_keys",
 		Help: "API keys (read-write and read-only) the keyring holds.",
@@ -62,13 +62,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) countKeyringRead(err error, keys int) {
+// countKeyringRead counts a read of every key (every) or of new projects' keys, and
+// how many keys the keyring holds after it.
+func (m *metrics) countKeyringRead(every bool, err error, held int) {
+	keys := "new"
+	if every {
+		keys = "all"
+	}
 	if err != nil {
-		m.keyringReads.WithLabelValues("error").Inc()
+		m.keyringReads.WithLabelValues(keys, "error").Inc()
 		return
 	}
-	m.keyringReads.WithLabelValues("ok").Inc()
-	m.keyringKeys.Set(float64(keys))
+	m.keyringReads.WithLabelValues(keys, "ok").Inc()
+	m.keyringKeys.Set(float64(held))
 }
 
 // instrument times h under its mux path pattern; version 0 is a route outside the API.

@@ -44,12 +44,21 @@ type Project struct {
 type ProjectKey struct {
 	Hash    string
 	Project Project
+	// Created is when the project was created, by the clock of the process that did.
+	Created time.Time
 }
 
-// ProjectKeys returns every project's read-write and read-only key hashes. A project
-// replayed into the table before its rows were merged may come twice, alike.
-func (c *ClickHouse) ProjectKeys(ctx context.Context) ([]ProjectKey, error) {
-	rows, err := c.conn.Query(ctx, "SELECT project_id, name, ping_key, api_key_hash, api_key_readonly_hash FROM "+c.database+".projects")
+// ProjectKeys returns the read-write and read-only key hashes of every project created
+// at or after createdSince; of all projects when it is zero. A project replayed into
+// the table before its rows were merged may come twice, alike.
+func (c *ClickHouse) ProjectKeys(ctx context.Context, createdSince time.Time) ([]ProjectKey, error) {
+	query := "SELECT project_id, name, ping_key, api_key_hash, api_key_readonly_hash, created_us FROM " + c.database + ".projects"
+	var args []any
+	if !createdSince.IsZero() {
+		query += " WHERE created_us >= ?"
+		args = append(args, createdSince.UnixMicro())
+	}
+	rows, err := c.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading project keys: %w", err)
 	}
@@ -59,13 +68,15 @@ func (c *ClickHouse) ProjectKeys(ctx context.Context) ([]ProjectKey, error) {
 		var id uuid.UUID
 		var p Project
 		var readWrite, readOnly string
-		if err := rows.Scan(&id, &p.Name, &p.PingKey, &readWrite, &readOnly); err != nil {
+		var createdMicros int64
+		if err := rows.Scan(&id, &p.Name, &p.PingKey, &readWrite, &readOnly, &createdMicros); err != nil {
 			return nil, fmt.Errorf("scanning project keys: %w", err)
 		}
 		p.ID = schemas.ID(id)
-		keys = append(keys, ProjectKey{Hash: readWrite, Project: p})
+		created := time.UnixMicro(createdMicros)
+		keys = append(keys, ProjectKey{Hash: readWrite, Project: p, Created: created})
 		p.ReadOnly = true
-		keys = append(keys, ProjectKey{Hash: readOnly, Project: p})
+		keys = append(keys, ProjectKey{Hash: readOnly, Project: p, Created: created})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading project keys: %w", err)
