@@ -294,7 +294,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	if has("query") || has("projector") {
 		components = append(components, status.Component{Name: "clickhouse", Checker: status.CheckerFunc(conn.Ping)})
 	}
-	statusSvc := status.New(status.Config{}, time.Now)
+	statusSvc := status.New(status.Config{Log: logger}, time.Now)
 
 	router := newRouter()
 	for v := 1; v <= 3; v++ {
@@ -346,7 +346,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		after(kafkaReady)(func() error { return registry.Run(gctx) })
 		components = append(components, status.Component{Name: "registry", Checker: status.CheckerFunc(func(context.Context) error {
 			if !registry.Ready() {
-				return errors.New("check registry has not caught up with Kafka yet")
+				return status.Reason("check registry has not caught up with Kafka yet")
 			}
 			return nil
 		})})

@@ -9,11 +9,18 @@ package status
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/hcstream/hcstream/ingest/logthrottle"
 )
 
 // Checker probes one dependency.
@@ -33,7 +40,14 @@ type Component struct {
 	Checker Checker
 }
 
-// Result is one component's probe outcome.
+// Reason is a component's own account of why it is not ready, fit to show anyone.
+type Reason string
+
+func (r Reason) Error() string { return string(r) }
+
+// Result is one component's probe outcome. Error says what kind of failure it was;
+// the error itself, which may name addresses, users and server messages, goes to the
+// log, since the endpoint answers anyone.
 type Result struct {
 	Name      string  `json:"name"`
 	OK        bool    `json:"ok"`
@@ -54,6 +68,8 @@ type Config struct {
 	Timeout time.Duration
 	// CacheFor is how long a report is reused. Default 1s.
 	CacheFor time.Duration
+	// Log takes the failures in full. Default: discarded.
+	Log *slog.Logger
 }
 
 // Service probes components and serves the result.
@@ -61,6 +77,9 @@ type Service struct {
 	cfg        Config
 	components []Component
 	now        func() time.Time
+
+	// failures keeps the log to a line per interval while a component is down.
+	failures logthrottle.Throttle
 
 	mu     sync.Mutex
 	cached Report
@@ -75,6 +94,9 @@ func New(cfg Config, now func() time.Time, components ...Component) *Service {
 	}
 	if cfg.CacheFor <= 0 {
 		cfg.CacheFor = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, components: components, now: now}
 }
@@ -129,6 +151,7 @@ func (s *Service) probe(ctx context.Context) Report {
 	components := s.components
 	s.mu.Unlock()
 	results := make([]Result, len(components))
+	errs := make([]error, len(components))
 	var wg sync.WaitGroup
 	for i, c := range components {
 		wg.Go(func() {
@@ -136,7 +159,8 @@ func (s *Service) probe(ctx context.Context) Report {
 			err := c.Checker.Check(ctx)
 			results[i] = Result{Name: c.Name, OK: err == nil, LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
 			if err != nil {
-				results[i].Error = err.Error()
+				results[i].Error = publicReason(err)
+				errs[i] = fmt.Errorf("%s: %w", c.Name, err)
 			}
 		})
 	}
@@ -145,7 +169,34 @@ func (s *Service) probe(ctx context.Context) Report {
 	for _, r := range results {
 		report.OK = report.OK && r.OK
 	}
+	if !report.OK {
+		s.failures.Log(ctx, s.cfg.Log, s.now(), slog.LevelWarn, "status: a dependency is unavailable", "err", errors.Join(errs...))
+	}
 	return report
+}
+
+// publicReason names the kind of failure err is, without what it carries.
+func publicReason(err error) string {
+	var reason Reason
+	var dns *net.DNSError
+	var timeout interface{ Timeout() bool }
+	// Kafka's protocol errors have a title, such as "Leader Not Available".
+	var titled interface{ Title() string }
+	switch {
+	case errors.As(err, &reason):
+		return string(reason)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &timeout) && timeout.Timeout():
+		return "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &dns):
+		return "host not found"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection lost"
+	case errors.As(err, &titled):
+		return titled.Title()
+	}
+	return "failed (the log has the error)"
 }
 
 // ServeHTTP answers 200 "OK" when every component is reachable and 503 naming the

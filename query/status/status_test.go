@@ -4,16 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
 
 func TestServeHTTP(t *testing.T) {
 	up := CheckerFunc(func(context.Context) error { return nil })
-	down := CheckerFunc(func(context.Context) error { return errors.New("connection refused") })
+	down := CheckerFunc(func(context.Context) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 9000}, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	})
 	tests := []struct {
 		name       string
 		kafka, ch  Checker
@@ -27,6 +35,7 @@ func TestServeHTTP(t *testing.T) {
 		{"kafka down", down, up, "GET", "", 503, "kafka: connection refused"},
 		{"clickhouse down", up, down, "GET", "", 503, "clickhouse: connection refused"},
 		{"json", up, down, "GET", "application/json", 503, `"name":"clickhouse","ok":false`},
+		{"json error", up, down, "GET", "application/json", 503, `"error":"connection refused"`},
 		{"POST", up, up, "POST", "", 405, ""},
 	}
 	for _, tt := range tests {
@@ -36,7 +45,7 @@ func TestServeHTTP(t *testing.T) {
 			req.Header.Set("Accept", tt.accept)
 			rec := httptest.NewRecorder()
 			s.ServeHTTP(rec, req)
-			if rec.Code != tt.wantCode || !strings.Contains(rec.Body.String(), tt.wantInBody) {
+			if rec.Code != tt.wantCode || !strings.Contains(rec.Body.String(), tt.wantInBody) || strings.Contains(rec.Body.String(), "10.1.2.3") {
 				t.Errorf("got %d %q, want %d containing %q", rec.Code, rec.Body.String(), tt.wantCode, tt.wantInBody)
 			}
 			if tt.accept != "" {
@@ -69,3 +78,39 @@ func TestReportIsCached(t *testing.T) {
 		t.Errorf("%d probes after the window, want 2", got)
 	}
 }
+
+// The endpoint answers anyone, so a failure is shown by its kind only; the log has it
+// whole.
+func TestFailuresShowTheirKindAndLogTheError(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{Reason("check registry has not caught up with Kafka yet"), "check registry has not caught up with Kafka yet"},
+		{fmt.Errorf("probing: %w", context.DeadlineExceeded), "timed out"},
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ETIMEDOUT)}, "timed out"},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "connection refused"},
+		{&net.DNSError{Err: "no such host", Name: "clickhouse.internal", IsNotFound: true}, "host not found"},
+		{fmt.Errorf("reading: %w", io.EOF), "connection lost"},
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, "connection lost"},
+		{fmt.Errorf("metadata: %w", titledError{}), "Leader Not Available"},
+		{errors.New("code: 516, message: hcstream: Authentication failed"), "failed (the log has the error)"},
+	} {
+		var logged strings.Builder
+		s := New(Config{Log: slog.New(slog.NewTextHandler(&logged, nil))}, time.Now,
+			Component{"clickhouse", CheckerFunc(func(context.Context) error { return tt.err })})
+		r := s.Report(context.Background())
+		if r.OK || r.Components[0].Error != tt.want {
+			t.Errorf("%v: shown as %q, want %q", tt.err, r.Components[0].Error, tt.want)
+		}
+		if !strings.Contains(logged.String(), "clickhouse: ") || !strings.Contains(logged.String(), strings.ReplaceAll(tt.err.Error(), `"`, `\"`)) {
+			t.Errorf("%v: logged %q, want the whole error", tt.err, logged.String())
+		}
+	}
+}
+
+// titledError stands for Kafka's protocol errors.
+type titledError struct{}
+
+func (titledError) Error() string { return "[5] Leader Not Available: the leader is moving" }
+func (titledError) Title() string { return "Leader Not Available" }
