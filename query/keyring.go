@@ -138,9 +138,9 @@ func (k *keyring) run(read, previous *keyringRead) {
 	read.started = time.Now()
 	startedAt := k.now()
 	k.latest, k.next = read, nil
-	every := k.newest.IsZero() || !startedAt.Before(k.allReadAt.Add(keyringMaxAge))
+	all := k.newest.IsZero() || !startedAt.Before(k.allReadAt.Add(keyringMaxAge))
 	var since time.Time
-	if !every {
+	if !all {
 		since = k.newest.Add(-keyringCreationSlack)
 	}
 	k.mu.Unlock()
@@ -149,17 +149,27 @@ func (k *keyring) run(read, previous *keyringRead) {
 	keys, err := k.store.ProjectKeys(ctx, since)
 	cancel()
 
+	// Every key is put in a map of its own before it replaces the one held, so requests
+	// are not kept waiting while it is built.
+	var fresh map[[sha256.Size]byte]store.Project
+	var freshNewest time.Time
+	if err == nil && all {
+		fresh = make(map[[sha256.Size]byte]store.Project, len(keys))
+		freshNewest = hold(fresh, keys)
+	}
 	k.mu.Lock()
-	if err == nil {
-		if every {
-			k.projects, k.allReadAt, k.newest = make(map[[sha256.Size]byte]store.Project, len(keys)), startedAt, time.Time{}
+	switch {
+	case err == nil && all:
+		k.projects, k.allReadAt, k.newest = fresh, startedAt, freshNewest
+	case err == nil:
+		if newest := hold(k.projects, keys); newest.After(k.newest) {
+			k.newest = newest
 		}
-		k.hold(keys)
 	}
 	held := len(k.projects)
 	read.err = err
 	k.mu.Unlock()
-	k.metrics.countKeyringRead(every, err, held)
+	k.metrics.countKeyringRead(all, err, held)
 	if err != nil {
 		// Keys already held keep working; keys not held get 503 until a read succeeds.
 		k.failures.Log(context.Background(), k.log, k.now(), slog.LevelError, "reading the API keys", "err", err)
@@ -167,8 +177,8 @@ func (k *keyring) run(read, previous *keyringRead) {
 	close(read.done)
 }
 
-// hold adds keys to the ones held. It is called with mu held.
-func (k *keyring) hold(keys []store.ProjectKey) {
+// hold puts keys in projects and returns the latest creation time among them.
+func hold(projects map[[sha256.Size]byte]store.Project, keys []store.ProjectKey) (newest time.Time) {
 	for _, key := range keys {
 		// A hash that is not a digest opens nothing: no key hashes to it.
 		var digest [sha256.Size]byte
@@ -176,10 +186,11 @@ func (k *keyring) hold(keys []store.ProjectKey) {
 			continue
 		}
 		if _, err := hex.Decode(digest[:], []byte(key.Hash)); err == nil {
-			k.projects[digest] = key.Project
-			if key.Created.After(k.newest) {
-				k.newest = key.Created
+			projects[digest] = key.Project
+			if key.Created.After(newest) {
+				newest = key.Created
 			}
 		}
 	}
+	return newest
 }

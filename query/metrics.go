@@ -62,11 +62,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// countKeyringRead counts a read of every key (every) or of new projects' keys, and
-// how many keys the keyring holds after it.
-func (m *metrics) countKeyringRead(every bool, err error, held int) {
+// countKeyringRead counts a read of every key (all) or of new projects' keys, and how
+// many keys the keyring holds after it.
+func (m *metrics) countKeyringRead(all bool, err error, held int) {
 	keys := "new"
-	if every {
+	if all {
 		keys = "all"
 	}
 	if err != nil {
