@@ -103,6 +103,8 @@ func (k *keyring) project(ctx context.Context, key string) (store.Project, bool,
 	}
 	read := k.scheduleRead()
 	k.mu.Unlock()
+	k.metrics.keyringWaiting.Inc()
+	defer k.metrics.keyringWaiting.Dec()
 	select {
 	case <-read.done:
 	case <-ctx.Done():

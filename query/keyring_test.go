@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/query/auth"
@@ -222,5 +223,36 @@ func TestKeysNotHeldAreLookedForAmongNewProjects(t *testing.T) {
 	defer keys.mu.Unlock()
 	if !slices.Equal(keys.asked, want) {
 		t.Errorf("reads asked for projects created since %v, want %v", keys.asked, want)
+	}
+}
+
+// A request waiting for a read of keys is counted while it waits.
+func TestKeyringCountsTheRequestsWaiting(t *testing.T) {
+	release := make(chan struct{})
+	m := newMetrics(nil)
+	ring := newKeyring(keyList(func() ([]store.ProjectKey, error) { <-release; return nil, nil }), time.Now, m, slog.New(slog.DiscardHandler))
+	waiting := func() float64 {
+		var metric dto.Metric
+		if err := m.keyringWaiting.Write(&metric); err != nil {
+			t.Fatal(err)
+		}
+		return metric.GetGauge().GetValue()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ring.project(context.Background(), rwKey)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for waiting() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting requests: %v, want 1", waiting())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	<-done
+	if got := waiting(); got != 0 {
+		t.Errorf("waiting requests after the read: %v, want 0", got)
 	}
 }

@@ -17,9 +17,11 @@ type metrics struct {
 	keptLists, keptListBytes prometheus.Gauge
 	listRenders              *prometheus.CounterVec
 	listFullReads            prometheus.Counter
-	// The keyring: how often every API key is read, and how many it holds.
-	keyringReads *prometheus.CounterVec
-	keyringKeys  prometheus.Gauge
+	// The keyring: how often API keys are read, how many it holds, and the requests
+	// waiting for a read.
+	keyringReads   *prometheus.CounterVec
+	keyringKeys    prometheus.Gauge
+	keyringWaiting prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -56,8 +58,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "hcstream_api_keyring_keys",
 		Help: "API keys (read-write and read-only) the keyring holds.",
 	})
+	m.keyringWaiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hcstream_api_keyring_waiting_requests",
+		Help: "Requests with a key the keyring does not hold, waiting for its next read.",
+	})
 	if reg != nil {
-		reg.MustRegister(m.duration, m.keptLists, m.keptListBytes, m.listRenders, m.listFullReads, m.keyringReads, m.keyringKeys)
+		reg.MustRegister(m.duration, m.keptLists, m.keptListBytes, m.listRenders, m.listFullReads, m.keyringReads, m.keyringKeys, m.keyringWaiting)
 	}
 	return m
 }
