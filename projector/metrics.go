@@ -21,6 +21,8 @@ type metrics struct {
 	timeouts      prometheus.Counter
 	outages       prometheus.Counter
 	lag           *prometheus.GaugeVec
+	// batchesWaiting is the folded batches of a partition waiting for ClickHouse.
+	batchesWaiting *prometheus.GaugeVec
 	// pingDelay is observed only when the metrics are registered: a replay folds old
 	// pings, and reading the clock for each would cost it more than it tells.
 	pingDelay prometheus.Histogram
@@ -60,6 +62,9 @@ func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: prefix + "_lag_records", Help: "Records between the last fetched offset and the partition end.",
 		}, []string{"partition"}),
+		batchesWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: prefix + "_batches_waiting", Help: "Folded batches waiting to be written to ClickHouse, by partition; at the most (4) folding waits.",
+		}, []string{"partition"}),
 	}
 	if reg != nil {
 		m.pingDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -68,7 +73,7 @@ func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 			// 1 ms to about 33 s: live it is tens of milliseconds, after a restart the backlog's age.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		})
-		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag, m.pingDelay)
+		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag, m.batchesWaiting, m.pingDelay)
 	}
 	return m
 }

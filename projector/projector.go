@@ -764,6 +764,8 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(drainGrace, cancelWrites) })
 	defer stopGrace()
 	toWrite := make(chan *batch, writeQueue)
+	waiting := p.metrics.batchesWaiting.WithLabelValues(strconv.Itoa(partition))
+	defer p.metrics.batchesWaiting.DeleteLabelValues(strconv.Itoa(partition))
 	writeFailed := make(chan struct{})
 	writerDone := make(chan bool, 1)
 	go func() {
@@ -784,6 +786,7 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 					more = false
 				}
 			}
+			waiting.Set(float64(len(toWrite)))
 			switch {
 			case !ok:
 			case p.flush(writeCtx, log, commit, b, st.written.awaitedBefore(b.nextOffset)):
@@ -812,6 +815,7 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 		}
 		select {
 		case toWrite <- b:
+			waiting.Set(float64(len(toWrite)))
 		case <-writeFailed:
 			finish()
 			return false

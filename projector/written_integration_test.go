@@ -5,11 +5,13 @@ package projector
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/hcstream/hcstream/deploy/testenv"
@@ -97,4 +99,51 @@ func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, load
 		}
 		return ev, uint64(resp.BaseOffset) + 1
 	}
+}
+
+// gatedWriter holds every write until open is closed.
+type gatedWriter struct {
+	history.Writer
+	open chan struct{}
+}
+
+func (g gatedWriter) Write(ctx context.Context, batches ...history.Batch) error {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Writer.Write(ctx, batches...)
+}
+
+// While ClickHouse does not take a write, the folded batches queuing behind it are
+// counted, and the count falls back to nothing once they are written.
+func TestBatchesWaitingForClickHouseAreCounted(t *testing.T) {
+	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	open := make(chan struct{})
+	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, gatedWriter{store, open}, store)
+	waiting := func() float64 {
+		var sum float64
+		for partition := range 2 {
+			var m dto.Metric
+			if err := p.metrics.batchesWaiting.WithLabelValues(strconv.Itoa(partition)).Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			sum += m.GetGauge().GetValue()
+		}
+		return sum
+	}
+	for range 30 {
+		if waiting() >= 2 {
+			break
+		}
+		append(t)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := waiting(); got < 2 {
+		t.Fatalf("%v batches counted waiting behind a held write, want at least 2", got)
+	}
+	close(open)
+	testenv.Eventually(t, 20*time.Second, "batches still counted waiting after the writes went through", func() bool { return waiting() == 0 })
 }
