@@ -827,7 +827,10 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 			return finish()
 		}
 	}
+	// Given up (shutdown or rebalance): the log shows how far the partition was stored
+	// and committed; its next owner folds on from there.
 	finish()
+	log.Info("partition stopped; stored and committed before offset", "offset", st.written.stored())
 	return false
 }
 

@@ -37,6 +37,13 @@ func (m *writtenMark) advance(next int64) {
 	m.moved = make(chan struct{})
 }
 
+// stored returns the offset every record before which is stored.
+func (m *writtenMark) stored() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.next
+}
+
 // stop wakes every waiter for good: the partition is no longer written here.
 func (m *writtenMark) stop() {
 	m.mu.Lock()

@@ -178,6 +178,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		logger.Error("stopped", "err", err)
 		return 1
 	}
+	logger.Info("stopped")
 	return 0
 }
 
