@@ -94,30 +94,31 @@ type checkSample struct {
 
 // writeProjectMetrics writes Healthchecks' metrics, in its order and words.
 func writeProjectMetrics(out *bufio.Writer, checks []checkSample) {
+	down := schemas.StatusDown.String()
 	gauge := func(name, help string, value func(checkSample) bool) {
 		out.WriteString("# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n")
 		for _, c := range checks {
 			out.WriteString(name + c.labels + " " + binary(value(c)) + "\n")
 		}
 	}
-	gauge("hc_check_up", "Whether the check is currently up (1 for yes, 0 for no).", func(c checkSample) bool { return c.status != "down" })
+	gauge("hc_check_up", "Whether the check is currently up (1 for yes, 0 for no).", func(c checkSample) bool { return c.status != down })
 	out.WriteString("\n")
 	gauge("hc_check_started", "Whether the check is currently started (1 for yes, 0 for no).", func(c checkSample) bool { return c.started })
 	out.WriteString("\n")
-	gauge("hc_check_grace", "Whether the check is currently in the grace period (1 for yes, 0 for no).", func(c checkSample) bool { return c.status == "grace" })
+	gauge("hc_check_grace", "Whether the check is currently in the grace period (1 for yes, 0 for no).", func(c checkSample) bool { return c.status == check.Grace })
 	out.WriteString("\n")
-	gauge("hc_check_paused", "Whether the check is currently paused (1 for yes, 0 for no).", func(c checkSample) bool { return c.status == "paused" })
+	gauge("hc_check_paused", "Whether the check is currently paused (1 for yes, 0 for no).", func(c checkSample) bool { return c.status == schemas.StatusPaused.String() })
 
-	allTags, downTags, down := map[string]bool{}, map[string]bool{}, 0
+	allTags, downTags, downChecks := map[string]bool{}, map[string]bool{}, 0
 	for _, c := range checks {
 		for _, tag := range c.tags {
 			allTags[tag] = true
-			if c.status == "down" {
+			if c.status == down {
 				downTags[tag] = true
 			}
 		}
-		if c.status == "down" {
-			down++
+		if c.status == down {
+			downChecks++
 		}
 	}
 	out.WriteString("\n# HELP hc_tag_up Whether all checks with this tag are up (1 for yes, 0 for no).\n# TYPE hc_tag_up gauge\n")
@@ -126,7 +127,7 @@ func writeProjectMetrics(out *bufio.Writer, checks []checkSample) {
 		out.WriteString(`hc_tag_up{tag="` + escapeLabel(tag) + `"} ` + binary(!downTags[tag]) + "\n")
 	}
 	out.WriteString("\n# HELP hc_checks_total The total number of checks.\n# TYPE hc_checks_total gauge\nhc_checks_total " + strconv.Itoa(len(checks)) + "\n\n")
-	out.WriteString("# HELP hc_checks_down_total The number of checks currently down.\n# TYPE hc_checks_down_total gauge\nhc_checks_down_total " + strconv.Itoa(down) + "\n")
+	out.WriteString("# HELP hc_checks_down_total The number of checks currently down.\n# TYPE hc_checks_down_total gauge\nhc_checks_down_total " + strconv.Itoa(downChecks) + "\n")
 }
 
 // escapeLabel escapes a label value as Healthchecks does: backslash, double quote and
