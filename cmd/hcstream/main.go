@@ -263,9 +263,7 @@ func runtimeCollectors() []prometheus.Collector {
 // HTTP first (drains in-flight pings), then the Kafka writer, then the projector.
 func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) error {
 	has := func(r string) bool { return role == "all" || role == r }
-	logger.Info("starting", "role", role, "version", version, "memory_limit", debug.SetMemoryLimit(-1), "listen", cfg.Listen, "kafka_brokers", cfg.KafkaBrokers,
-		"clickhouse_addr", cfg.ClickHouseAddr, "clickhouse_database", cfg.ClickHouseDatabase, "ping_prefix", cfg.PingPrefix,
-		"settings", slog.GroupValue(cfg.Settings...))
+	logger.Info("starting", "role", role, "version", version, "memory_limit", debug.SetMemoryLimit(-1), "settings", slog.GroupValue(cfg.Settings...))
 
 	// The address is taken before anything else starts: a second process started on a
 	// busy address by mistake must fail without having joined the projectors' consumer
