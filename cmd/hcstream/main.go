@@ -109,16 +109,17 @@ func containerMemoryLimit(readFile func(string) ([]byte, error)) int64 {
 
 // run is the whole program, callable from tests with their own context and environment.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	role := "all"
-	if len(args) > 0 && (slices.Contains([]string{"-h", "-help", "--help"}, args[0]) || args[0] != "" && args[0][0] != '-') {
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		role, args = args[0], args[1:]
 	}
 	switch role {
 	case "version":
 		fmt.Fprintln(stdout, "hcstream", version)
-		return 0
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
 		return 0
 	case "project":
 		if len(args) == 0 || args[0] != "create" {
