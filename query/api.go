@@ -146,8 +146,9 @@ type API struct {
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, st Store, appender Appender, now func() time.Time) *API {
 	cfg.setDefaults()
 	m := newMetrics(reg)
-	return &API{cfg: cfg, log: logger.With("component", "query"), metrics: m, store: st, appender: appender, now: now,
-		keys: newKeyring(st, now, m, logger.With("component", "query")), lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
+	log := logger.With("component", "query")
+	return &API{cfg: cfg, log: log, metrics: m, store: st, appender: appender, now: now,
+		keys: newKeyring(st, now, m, log), lists: checkLists{limit: cfg.ListCacheBytes, metrics: m}}
 }
 
 const (
