@@ -20,9 +20,9 @@ type Throttle struct {
 	held int
 }
 
-// Pass reports whether a line may be logged at now, and how many were held back since
+// pass reports whether a line may be logged at now, and how many were held back since
 // the last one that was.
-func (t *Throttle) Pass(now time.Time) (ok bool, held int) {
+func (t *Throttle) pass(now time.Time) (ok bool, held int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if now.Before(t.next) {
@@ -37,7 +37,7 @@ func (t *Throttle) Pass(now time.Time) (ok bool, held int) {
 // Log writes the line to logger when the throttle lets it pass at now, with
 // not_logged counting the lines held back since the last one written.
 func (t *Throttle) Log(ctx context.Context, logger *slog.Logger, now time.Time, level slog.Level, msg string, args ...any) {
-	if ok, held := t.Pass(now); ok {
+	if ok, held := t.pass(now); ok {
 		logger.Log(ctx, level, msg, append(args, "not_logged", held)...)
 	}
 }

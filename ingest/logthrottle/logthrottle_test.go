@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func TestPass(t *testing.T) {
+func TestPassLetsOneLinePerInterval(t *testing.T) {
 	start := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
 	var throttle Throttle
 	for i, step := range []struct {
@@ -25,7 +25,7 @@ func TestPass(t *testing.T) {
 		{3 * Interval, true, 1},
 		{5 * Interval, true, 0},
 	} {
-		ok, held := throttle.Pass(start.Add(step.after))
+		ok, held := throttle.pass(start.Add(step.after))
 		if ok != step.wantOK || held != step.wantHeld {
 			t.Errorf("step %d (+%v): %v, %d held; want %v, %d", i, step.after, ok, held, step.wantOK, step.wantHeld)
 		}
