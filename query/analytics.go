@@ -248,5 +248,6 @@ func (a *API) projectAnalytics(w http.ResponseWriter, r *request) {
 	for _, row := range rows {
 		live[row.State.CheckID] = true
 	}
+	a.waitForRowsHistory(r.Context(), rows)
 	a.analytics(w, r, store.Scope{Project: r.project.ID}, len(rows), func(id schemas.ID) bool { return live[id] })
 }

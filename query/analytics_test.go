@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -153,6 +154,10 @@ func TestProjectAnalyticsCountsChecks(t *testing.T) {
 	}
 	if len(log.scopes) != 1 || !log.scopes[0].Check.IsZero() {
 		t.Errorf("store asked for scopes %v, want the whole project", log.scopes)
+	}
+	// The counts are read once ClickHouse holds what the check list shows.
+	if want := []string{"await 3 rows", "buckets"}; !slices.Equal(log.reads, want) {
+		t.Errorf("store reads %q, want %q", log.reads, want)
 	}
 }
 

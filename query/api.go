@@ -104,6 +104,10 @@ type Store interface {
 	// AwaitCheckVersion returns once the store holds the check's rows up to version,
 	// with an error when ctx ends first.
 	AwaitCheckVersion(ctx context.Context, project, check schemas.ID, version uint64) error
+	// AwaitRowsWritten returns once ClickHouse holds the rows Checks gave at their
+	// versions (rows read from a projector's memory can be ahead of it), with an error
+	// when ctx ends first.
+	AwaitRowsWritten(ctx context.Context, rows []history.CheckRow) error
 	Pings(ctx context.Context, check schemas.ID, limit int) ([]store.Ping, error)
 	PingBody(ctx context.Context, check schemas.ID, n uint64) ([]byte, bool, error)
 	Flips(ctx context.Context, check schemas.ID, from, to time.Time) ([]store.Flip, error)
@@ -1085,6 +1089,16 @@ func (a *API) waitForHistory(ctx context.Context, project, check schemas.ID, ver
 	defer cancel()
 	if err := a.store.AwaitCheckVersion(ctx, project, check, version); err != nil {
 		a.historyWaits.Log(ctx, a.log, a.now(), slog.LevelWarn, "history not yet written", "check_id", check.String(), "version", version, "err", err)
+	}
+}
+
+// waitForRowsHistory is waitForHistory for every check of a project read: the
+// project's analytics count what its check list already shows.
+func (a *API) waitForRowsHistory(ctx context.Context, rows []history.CheckRow) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.WriteWait)
+	defer cancel()
+	if err := a.store.AwaitRowsWritten(ctx, rows); err != nil {
+		a.historyWaits.Log(ctx, a.log, a.now(), slog.LevelWarn, "history not yet written", "count", len(rows), "err", err)
 	}
 }
 

@@ -38,6 +38,8 @@ type fakeLog struct {
 	// analytics is what the analytics reads return; scopes records what they were asked.
 	analytics fakeAnalytics
 	scopes    []store.Scope
+	// reads lists the waits for rows and the analytics reads, in order.
+	reads     []string
 	secretErr error
 	// journal lists the checks Append changed, in order, for ProjectChanges; a new
 	// journalEpoch makes every earlier cursor useless, as a partition folded afresh does.
@@ -55,7 +57,15 @@ func (f *fakeLog) Buckets(_ context.Context, s store.Scope, _, _ time.Time, _ ti
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.scopes = append(f.scopes, s)
+	f.reads = append(f.reads, "buckets")
 	return f.analytics.buckets, nil
+}
+
+func (f *fakeLog) AwaitRowsWritten(_ context.Context, rows []history.CheckRow) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads = append(f.reads, fmt.Sprintf("await %d rows", len(rows)))
+	return nil
 }
 
 func (f *fakeLog) RunDurations(context.Context, store.Scope, time.Time, time.Time) (store.RunStats, error) {

@@ -65,6 +65,17 @@ func (s liveStore) AwaitCheckVersion(ctx context.Context, project, check schemas
 	return s.Store.AwaitCheckVersion(ctx, project, check, version)
 }
 
+// AwaitRowsWritten waits for the rows of the checks folded here; the others came from
+// ClickHouse.
+func (s liveStore) AwaitRowsWritten(ctx context.Context, rows []history.CheckRow) error {
+	for _, row := range rows {
+		if _, err := s.live.AwaitWritten(ctx, row.State.CheckID, row.Version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s liveStore) CheckProject(ctx context.Context, check schemas.ID) (schemas.ID, error) {
 	row, ok := s.live.Check(check)
 	if !ok && s.live.HoldsAll() {

@@ -208,3 +208,19 @@ func TestLiveReadsFromMemoryAlone(t *testing.T) {
 		t.Errorf("Check of a check not held live: %v, want not found", err)
 	}
 }
+
+// A project read's rows are awaited where this process folds their checks: a row the
+// projector has not written yet keeps the wait open.
+func TestRowsAreAwaitedWhereTheyAreFolded(t *testing.T) {
+	project, written, ahead, elsewhere := schemas.ID{1}, schemas.ID{10}, schemas.ID{11}, schemas.ID{12}
+	live := liveMap{written: checkRow(project, written, 5, 1, false), ahead: checkRow(project, ahead, 5, 1, false)}
+	st := WithLiveChecks(&fakeLog{}, live)
+	rows := []history.CheckRow{checkRow(project, written, 5, 1, false), checkRow(project, elsewhere, 9, 1, false)}
+	if err := st.AwaitRowsWritten(context.Background(), rows); err != nil {
+		t.Errorf("rows written, or from ClickHouse: %v", err)
+	}
+	rows = append(rows, checkRow(project, ahead, 6, 2, false))
+	if err := st.AwaitRowsWritten(context.Background(), rows); err == nil {
+		t.Error("a row past what the projector wrote was not waited for")
+	}
+}
