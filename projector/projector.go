@@ -182,7 +182,7 @@ func (p *Projector) Check(id schemas.ID) (history.CheckRow, bool) {
 	// The check's own partition first: a list of ten thousand checks spent most of its
 	// lookups probing every other partition's table.
 	if partitioner := p.partitioner.Load(); partitioner != nil {
-		if st, ok := p.live[partitioner.Of([]byte(id.String()))]; ok {
+		if st, ok := p.live[partitioner.OfID(id)]; ok {
 			if row, ok := st.locked(id); ok {
 				return row, true
 			}

@@ -156,5 +156,5 @@ func (p *Projector) liveStateOf(check schemas.ID) *partitionState {
 	}
 	p.liveMu.RLock()
 	defer p.liveMu.RUnlock()
-	return p.live[partitioner.Of([]byte(check.String()))]
+	return p.live[partitioner.OfID(check)]
 }

@@ -61,6 +61,21 @@ func TestPartitionIsJavaCompatible(t *testing.T) {
 	}
 }
 
+// A check's partition found from its ID is the one its events' records go to.
+func TestOfIDIsThePartitionOfTheEventsKey(t *testing.T) {
+	partitioner := NewPartitioner(12)
+	for range 1000 {
+		ev := schemas.Event{ID: schemas.NewID(), ProjectID: schemas.NewID(), CheckID: schemas.NewID(), Body: schemas.PingReceived{Kind: schemas.PingSuccess}}
+		key := Key(ev)
+		if string(key) != ev.Key().String() {
+			t.Fatalf("record key %q, want the canonical ID %s", key, ev.Key())
+		}
+		if got, want := partitioner.OfID(ev.Key()), partitioner.Of(key); got != want {
+			t.Fatalf("OfID(%s) = %d; the record goes to %d", ev.Key(), got, want)
+		}
+	}
+}
+
 func TestPartitionKey(t *testing.T) {
 	for _, n := range []int{1, 3, 12, 64} {
 		for p := range n {
