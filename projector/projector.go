@@ -377,6 +377,21 @@ func (l *lazyListRow) Row() *history.CheckRow {
 	return &l.row
 }
 
+// lockedVersion returns the version of a check's row, for readers other than the
+// partition's goroutine: read from the packed row's header, it costs no unpacking.
+func (st *partitionState) lockedVersion(id schemas.ID) (uint64, bool) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if open, ok := st.open[id]; ok {
+		return open.Version, true
+	}
+	packed, ok := st.checks.get(id)
+	if !ok {
+		return 0, false
+	}
+	return packed.header().head.Version, true
+}
+
 // locked is row for readers other than the partition's goroutine.
 func (st *partitionState) locked(id schemas.ID) (history.CheckRow, bool) {
 	st.mu.RLock()

@@ -116,8 +116,8 @@ func (p *Projector) AwaitWritten(ctx context.Context, check schemas.ID, version 
 	if !held || err != nil {
 		return held, err
 	}
-	row, ok := st.locked(check)
-	return ok && row.Version >= version, nil
+	folded, ok := st.lockedVersion(check)
+	return ok && folded >= version, nil
 }
 
 // awaitFolded waits until the check's row here includes version. It returns false when
@@ -134,7 +134,7 @@ func (p *Projector) awaitFolded(ctx context.Context, check schemas.ID, version u
 		if st == nil {
 			return false, nil
 		}
-		if row, ok := st.locked(check); ok && row.Version >= version {
+		if folded, ok := st.lockedVersion(check); ok && folded >= version {
 			return true, nil
 		}
 		select {

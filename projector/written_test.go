@@ -249,3 +249,27 @@ func serveOneCheck(p *Projector, version uint64) (held, elsewhere schemas.ID, st
 	p.serveLive(st)
 	return held, elsewhere, st
 }
+
+// A project's analytics wait for every check its list shows (the query's
+// AwaitRowsWritten calls AwaitWritten once a check): this is that wait for a project of
+// 10,000 checks whose rows are all written, its cost when nothing has to wait.
+func BenchmarkAwaitWrittenProject(b *testing.B) {
+	p, projects, rows := benchmarkProjects()
+	for _, st := range p.live {
+		st.written = newWrittenMark(int64(len(rows)))
+	}
+	var project []history.CheckRow
+	for _, row := range rows {
+		if row.State.ProjectID == projects[0] {
+			project = append(project, row)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, row := range project {
+			if held, err := p.AwaitWritten(context.Background(), row.State.CheckID, row.Version); !held || err != nil {
+				b.Fatal(held, err)
+			}
+		}
+	}
+}
