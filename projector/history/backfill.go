@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
 )
 
 // CheckHoursFromPings writes check_hours for the pings stamped in [from, to), by the
@@ -23,7 +25,7 @@ func CheckHoursFromPings(ctx context.Context, conn driver.Conn, database string,
 		// columns as the aliases' aggregates.
 		"FROM (SELECT any(project_id) AS ping_project, check_id, any(ts) AS ping_ts, any(kind) AS ping_kind, any(duration_us) AS ping_duration FROM %[1]s.pings "+
 		"WHERE ts >= toDateTime(%[2]d) AND ts < toDateTime(%[3]d) GROUP BY check_id, event_id) "+
-		"GROUP BY ping_project, check_id, hour", database, from.Unix(), to.Unix()))
+		"GROUP BY ping_project, check_id, hour", database, chschema.DateTime(from), chschema.DateTime(to)))
 	if err != nil {
 		return fmt.Errorf("rolling up the pings of %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
@@ -38,7 +40,7 @@ func ProjectHoursFromCheckHours(ctx context.Context, conn driver.Conn, database 
 		"SELECT project_id, hour, toUInt32(cityHash64(toString(check_id)) %% %[4]d) AS partition, toUInt64(%[5]d), toUInt32(sum(pings)), toUInt32(sum(successes)), toUInt32(sum(failures)), "+
 		"toUInt32(sum(starts)), toUInt32(sum(logs)), toUInt32(sum(ignored)), toUInt32(sum(runs)), sum(run_us_sum), max(run_us_max) "+
 		"FROM %[1]s.check_hours FINAL WHERE hour >= toDateTime(%[2]d) AND hour < toDateTime(%[3]d) GROUP BY project_id, hour, partition",
-		database, from.Unix(), to.Unix(), partitions, version))
+		database, chschema.DateTime(from), chschema.DateTime(to), partitions, version))
 	if err != nil {
 		return fmt.Errorf("rolling up the projects of %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
@@ -92,7 +94,7 @@ func BackfillRollups(ctx context.Context, conn driver.Conn, database string, pro
 	}
 	result := BackfillResult{Before: before}
 	var first uint32
-	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT toUInt32(min(ts)), count() FROM %s.pings WHERE ts < toDateTime(%d)", database, before.Unix())).Scan(&first, &result.Pings); err != nil {
+	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT toUInt32(min(ts)), count() FROM %s.pings WHERE ts < toDateTime(%d)", database, chschema.DateTime(before))).Scan(&first, &result.Pings); err != nil {
 		return result, fmt.Errorf("counting the pings before the rollups: %w", err)
 	}
 	if result.Pings == 0 {

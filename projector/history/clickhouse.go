@@ -14,6 +14,7 @@ import (
 
 	"github.com/hcstream/hcstream/projector/check"
 	"github.com/hcstream/hcstream/schemas"
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
 )
 
 // ClickHouse writes batches with one INSERT per table. Idempotence comes from the tables:
@@ -328,7 +329,7 @@ func (c *ClickHouse) writeProjectHours(ctx context.Context, batches []Batch) err
 // since on: the ones a restarted projector may still add to.
 func (c *ClickHouse) LoadProjectHours(ctx context.Context, partition int, since time.Time) ([]ProjectHour, error) {
 	rows, err := c.conn.Query(ctx, "SELECT "+projectHourColumns+" FROM "+c.database+".project_hours FINAL WHERE hour >= toDateTime(?) AND partition = ?",
-		since.Unix(), uint32(partition))
+		chschema.DateTime(since), uint32(partition))
 	if err != nil {
 		return nil, fmt.Errorf("loading project hours of partition %d: %w", partition, err)
 	}

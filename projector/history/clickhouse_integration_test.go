@@ -37,7 +37,9 @@ func TestClickHouseWriterContract(t *testing.T) {
 		projHours: func(t *testing.T, project schemas.ID) []ProjectHour {
 			var out []ProjectHour
 			for _, partition := range []int{3, 4} {
-				hours, err := w.LoadProjectHours(context.Background(), partition, time.Unix(0, 0))
+				// What a restore asks for when the partition's check rows counted no hour:
+				// an hour before the zero time, which ClickHouse 18.16 took for 2042.
+				hours, err := w.LoadProjectHours(context.Background(), partition, time.Time{}.Add(-time.Hour))
 				if err != nil {
 					t.Fatal(err)
 				}

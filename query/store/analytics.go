@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hcstream/hcstream/schemas"
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
 )
 
 // Scope selects the checks an analytics query covers: one check of a project, or every
@@ -49,7 +50,7 @@ func (c *ClickHouse) Buckets(ctx context.Context, s Scope, from, to time.Time, b
 	// intDiv on the Unix time keeps buckets in UTC whatever the server's time zone.
 	rows, err := c.conn.Query(ctx, fmt.Sprintf("SELECT intDiv(toUInt32(hour), %d) * %d AS bucket, sum(pings), sum(successes), sum(failures), "+
 		"sum(starts), sum(logs), sum(ignored), sum(runs), sum(run_us_sum) FROM %s.%s FINAL WHERE %s AND hour >= toDateTime(?) AND hour < toDateTime(?) "+
-		"GROUP BY bucket ORDER BY bucket", seconds, seconds, c.database, s.hourTable(), where), append(args, from.Unix(), to.Unix())...)
+		"GROUP BY bucket ORDER BY bucket", seconds, seconds, c.database, s.hourTable(), where), append(args, chschema.DateTime(from), chschema.DateTime(to))...)
 	if err != nil {
 		return nil, fmt.Errorf("reading hourly counts: %w", err)
 	}
@@ -88,7 +89,7 @@ func (c *ClickHouse) RunDurations(ctx context.Context, s Scope, from, to time.Ti
 	if s.Check.IsZero() {
 		var total int64
 		err := c.conn.QueryRow(ctx, "SELECT sum(runs), sum(run_us_sum), max(run_us_max) FROM "+c.database+".project_hours FINAL WHERE "+where+
-			" AND hour >= toDateTime(?) AND hour < toDateTime(?)", append(args, from.Unix(), to.Unix())...).Scan(&st.Count, &total, &longest)
+			" AND hour >= toDateTime(?) AND hour < toDateTime(?)", append(args, chschema.DateTime(from), chschema.DateTime(to))...).Scan(&st.Count, &total, &longest)
 		if err != nil {
 			return RunStats{}, fmt.Errorf("reading run durations: %w", err)
 		}
@@ -107,7 +108,7 @@ func (c *ClickHouse) RunDurations(ctx context.Context, s Scope, from, to time.Ti
 	err := c.conn.QueryRow(ctx, "SELECT length(s), "+nearestRank("s", 50)+", "+nearestRank("s", 95)+", "+nearestRank("s", 99)+
 		", if(empty(s), 0, arraySum(s) / length(s)), if(empty(s), 0, s[length(s)]) FROM (SELECT arraySort(groupArray(d)) AS s FROM (SELECT any(duration_us) AS d FROM "+c.database+
 		".pings WHERE "+where+" AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND received_us >= ? AND received_us < ? AND duration_us >= 0 GROUP BY event_id))",
-		append(args, from.Unix(), to.Unix(), from.UnixMicro(), to.UnixMicro())...).Scan(&st.Count, &p50, &p95, &p99, &mean, &longest)
+		append(args, chschema.DateTime(from), chschema.DateTime(to), from.UnixMicro(), to.UnixMicro())...).Scan(&st.Count, &p50, &p95, &p99, &mean, &longest)
 	if err != nil {
 		return RunStats{}, fmt.Errorf("reading run durations: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hcstream/hcstream/projector/history"
 	"github.com/hcstream/hcstream/schemas"
+	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
 )
 
 // ErrNotFound is returned for a missing project or check.
@@ -353,7 +354,7 @@ func (c *ClickHouse) StateAt(ctx context.Context, check schemas.ID, at time.Time
 	err = c.conn.QueryRow(ctx, "SELECT max(n), maxIf(received_us, kind IN ('success', 'fail')), "+
 		"argMaxIf(duration_us, received_us, kind IN ('success', 'fail')), maxIf(received_us, kind = 'start') FROM "+c.database+
 		".pings FINAL WHERE check_id = ? AND ts <= toDateTime(?) AND received_us <= ?",
-		uuid.UUID(check), at.Unix(), micros).Scan(&st.NPings, &lastPing, &lastDuration, &lastStart)
+		uuid.UUID(check), chschema.DateTime(at), micros).Scan(&st.NPings, &lastPing, &lastDuration, &lastStart)
 	if err != nil {
 		return PastState{}, fmt.Errorf("reading pings: %w", err)
 	}
