@@ -71,6 +71,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	defer conn.Close()
 	end := time.Now().UTC().Truncate(time.Hour)
 	start := end.Add(-time.Duration(o.days) * 24 * time.Hour)
 	if !o.skipGenerate {
