@@ -122,9 +122,15 @@ func ClickHouse(t testing.TB) (driver.Conn, string) {
 	return conn, database
 }
 
-// DropDatabase removes a test database, retrying while the server restarts.
+// DropDatabase removes a test database, retrying while the server restarts. With
+// HC_TEST_KEEP_DATABASES set, it keeps the database instead: `make test` keeps them
+// until `make test-current-clickhouse` has copied their rows to current ClickHouse,
+// which then drops them.
 func DropDatabase(t testing.TB, conn driver.Conn, database string) {
 	t.Helper()
+	if os.Getenv("HC_TEST_KEEP_DATABASES") != "" {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
