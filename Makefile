@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all run test up down status build lint unit integration test-fault test-current-clickhouse fuzz bench load clean
+.PHONY: all run test up down status build lint unit integration test-fault test-current-clickhouse test-alerts fuzz bench load clean
 
 all: build
 
@@ -19,9 +19,10 @@ run: up build
 	@echo "hcstream: create a project in another shell with: bin/hcstream project create --name demo"
 	./bin/hcstream all
 
-## test: lint, unit tests, integration tests, fault tests (which stop and start the stack),
-## then every statement those tests sent to ClickHouse 18.16 run again on ClickHouse 25.8
-test: up lint unit integration test-fault test-current-clickhouse
+## test: lint, unit tests, the alerting rules' tests, integration tests, fault tests (which
+## stop and start the stack), then every statement those tests sent to ClickHouse 18.16
+## run again on ClickHouse 25.8
+test: up lint unit test-alerts integration test-fault test-current-clickhouse
 # The tests' databases stay on 18.16 until test-current-clickhouse has copied their rows.
 test: export HC_TEST_KEEP_DATABASES := 1
 
@@ -57,6 +58,10 @@ integration:
 
 test-fault:
 	$(TEST_ENV) && $(GO) test -race -count=1 -tags integration -run '^TestFault' -p 1 ./...
+
+## test-alerts: promtool checks deploy/prometheus/alerts.yml and runs its unit tests
+test-alerts:
+	bash deploy/local/promtool.sh check-alerts
 
 ## test-current-clickhouse: run the statements logged since `make integration` began on
 ## ClickHouse 25.8 (chDB), comparing every read with 18.16's answer

@@ -126,6 +126,35 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	}
 }
 
+// Every series the alerting rules watch is one hcstream exports: a renamed metric would
+// otherwise leave an alert that never fires. The checks' hc_ series come from the
+// Healthchecks endpoint, which writes its text by hand (query/prometheus.go).
+func TestAlertsWatchExportedMetrics(t *testing.T) {
+	registered := registeredMetrics(t)
+	rules, err := os.ReadFile("../../deploy/prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint, err := os.ReadFile("../../query/prometheus.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	watched := ourSeries.FindAllString(string(rules), -1)
+	if len(watched) < 10 {
+		t.Fatalf("found %d hcstream series in the alerting rules; the search is broken", len(watched))
+	}
+	for _, series := range watched {
+		if !exported(registered, series) {
+			t.Errorf("an alerting rule watches %s, which no hcstream process exports", series)
+		}
+	}
+	for _, series := range regexp.MustCompile(`\bhc_[a-z_]+\b`).FindAllString(string(rules), -1) {
+		if !strings.Contains(string(endpoint), `"`+series) {
+			t.Errorf("an alerting rule watches %s, which the Healthchecks endpoint does not write", series)
+		}
+	}
+}
+
 // README's metrics table documents every hcstream metric, and the docs name no metric
 // that does not exist. A query role's own fold exports the projector's metrics under
 // hcstream_query_live_, which README documents as a family.
