@@ -177,7 +177,7 @@ EOF
             <background_pool_size>$HC_LOCAL_CLICKHOUSE_THREADS</background_pool_size>
             <max_threads>$HC_LOCAL_CLICKHOUSE_THREADS</max_threads>
             <!-- system.query_log keeps every statement hcstream sends, so that
-                 `make test-current-clickhouse` can run each one on current ClickHouse. -->
+                 make test-current-clickhouse can run each one on current ClickHouse. -->
             <log_queries>1</log_queries>
         </default>
     </profiles>
