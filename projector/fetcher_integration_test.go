@@ -108,13 +108,7 @@ func appendNumbered(ctx context.Context, t *testing.T, brokers []string, topic s
 	for i := range batch {
 		batch[i] = kafka.Record{Value: kafka.NewBytes([]byte(strconv.Itoa(i)))}
 	}
-	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: topic, RequiredAcks: kafka.RequireAll, Records: kafka.NewRecordReader(batch...)})
-	if err == nil {
-		err = resp.Error
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Produce(ctx, t, client, topic, 0, batch...)
 }
 
 // An offset past the partition's end (a log cut back by an unclean leader election)

@@ -89,14 +89,8 @@ func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, load
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: topic, Partition: kafkarec.Partition(msg.Key, partitions),
-			RequiredAcks: kafka.RequireAll, Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes(msg.Key), Value: kafka.NewBytes(msg.Value), Headers: msg.Headers})})
-		if err == nil {
-			err = resp.Error
-		}
-		if err != nil {
-			t.Fatalf("appending a check: %v", err)
-		}
+		resp := testenv.Produce(ctx, t, client, topic, kafkarec.Partition(msg.Key, partitions),
+			kafka.Record{Key: kafka.NewBytes(msg.Key), Value: kafka.NewBytes(msg.Value), Headers: msg.Headers})
 		return ev, uint64(resp.BaseOffset) + 1
 	}
 }

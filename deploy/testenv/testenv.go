@@ -24,6 +24,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	chschema "github.com/hcstream/hcstream/schemas/clickhouse"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
 func setting(t testing.TB, name string) string {
@@ -85,6 +86,33 @@ func Topic(t testing.TB, partitions int, configs ...kafka.ConfigEntry) string {
 		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
 	})
 	return topic
+}
+
+// Produce appends records to one partition of topic with acks=all and returns the
+// broker's answer. A topic created a moment ago may not be led yet by the broker that
+// answers (its metadata lags the controller's): records refused before they were
+// appended are sent again, for up to 10 s.
+func Produce(ctx context.Context, t testing.TB, client *kafka.Client, topic string, partition int, records ...kafka.Record) *kafka.ProduceResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: topic, Partition: partition, RequiredAcks: kafka.RequireAll,
+			Records: kafka.NewRecordReader(records...)})
+		if err == nil {
+			err = resp.Error
+		}
+		if err == nil {
+			return resp
+		}
+		if !kafkarec.NotAppended(err) || ctx.Err() != nil {
+			t.Fatalf("appending %d records to %s/%d: %v", len(records), topic, partition, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // ClickHouseConn opens a connection pool to the test server.

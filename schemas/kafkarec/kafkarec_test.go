@@ -103,8 +103,8 @@ func TestNotAppended(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, false},
 	}
 	for _, tt := range tests {
-		if got := notAppended(tt.err); got != tt.want {
-			t.Errorf("%s: notAppended(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		if got := NotAppended(tt.err); got != tt.want {
+			t.Errorf("%s: NotAppended(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
 		}
 	}
 }

@@ -95,7 +95,7 @@ func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
 func (p *Producer) publishRetrying(ctx context.Context, msgs []kafka.Message, size int) error {
 	for attempt := 0; ; attempt++ {
 		err := p.publishOnce(ctx, msgs, size)
-		if err == nil || !notAppended(err) {
+		if err == nil || !NotAppended(err) {
 			return err
 		}
 		select {
@@ -130,13 +130,13 @@ const (
 
 var errNoLeader = errors.New("partition has no leader")
 
-// notAppended reports whether every error in err guarantees that the broker stored
+// NotAppended reports whether every error in err guarantees that the broker stored
 // none of the records it was about, so sending them again cannot duplicate one. A
 // timeout does not qualify: the records may have been appended after all.
-func notAppended(err error) bool {
+func NotAppended(err error) bool {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range joined.Unwrap() {
-			if !notAppended(e) {
+			if !NotAppended(e) {
 				return false
 			}
 		}
