@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all run test up down status build lint unit integration test-fault test-current-clickhouse test-alerts fuzz bench load clean
+.PHONY: all run test up down status build lint unit integration test-fault test-current-clickhouse current-clickhouse-install test-alerts fuzz bench load clean
 
 all: build
 
@@ -22,7 +22,7 @@ run: up build
 ## test: lint, unit tests, the alerting rules' tests, integration tests, fault tests (which
 ## stop and start the stack), then every statement those tests sent to ClickHouse 18.16
 ## run again on ClickHouse 25.8
-test: up lint unit test-alerts integration test-fault test-current-clickhouse
+test: up lint unit test-alerts current-clickhouse-install integration test-fault test-current-clickhouse
 # The tests' databases stay on 18.16 until test-current-clickhouse has copied their rows.
 test: export HC_TEST_KEEP_DATABASES := 1
 
@@ -62,6 +62,11 @@ test-fault:
 ## test-alerts: promtool checks deploy/prometheus/alerts.yml and runs its unit tests
 test-alerts:
 	bash deploy/local/promtool.sh check-alerts
+
+# Starts the install of current ClickHouse (chDB) at idle priority, so it overlaps the
+# integration tests; test-current-clickhouse waits for it.
+current-clickhouse-install:
+	bash deploy/local/current-clickhouse.sh install-background
 
 ## test-current-clickhouse: run the statements logged since `make integration` began on
 ## ClickHouse 25.8 (chDB), comparing every read with 18.16's answer
