@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -40,6 +41,7 @@ type config struct {
 	WriteInterval      time.Duration
 	ProduceRequests    int
 	TickInterval       time.Duration
+	ProduceSpacing     time.Duration
 	OutageWindow       time.Duration
 	WriteWait          time.Duration
 	ListCacheMiB       int
@@ -79,16 +81,22 @@ func envVars() []envVar {
 		}
 	}
 	integer, count := atLeast(1), atLeast(0)
-	duration := func(dst func(*config) *time.Duration) func(*config, string) error {
-		return func(c *config, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("want a positive duration such as 2s, got %q", v)
+	durationIn := func(least, most time.Duration, want string) func(dst func(*config) *time.Duration) func(*config, string) error {
+		return func(dst func(*config) *time.Duration) func(*config, string) error {
+			return func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < least || d > most {
+					return fmt.Errorf("want %s, got %q", want, v)
+				}
+				*dst(c) = d
+				return nil
 			}
-			*dst(c) = d
-			return nil
 		}
 	}
+	// Every ping can wait out the produce spacing: more than a few milliseconds would
+	// be latency bought for nothing, as the broker's per-request cost is spread by then.
+	duration := durationIn(1, math.MaxInt64, "a positive duration such as 2s")
+	spacing := durationIn(0, 100*time.Millisecond, "a duration from 0 to 100ms such as 2ms")
 	boolean := func(dst func(*config) *bool) func(*config, string) error {
 		return func(c *config, v string) error {
 			b, err := strconv.ParseBool(v)
@@ -156,6 +164,7 @@ func envVars() []envVar {
 		{"HC_PROJECTOR_FLUSH_INTERVAL", "100ms", "longest an event waits before its batch is written", duration(func(c *config) *time.Duration { return &c.FlushInterval })},
 		{"HC_PROJECTOR_WRITE_INTERVAL", "200ms", "how often the partitions' batches are merged into one ClickHouse write", duration(func(c *config) *time.Duration { return &c.WriteInterval })},
 		{"HC_INGEST_PRODUCE_REQUESTS", "1", "most Kafka produce requests ingest keeps out at once; pings arriving meanwhile join the next request", integer(func(c *config) *int { return &c.ProduceRequests })},
+		{"HC_INGEST_PRODUCE_SPACING", "2ms", "least time between the starts of ingest's produce requests while pings keep coming; an idle ingest sends at once", spacing(func(c *config) *time.Duration { return &c.ProduceSpacing })},
 		{"HC_INGEST_TICK_INTERVAL", "1s", "how often ingest writes a clock tick into every partition, moving stream time when no ping does", duration(func(c *config) *time.Duration { return &c.TickInterval })},
 		{"HC_PROJECTOR_OUTAGE_WINDOW", "30s", "a gap in stream time longer than this is an ingest outage: deadlines are postponed and an incident recorded", duration(func(c *config) *time.Duration { return &c.OutageWindow })},
 		{"HC_QUERY_WRITE_WAIT", "5s", "how long an API write waits until the projector has folded it", duration(func(c *config) *time.Duration { return &c.WriteWait })},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every setting's documented default must be accepted by its own parser.
@@ -27,6 +28,41 @@ func TestDefaultsParse(t *testing.T) {
 	}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "HC_CHECK_LIMIT") {
 		t.Errorf("HC_CHECK_LIMIT=-1: %v, want an error naming it", err)
+	}
+}
+
+// The produce spacing may be 0 (off) but not so long that pings would wait for it
+// instead of for Kafka; other durations stay positive.
+func TestDurationBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        time.Duration
+		ok          bool
+	}{
+		{"HC_INGEST_PRODUCE_SPACING", "0", 0, true},
+		{"HC_INGEST_PRODUCE_SPACING", "5ms", 5 * time.Millisecond, true},
+		{"HC_INGEST_PRODUCE_SPACING", "100ms", 100 * time.Millisecond, true},
+		{"HC_INGEST_PRODUCE_SPACING", "101ms", 0, false},
+		{"HC_INGEST_PRODUCE_SPACING", "-1ms", 0, false},
+		{"HC_INGEST_PRODUCE_SPACING", "soon", 0, false},
+		{"HC_INGEST_PUBLISH_TIMEOUT", "0", 0, false},
+		{"HC_INGEST_PUBLISH_TIMEOUT", "1h", time.Hour, true},
+	} {
+		cfg, err := loadConfig(flag.NewFlagSet("hcstream", flag.ContinueOnError), nil, func(k string) string {
+			if k == tc.name {
+				return tc.value
+			}
+			return ""
+		}, io.Discard)
+		switch {
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.name)):
+			t.Errorf("%s=%s: %v, want an error naming it", tc.name, tc.value, err)
+		case tc.ok && err != nil:
+			t.Errorf("%s=%s: %v", tc.name, tc.value, err)
+		case tc.ok && tc.name == "HC_INGEST_PRODUCE_SPACING" && cfg.ProduceSpacing != tc.want,
+			tc.ok && tc.name == "HC_INGEST_PUBLISH_TIMEOUT" && cfg.PublishTimeout != tc.want:
+			t.Errorf("%s=%s: read as %v and %v, want %v", tc.name, tc.value, cfg.ProduceSpacing, cfg.PublishTimeout, tc.want)
+		}
 	}
 }
 

@@ -350,7 +350,8 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 			}
 			return nil
 		})})
-		pingProducer = kafkarec.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.ProduceRequests)
+		pingProducer = kafkarec.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, cfg.ProduceRequests).WithSpacing(cfg.ProduceSpacing)
+		registerProducerMetrics(reg, pingProducer)
 		ticker := ingest.NewTicker(pingProducer, cfg.TickInterval, time.Now, logger)
 		after(kafkaReady)(func() error { return ticker.Run(gctx) })
 		in := ingest.New(ingest.Config{BodyLimit: cfg.PingBodyLimit, PublishTimeout: cfg.PublishTimeout, TrustedProxies: cfg.TrustedProxies,
@@ -494,4 +495,16 @@ func underSitePath(h http.Handler, prefix string) http.Handler {
 		inner.URL = &u
 		h.ServeHTTP(w, &inner)
 	})
+}
+
+// registerProducerMetrics exports how many produce requests ingest's producer sent and
+// the records they carried.
+func registerProducerMetrics(reg prometheus.Registerer, producer *kafkarec.Producer) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcstream_ingest_produce_requests_total",
+			Help: "Produce requests ingest sent to Kafka, one per partition leader per batch."},
+			func() float64 { requests, _ := producer.Sent(); return float64(requests) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcstream_ingest_produce_records_total",
+			Help: "Records ingest sent to Kafka in produce requests (pings and clock ticks), counting records sent again."},
+			func() float64 { _, records := producer.Sent(); return float64(records) }))
 }

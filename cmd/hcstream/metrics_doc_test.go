@@ -16,6 +16,7 @@ import (
 	"github.com/hcstream/hcstream/ingest"
 	"github.com/hcstream/hcstream/projector"
 	"github.com/hcstream/hcstream/query"
+	"github.com/hcstream/hcstream/schemas/kafkarec"
 )
 
 // describedNames records the name of every metric a collector registered through it
@@ -57,6 +58,7 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	reg.MustRegister(runtimeCollectors()...)
 	newServer(nil, logger, reg, time.Minute, time.Minute)
 	ingest.New(ingest.Config{}, logger, reg, nil, nil, time.Now)
+	registerProducerMetrics(reg, kafkarec.NewProducer([]string{"127.0.0.1:9"}, "events", 1))
 	query.New(query.Config{}, logger, reg, nil, nil, time.Now)
 	cfg := projector.Config{Brokers: []string{"127.0.0.1:9"}}
 	if _, err := projector.New(cfg, logger, reg, nil, nil, nil, nil); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -22,9 +23,10 @@ import (
 //
 // Batching is driven by the broker's own pace rather than a timer: a record is sent at
 // once when fewer than MaxInFlight requests are out, and otherwise joins the next
-// request, which leaves as soon as one returns. An idle producer thus adds no delay,
-// and a busy one sends batches as large as the broker's round trip lets gather, where a
-// fixed linger added its whole length to every ping.
+// request, which leaves as soon as one returns (and, with a spacing, no sooner than
+// the spacing after the last one started). An idle producer thus adds no delay, and a
+// busy one sends batches as large as the broker's round trip (or the spacing) lets
+// gather, where a fixed linger added its whole length to every ping.
 type Producer struct {
 	client *kafka.Client
 	topic  string
@@ -32,11 +34,17 @@ type Producer struct {
 	maxInFlight int
 	// maxBytes caps the record data of one request.
 	maxBytes int
+	// spacing is the least time between the starts of two requests.
+	spacing time.Duration
+
+	requests, records atomic.Uint64
 
 	mu       sync.Mutex
 	pending  []*produceCall
 	inFlight int
 	layout   *leaderLayout
+	// lastStart is when the last request took its records.
+	lastStart time.Time
 }
 
 type produceCall struct {
@@ -69,6 +77,21 @@ func NewProducer(brokers []string, topic string, maxInFlight int) *Producer {
 			Transport: &kafka.Transport{DialTimeout: 2 * time.Second, MetadataTTL: 5 * time.Second}},
 		topic: topic, maxInFlight: maxInFlight, maxBytes: 4 << 20,
 	}
+}
+
+// WithSpacing makes requests start at least d apart, so that at a steady moderate rate
+// records gather into fewer, larger requests: the broker's cost is mostly per request,
+// and at a few thousand pings a second most requests carried one or two. A record
+// published d or more after the last request started still leaves at once. It returns p.
+func (p *Producer) WithSpacing(d time.Duration) *Producer {
+	p.spacing = d
+	return p
+}
+
+// Sent returns how many produce requests the producer has sent and how many records
+// they carried.
+func (p *Producer) Sent() (requests, records uint64) {
+	return p.requests.Load(), p.records.Load()
 }
 
 // Publish returns nil once every record is acknowledged by the partition leaders. A
@@ -192,6 +215,7 @@ func (p *Producer) publishOnce(ctx context.Context, msgs []kafka.Message, size i
 // sendPending sends what is waiting, request after request, until nothing is.
 func (p *Producer) sendPending() {
 	for {
+		p.awaitSpacing()
 		calls := p.takePending()
 		if len(calls) == 0 {
 			return
@@ -218,6 +242,19 @@ func (p *Producer) sendPending() {
 			}
 		}
 		p.putBack(calls, deferred)
+	}
+}
+
+// awaitSpacing waits until spacing has passed since the last request started.
+func (p *Producer) awaitSpacing() {
+	if p.spacing <= 0 {
+		return
+	}
+	p.mu.Lock()
+	wait := p.spacing - time.Since(p.lastStart)
+	p.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
 	}
 }
 
@@ -260,6 +297,7 @@ func (p *Producer) takePending() []*produceCall {
 	}
 	calls := p.pending[:n:n]
 	p.pending = append([]*produceCall(nil), p.pending[n:]...)
+	p.lastStart = time.Now()
 	return calls
 }
 
@@ -310,13 +348,17 @@ func (p *Producer) send(ctx context.Context, layout *leaderLayout, calls []*prod
 			req := &produceapi.Request{Acks: int16(kafka.RequireAll), Timeout: 5000,
 				Topics: []produceapi.RequestTopic{{Topic: p.topic}}}
 			order := make([]int, 0, len(parts))
+			records := 0
 			for partition, b := range parts {
 				order = append(order, partition)
+				records += len(b.records)
 				req.Topics[0].Partitions = append(req.Topics[0].Partitions, produceapi.RequestPartition{
 					Partition: int32(partition),
 					RecordSet: protocol.RecordSet{Version: 2, Records: protocol.NewRecordReader(b.records...)},
 				})
 			}
+			p.requests.Add(1)
+			p.records.Add(uint64(records))
 			partErrs := p.roundTrip(ctx, req, order)
 			mu.Lock()
 			defer mu.Unlock()

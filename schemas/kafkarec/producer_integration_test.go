@@ -103,3 +103,65 @@ func TestProducerRecordOverTheLimitFailsAlone(t *testing.T) {
 		t.Errorf("a 1.5 MB record to a topic taking 3 MB: %v", err)
 	}
 }
+
+// spacedProducer returns a producer with spacing to a new topic of one partition, and
+// a context for its calls.
+func spacedProducer(t *testing.T, spacing time.Duration) (*kafkarec.Producer, context.Context) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return kafkarec.NewProducer(testenv.KafkaBrokers(t), testenv.Topic(t, 1), 1).WithSpacing(spacing), ctx
+}
+
+// A producer with a spacing starts its requests at least that far apart, so records
+// published meanwhile share a request: 40 records published 25 ms apart go in about
+// one request per spacing, where without it each went alone.
+func TestProducerSpacedRequestsGatherRecords(t *testing.T) {
+	t.Parallel()
+	const spacing = 200 * time.Millisecond
+	p, ctx := spacedProducer(t, spacing)
+	errs := make([]error, 40)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range errs {
+		wg.Go(func() { errs[i] = p.Publish(ctx, kafka.Message{Key: []byte("check"), Value: []byte(strconv.Itoa(i))}) })
+		time.Sleep(25 * time.Millisecond)
+	}
+	wg.Wait()
+	took := time.Since(start)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	requests, records := p.Sent()
+	if records != uint64(len(errs)) {
+		t.Fatalf("%d records sent, want %d", records, len(errs))
+	}
+	if most := uint64(took/spacing) + 2; requests > most {
+		t.Errorf("%d requests for %d records over %v, want at most %d", requests, records, took, most)
+	}
+}
+
+// The spacing delays only a record published before it has passed since the last
+// request started: the first record leaves at once, the one right after it waits.
+func TestProducerSpacingDelaysOnlyWhatFollowsARequest(t *testing.T) {
+	t.Parallel()
+	const spacing = 4 * time.Second
+	p, ctx := spacedProducer(t, spacing)
+	start := time.Now()
+	if err := p.Publish(ctx, kafka.Message{Key: []byte("check"), Value: []byte("first")}); err != nil {
+		t.Fatal(err)
+	}
+	if first := time.Since(start); first >= spacing/2 {
+		t.Errorf("the first record took %v: it waited for the spacing of %v", first, spacing)
+	}
+	if err := p.Publish(ctx, kafka.Message{Key: []byte("check"), Value: []byte("second")}); err != nil {
+		t.Fatal(err)
+	}
+	if both := time.Since(start); both < spacing {
+		t.Errorf("the second record was acknowledged %v after the first was published, within the spacing of %v", both, spacing)
+	}
+	if requests, _ := p.Sent(); requests != 2 {
+		t.Errorf("%d requests, want 2", requests)
+	}
+}
