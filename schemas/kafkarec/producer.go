@@ -215,8 +215,11 @@ func (p *Producer) publishOnce(ctx context.Context, msgs []kafka.Message, size i
 // sendPending sends what is waiting, request after request, until nothing is.
 func (p *Producer) sendPending() {
 	for {
-		p.awaitSpacing()
-		calls := p.takePending()
+		calls, wait := p.takePending()
+		if wait > 0 {
+			time.Sleep(wait)
+			continue
+		}
 		if len(calls) == 0 {
 			return
 		}
@@ -245,19 +248,6 @@ func (p *Producer) sendPending() {
 	}
 }
 
-// awaitSpacing waits until spacing has passed since the last request started.
-func (p *Producer) awaitSpacing() {
-	if p.spacing <= 0 {
-		return
-	}
-	p.mu.Lock()
-	wait := p.spacing - time.Since(p.lastStart)
-	p.mu.Unlock()
-	if wait > 0 {
-		time.Sleep(wait)
-	}
-}
-
 // stillAwaited returns the calls whose callers still wait for them.
 func (p *Producer) stillAwaited(calls []*produceCall) []*produceCall {
 	p.mu.Lock()
@@ -282,23 +272,27 @@ func (p *Producer) putBack(calls []*produceCall, deferred []bool) {
 }
 
 // takePending removes up to maxBytes of waiting calls, or, when none wait, gives up
-// this sender's in-flight slot.
-func (p *Producer) takePending() []*produceCall {
+// this sender's in-flight slot. While calls wait but the spacing since the last request
+// started has not passed, it takes none and returns how long is left.
+func (p *Producer) takePending() (calls []*produceCall, wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.pending) == 0 {
+		p.inFlight--
+		return nil, 0
+	}
+	if wait := p.spacing - time.Since(p.lastStart); wait > 0 {
+		return nil, wait
+	}
 	n, size := 0, 0
 	for n < len(p.pending) && (n == 0 || size+p.pending[n].size <= p.maxBytes) {
 		size += p.pending[n].size
 		n++
 	}
-	if n == 0 {
-		p.inFlight--
-		return nil
-	}
-	calls := p.pending[:n:n]
+	calls = p.pending[:n:n]
 	p.pending = append([]*produceCall(nil), p.pending[n:]...)
 	p.lastStart = time.Now()
-	return calls
+	return calls, 0
 }
 
 // send produces the calls' records to the leaders of layout and returns each call's
