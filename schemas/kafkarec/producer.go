@@ -34,7 +34,8 @@ type Producer struct {
 	maxInFlight int
 	// maxBytes caps the record data of one request.
 	maxBytes int
-	// spacing is the least time between the starts of two requests.
+	// spacing is the least time between the starts of two rounds of requests (a round
+	// sends one request to each partition leader).
 	spacing time.Duration
 
 	requests, records atomic.Uint64
