@@ -23,6 +23,9 @@ type metrics struct {
 	lag           *prometheus.GaugeVec
 	// batchesWaiting is the folded batches of a partition waiting for ClickHouse.
 	batchesWaiting *prometheus.GaugeVec
+	// foldWaiting is the time partitions spent unable to fold because their write queue
+	// was full.
+	foldWaiting prometheus.Counter
 	// pingDelay is observed only when the metrics are registered: a replay folds old
 	// pings, and reading the clock for each would cost it more than it tells.
 	pingDelay prometheus.Histogram
@@ -63,8 +66,11 @@ func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 			Name: prefix + "_lag_records", Help: "Records between the last fetched offset and the partition end.",
 		}, []string{"partition"}),
 		batchesWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: prefix + "_batches_waiting", Help: "Folded batches waiting to be written to ClickHouse, by partition; at the most (4) folding waits.",
+			Name: prefix + "_batches_waiting", Help: "Folded batches waiting to be written to ClickHouse, by partition.",
 		}, []string{"partition"}),
+		foldWaiting: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: prefix + "_fold_waiting_seconds_total", Help: "Time partitions waited to fold because the batches waiting for ClickHouse held 4 full batches' events (summed over partitions).",
+		}),
 	}
 	if reg != nil {
 		m.pingDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -73,7 +79,7 @@ func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 			// 1 ms to about 33 s: live it is tens of milliseconds, after a restart the backlog's age.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		})
-		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag, m.batchesWaiting, m.pingDelay)
+		reg.MustRegister(m.events, m.skipped, m.batchRows, m.flushDuration, m.flushRetries, m.partitions, m.timeouts, m.outages, m.lag, m.batchesWaiting, m.foldWaiting, m.pingDelay)
 	}
 	return m
 }

@@ -778,7 +778,11 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	defer cancelWrites()
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(drainGrace, cancelWrites) })
 	defer stopGrace()
-	toWrite := make(chan *batch, writeQueue)
+	// The queue is bounded by the events its batches hold, not by their number: at a
+	// write interval of a second, ten 100 ms batches wait for each write, and a bound of
+	// a few batches would stop folding (and the live state) for most of every second.
+	toWrite := make(chan *batch, writeQueueBatches)
+	room := newQueueRoom(writeQueue * p.cfg.BatchSize)
 	waiting := p.metrics.batchesWaiting.WithLabelValues(strconv.Itoa(partition))
 	defer p.metrics.batchesWaiting.DeleteLabelValues(strconv.Itoa(partition))
 	writeFailed := make(chan struct{})
@@ -810,6 +814,7 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 				ok = false
 				close(writeFailed)
 			}
+			room.give(b.events)
 		}
 		writerDone <- ok
 	}()
@@ -828,16 +833,15 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 		if b.empty() {
 			continue
 		}
-		select {
-		case toWrite <- b:
-			waiting.Set(float64(len(toWrite)))
-		case <-writeFailed:
-			finish()
-			return false
-		case <-ctx.Done():
+		if !p.queueWrite(ctx, toWrite, room, writeFailed, b) {
+			if ctx.Err() == nil {
+				finish()
+				return false
+			}
 			// Shut down with a full queue: the batch is folded again from the committed
 			// offset by whoever holds the partition next.
 		}
+		waiting.Set(float64(len(toWrite)))
 		if end > 0 && b.nextOffset >= end {
 			return finish()
 		}
@@ -877,8 +881,84 @@ type soonWriter interface {
 	WriteSoon(ctx context.Context, batches ...history.Batch) error
 }
 
-// writeQueue is how many folded batches may wait for ClickHouse per partition.
-const writeQueue = 4
+// writeQueue is how many full batches (HC_PROJECTOR_BATCH_SIZE events) may wait for
+// ClickHouse per partition, and writeQueueBatches how many batches of any size.
+const (
+	writeQueue        = 4
+	writeQueueBatches = 64
+)
+
+// queueWrite hands b to the partition's writer once the queue has room for its events.
+// Time spent waiting is folding held up by ClickHouse; it is counted as it passes, so a
+// long wait shows while it lasts. It reports false if the writer failed or ctx ended.
+func (p *Projector) queueWrite(ctx context.Context, toWrite chan<- *batch, room *queueRoom, writeFailed <-chan struct{}, b *batch) bool {
+	taken := room.take(b.events)
+	if taken {
+		select {
+		case toWrite <- b:
+			return true
+		default:
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := time.Now()
+	count := func() {
+		now := time.Now()
+		p.metrics.foldWaiting.Add(now.Sub(last).Seconds())
+		last = now
+	}
+	defer count()
+	for {
+		// Sending on a nil channel never happens: the batch goes out only with its room.
+		var send chan<- *batch
+		if taken {
+			send = toWrite
+		}
+		select {
+		case <-room.freed:
+			taken = taken || room.take(b.events)
+		case send <- b:
+			return true
+		case <-tick.C:
+			count()
+		case <-writeFailed:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// queueRoom is the room for events left in a partition's write queue. The fold takes
+// room for each batch it queues (it alone takes, so checking and taking need no lock),
+// and the writer gives it back once the batch is written.
+type queueRoom struct {
+	free  atomic.Int64
+	freed chan struct{}
+}
+
+func newQueueRoom(events int) *queueRoom {
+	r := &queueRoom{freed: make(chan struct{}, 1)}
+	r.free.Store(int64(events))
+	return r
+}
+
+func (r *queueRoom) take(events int) bool {
+	if r.free.Load() < int64(events) {
+		return false
+	}
+	r.free.Add(-int64(events))
+	return true
+}
+
+func (r *queueRoom) give(events int) {
+	r.free.Add(int64(events))
+	select {
+	case r.freed <- struct{}{}:
+	default:
+	}
+}
 
 // maxRetryBackoff bounds the pause between write attempts, and so how long after
 // ClickHouse returns the projector notices.
@@ -900,6 +980,8 @@ type batch struct {
 	steps      []history.Batch
 	registry   []kafka.Message
 	nextOffset int64
+	// events is how many records were folded into the batch.
+	events int
 }
 
 func (b *batch) empty() bool { return b.nextOffset == 0 }
@@ -912,6 +994,7 @@ func (b *batch) append(later *batch) {
 	b.steps = append(b.steps, later.steps...)
 	b.registry = append(b.registry, later.registry...)
 	b.nextOffset = later.nextOffset
+	b.events += later.events
 }
 
 func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partitionState) (*batch, error) {
@@ -920,7 +1003,7 @@ func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partit
 	// that passes it: the clock is read once a fetch, not once a record. It closes at
 	// the end of its fetch when an API call waits for one of its records.
 	var closeAt time.Time
-	for n := 0; n < p.cfg.BatchSize; {
+	for b.events < p.cfg.BatchSize {
 		wait := min(fetchWait, p.cfg.FlushInterval)
 		if !closeAt.IsZero() && !records.buffered() {
 			if wait = min(wait, time.Until(closeAt)); wait <= 0 || st.written.awaitedBefore(b.nextOffset) {
@@ -937,10 +1020,10 @@ func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partit
 		if !ok {
 			continue
 		}
-		if n == 0 {
+		if b.events == 0 {
 			closeAt = time.Now().Add(p.cfg.FlushInterval)
 		}
-		n++
+		b.events++
 		st.mu.Lock()
 		err = p.fold(st, b, msg)
 		st.mu.Unlock()

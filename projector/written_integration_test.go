@@ -117,17 +117,7 @@ func TestBatchesWaitingForClickHouseAreCounted(t *testing.T) {
 	store := history.NewClickHouse(conn, database)
 	open := make(chan struct{})
 	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, gatedWriter{store, open}, store)
-	waiting := func() float64 {
-		var sum float64
-		for partition := range 2 {
-			var m dto.Metric
-			if err := p.metrics.batchesWaiting.WithLabelValues(strconv.Itoa(partition)).Write(&m); err != nil {
-				t.Fatal(err)
-			}
-			sum += m.GetGauge().GetValue()
-		}
-		return sum
-	}
+	waiting := func() float64 { return batchesWaiting(t, p) }
 	for range 30 {
 		if waiting() >= 2 {
 			break
@@ -140,4 +130,63 @@ func TestBatchesWaitingForClickHouseAreCounted(t *testing.T) {
 	}
 	close(open)
 	testenv.Eventually(t, 20*time.Second, "batches still counted waiting after the writes went through", func() bool { return waiting() == 0 })
+}
+
+// Folding is bounded by the events waiting for ClickHouse, not by how many batches hold
+// them: with a write held, small batches keep being folded past four, until those
+// waiting hold four full batches' events. Then folding waits, and the wait is counted.
+func TestFoldingWaitsOnlyWhenTheWaitingEventsFillTheQueue(t *testing.T) {
+	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	open := make(chan struct{})
+	const batchSize, appended = 5, 60
+	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond, BatchSize: batchSize}, gatedWriter{store, open}, store)
+	waiting := func() float64 { return batchesWaiting(t, p) }
+	folded := func() float64 {
+		var m dto.Metric
+		if err := p.metrics.events.WithLabelValues(schemas.TypeCheckCreated.String()).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	mostWaiting := 0.0
+	for range appended {
+		append(t)
+		time.Sleep(25 * time.Millisecond)
+		mostWaiting = max(mostWaiting, waiting())
+	}
+	// Each partition's writer holds its first batch; up to four full batches' events
+	// (20) are taken by it and the batches behind it, and the fold holds one more batch
+	// (at most 5) while it waits: at most 50 of the 60 events are folded.
+	time.Sleep(time.Second)
+	if got := folded(); got > 2*(4*batchSize+batchSize) {
+		t.Fatalf("%v events folded while ClickHouse held every write, want at most %d", got, 2*(4*batchSize+batchSize))
+	}
+	if mostWaiting <= 2*4 {
+		t.Fatalf("at most %v batches waited in the two partitions, want more than four each could hold before", mostWaiting)
+	}
+	testenv.Eventually(t, 5*time.Second, "folding waits for room in the write queue, but no wait is counted", func() bool {
+		var m dto.Metric
+		if err := p.metrics.foldWaiting.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue() > 0
+	})
+	close(open)
+	testenv.Eventually(t, 20*time.Second, "the events held back were not folded once ClickHouse took the writes", func() bool { return folded() == appended })
+	testenv.Eventually(t, 20*time.Second, "batches still counted waiting after the writes went through", func() bool { return waiting() == 0 })
+}
+
+// batchesWaiting sums the batches waiting for ClickHouse in the two partitions of a
+// projector from startWrittenProjector.
+func batchesWaiting(t *testing.T, p *Projector) float64 {
+	var sum float64
+	for partition := range 2 {
+		var m dto.Metric
+		if err := p.metrics.batchesWaiting.WithLabelValues(strconv.Itoa(partition)).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		sum += m.GetGauge().GetValue()
+	}
+	return sum
 }
