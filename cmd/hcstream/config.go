@@ -162,7 +162,7 @@ func envVars() []envVar {
 		{"HC_PROJECTOR_GROUP", "hcstream-projector", "Kafka consumer group of the projectors", str(func(c *config) *string { return &c.ProjectorGroup })},
 		{"HC_PROJECTOR_BATCH_SIZE", "5000", "most events folded into one ClickHouse batch", integer(func(c *config) *int { return &c.BatchSize })},
 		{"HC_PROJECTOR_FLUSH_INTERVAL", "100ms", "longest an event waits before its batch is written", duration(func(c *config) *time.Duration { return &c.FlushInterval })},
-		{"HC_PROJECTOR_WRITE_INTERVAL", "200ms", "how often the partitions' batches are merged into one ClickHouse write", duration(func(c *config) *time.Duration { return &c.WriteInterval })},
+		{"HC_PROJECTOR_WRITE_INTERVAL", "1s", "how often the partitions' batches are merged into one ClickHouse write", duration(func(c *config) *time.Duration { return &c.WriteInterval })},
 		{"HC_INGEST_PRODUCE_REQUESTS", "1", "most Kafka produce requests ingest keeps out at once; pings arriving meanwhile join the next request", integer(func(c *config) *int { return &c.ProduceRequests })},
 		{"HC_INGEST_PRODUCE_SPACING", "2ms", "least time between the starts of ingest's produce requests while pings keep coming; an idle ingest sends at once", spacing(func(c *config) *time.Duration { return &c.ProduceSpacing })},
 		{"HC_INGEST_TICK_INTERVAL", "1s", "how often ingest writes a clock tick into every partition, moving stream time when no ping does", duration(func(c *config) *time.Duration { return &c.TickInterval })},

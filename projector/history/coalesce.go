@@ -35,11 +35,11 @@ type coalesced struct {
 	done    chan error
 }
 
-// NewCoalescer writes through next at most every interval (default 200ms), sooner when
+// NewCoalescer writes through next at most every interval (default 1s), sooner when
 // maxRows (default 50000) are waiting.
 func NewCoalescer(next Writer, interval time.Duration, maxRows int) *Coalescer {
 	if interval <= 0 {
-		interval = 200 * time.Millisecond
+		interval = time.Second
 	}
 	if maxRows <= 0 {
 		maxRows = 50000
