@@ -99,6 +99,7 @@ type Ingest struct {
 	// publishFailures, oversizedPings and syncFailures keep their log lines few when
 	// every ping fails.
 	publishFailures, oversizedPings, syncFailures logthrottle.Throttle
+	deadlines                                     *sharedDeadlines
 }
 
 // provisionedChecks remembers the checks this process is provisioning or provisioned,
@@ -208,7 +209,7 @@ func (p *provisionedChecks) pending(project schemas.ID, slug string, lookup Look
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, lookup Lookup, publisher Publisher, now func() time.Time) *Ingest {
 	cfg.setDefaults()
 	return &Ingest{cfg: cfg, log: logger.With("component", "ingest"), metrics: newMetrics(reg), lookup: lookup, publisher: publisher, now: now,
-		bodyLimitHeader: []string{strconv.Itoa(cfg.BodyLimit)}}
+		bodyLimitHeader: []string{strconv.Itoa(cfg.BodyLimit)}, deadlines: newSharedDeadlines(cfg.PublishTimeout)}
 }
 
 // Handler serves ping URLs below prefix (for example "/ping/", or "/" at the root).
@@ -228,8 +229,7 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, path string) int
 	case pingurl.UppercaseSlug:
 		return plain(w, http.StatusBadRequest, "invalid url format", false)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), in.cfg.PublishTimeout)
-	defer cancel()
+	ctx := in.deadlines.after(time.Now())
 
 	var events []schemas.Event
 	at := in.now().UTC().Truncate(time.Microsecond)
