@@ -759,6 +759,9 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	records := newFetcher(p.cfg.Brokers, p.cfg.Topics.Events, partition, offset, 64<<10, 16<<20, log)
 	defer records.disconnect()
 	st.written = newWrittenMark(offset)
+	if soon, ok := p.writer.(soonWriter); ok {
+		st.written.hasten = soon.Hasten
+	}
 	defer st.written.stop()
 	log.Info("partition started", "offset", offset, "count", st.checks.len())
 	lag := p.metrics.lag.WithLabelValues(strconv.Itoa(partition))
@@ -879,6 +882,9 @@ func (p *Projector) follow(ctx context.Context, log *slog.Logger, records *fetch
 // one an API call waits for.
 type soonWriter interface {
 	WriteSoon(ctx context.Context, batches ...history.Batch) error
+	// Hasten brings forward a write already waiting for its usual pace: the partition's
+	// writer may be held in one while a later batch of it is awaited.
+	Hasten()
 }
 
 // writeQueue is how many full batches (HC_PROJECTOR_BATCH_SIZE events) may wait for

@@ -19,6 +19,9 @@ type writtenMark struct {
 	moved chan struct{}
 	// awaited is the highest version anyone has waited for.
 	awaited uint64
+	// hasten, when set, is called as someone starts waiting for a record not stored yet,
+	// to bring the partition's pending write forward.
+	hasten func()
 }
 
 func newWrittenMark(next int64) *writtenMark {
@@ -58,8 +61,22 @@ func (m *writtenMark) stop() {
 // says (kafkarec.HeaderAwaited).
 func (m *writtenMark) expect(version uint64) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.raiseAwaited(version)
+	pending := version > uint64(m.next)
+	m.mu.Unlock()
+	// Hastened again now that the record is folded, even if its waiter hastened the
+	// write before: the partition's writer may have taken up a new write since.
+	if pending && m.hasten != nil {
+		m.hasten()
+	}
+}
+
+// raiseAwaited records a wait for version, with m.mu held, and reports whether it is a
+// wait for a record later than any stored or awaited before.
+func (m *writtenMark) raiseAwaited(version uint64) bool {
+	raised := version > m.awaited && version > uint64(m.next)
 	m.awaited = max(m.awaited, version)
+	return raised
 }
 
 // awaitedBefore reports whether someone waits for a record before offset end that is
@@ -76,8 +93,11 @@ func (m *writtenMark) await(ctx context.Context, version uint64) (bool, error) {
 	for {
 		m.mu.Lock()
 		next, stopped, moved := m.next, m.stopped, m.moved
-		m.awaited = max(m.awaited, version)
+		raised := m.raiseAwaited(version)
 		m.mu.Unlock()
+		if raised && m.hasten != nil {
+			m.hasten()
+		}
 		switch {
 		case uint64(next) >= version:
 			return true, nil

@@ -190,3 +190,33 @@ func batchesWaiting(t *testing.T, p *Projector) float64 {
 	}
 	return sum
 }
+
+// An awaited record is written soon even when its partition's writer is held in a write
+// waiting out a long interval: the wait brings that write forward.
+func TestAwaitedRecordsHastenTheWriteAhead(t *testing.T) {
+	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store)
+	// A record in each partition, no one waiting for it: both writers wait out the minute.
+	held := map[int]bool{}
+	for len(held) < 2 {
+		ev, _ := append(t)
+		held[partitionOf(t, ev)] = true
+	}
+	time.Sleep(500 * time.Millisecond)
+	ev, version := append(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if stored, err := p.AwaitWritten(ctx, ev.CheckID, version); !stored || err != nil {
+		t.Fatalf("AwaitWritten = %v, %v; want the record written within 10 s of a minute's write interval", stored, err)
+	}
+}
+
+// partitionOf is the partition of startWrittenProjector's topic that holds ev.
+func partitionOf(t *testing.T, ev schemas.Event) int {
+	msg, err := kafkarec.Message(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kafkarec.Partition(msg.Key, 2)
+}

@@ -60,6 +60,17 @@ func (c *Coalescer) WriteSoon(ctx context.Context, batches ...Batch) error {
 	return c.write(ctx, min(soonGap, c.interval), batches)
 }
 
+// Hasten brings a merged write that waits out the interval forward to what WriteSoon
+// would have set: someone waits for a record whose batch may be queued behind one of
+// its partition's batches waiting here.
+func (c *Coalescer) Hasten() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if due := c.started.Add(min(soonGap, c.interval)); c.timer != nil && due.Before(c.due) {
+		c.schedule(due)
+	}
+}
+
 // soonGap is the least time between the starts of two merged writes that WriteSoon
 // hastens: at most twenty inserts a second per table.
 const soonGap = 50 * time.Millisecond

@@ -260,3 +260,24 @@ func eventually(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// Hasten brings a write waiting out the interval forward, as WriteSoon would have, and
+// does nothing when no write waits.
+func TestCoalescerHastensAWaitingWrite(t *testing.T) {
+	w := &startsWriter{}
+	c := NewCoalescer(w, time.Minute, 0)
+	c.Hasten()
+	one := func(i byte) Batch { return Batch{Pings: []Ping{{CheckID: schemas.ID{i}, EventID: schemas.NewID()}}} }
+	queued := make(chan error, 1)
+	go func() { queued <- c.Write(context.Background(), one(1)) }()
+	eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.pending) == 1 })
+	c.Hasten()
+	select {
+	case err := <-queued:
+		if err != nil || len(w.rows) != 1 {
+			t.Fatalf("writes of %v rows: %v", w.rows, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a hastened write still waits for the minute's interval")
+	}
+}
