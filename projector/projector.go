@@ -845,6 +845,9 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 			// offset by whoever holds the partition next.
 		}
 		waiting.Set(float64(len(toWrite)))
+		if st.written.hasten != nil && st.written.awaitedBefore(b.nextOffset) {
+			st.written.hasten()
+		}
 		if end > 0 && b.nextOffset >= end {
 			return finish()
 		}

@@ -19,8 +19,10 @@ type writtenMark struct {
 	moved chan struct{}
 	// awaited is the highest version anyone has waited for.
 	awaited uint64
-	// hasten, when set, is called as someone starts waiting for a record not stored yet,
-	// to bring the partition's pending write forward.
+	// hasten, when set, brings forward the write the partition's writer waits in: it is
+	// called as someone starts waiting for a record not stored yet, and as a batch
+	// holding an awaited record is queued (the writer may have taken up a new write
+	// between the two).
 	hasten func()
 }
 
@@ -61,14 +63,8 @@ func (m *writtenMark) stop() {
 // says (kafkarec.HeaderAwaited).
 func (m *writtenMark) expect(version uint64) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.raiseAwaited(version)
-	pending := version > uint64(m.next)
-	m.mu.Unlock()
-	// Hastened again now that the record is folded, even if its waiter hastened the
-	// write before: the partition's writer may have taken up a new write since.
-	if pending && m.hasten != nil {
-		m.hasten()
-	}
 }
 
 // raiseAwaited records a wait for version, with m.mu held, and reports whether it is a
