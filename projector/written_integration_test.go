@@ -40,7 +40,7 @@ func TestAwaitedBatchesSkipTheIntervals(t *testing.T) {
 
 // awaitCreatesStored creates three checks one after the other, waits up to 20 s for
 // each to be written, and checks that ClickHouse holds it when the wait ends.
-func awaitCreatesStored(t *testing.T, p *Projector, append func(*testing.T) (schemas.Event, uint64), conn driver.Conn, database string) {
+func awaitCreatesStored(t *testing.T, p *Projector, append func(*testing.T, ...func(kafka.Message) kafka.Message) (schemas.Event, uint64), conn driver.Conn, database string) {
 	for i := range 3 {
 		ev, version := append(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -62,7 +62,7 @@ func awaitCreatesStored(t *testing.T, p *Projector, append func(*testing.T) (sch
 // startWrittenProjector runs a projector over a fresh two-partition topic, writing
 // through writer and loading states from loader, and returns it with a function that appends a new check's creation
 // and returns the event and its version.
-func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, loader StateLoader) (*Projector, func(t *testing.T) (schemas.Event, uint64)) {
+func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, loader StateLoader) (*Projector, func(t *testing.T, marks ...func(kafka.Message) kafka.Message) (schemas.Event, uint64)) {
 	const partitions = 2
 	topic := testenv.Topic(t, partitions)
 	brokers := testenv.KafkaBrokers(t)
@@ -81,13 +81,16 @@ func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, load
 	testenv.Eventually(t, 60*time.Second, "the projector never held both partitions", p.HoldsAll)
 
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
-	return p, func(t *testing.T) (schemas.Event, uint64) {
+	return p, func(t *testing.T, marks ...func(kafka.Message) kafka.Message) (schemas.Event, uint64) {
 		t.Helper()
 		ev := schemas.Event{ID: schemas.NewID(), ProjectID: schemas.NewID(), CheckID: schemas.NewID(), At: time.Now().UTC(),
 			Body: schemas.CheckCreated{Config: schemas.CheckConfig{Timeout: time.Hour, Grace: time.Minute, TZ: "UTC"}}}
 		msg, err := kafkarec.Message(ev)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, mark := range marks {
+			msg = mark(msg)
 		}
 		resp := testenv.Produce(ctx, t, client, topic, kafkarec.Partition(msg.Key, partitions),
 			kafka.Record{Key: kafka.NewBytes(msg.Key), Value: kafka.NewBytes(msg.Value), Headers: msg.Headers})
@@ -210,6 +213,29 @@ func TestAwaitedRecordsHastenTheWriteAhead(t *testing.T) {
 	if stored, err := p.AwaitWritten(ctx, ev.CheckID, version); !stored || err != nil {
 		t.Fatalf("AwaitWritten = %v, %v; want the record written within 10 s of a minute's write interval", stored, err)
 	}
+}
+
+// A record marked awaited by its writer (as the API marks its events) is written soon
+// even when no one calls AwaitWritten and its partition's writer is held in a write
+// waiting out a long interval: queueing its batch brings that write forward.
+func TestAwaitedMarksHastenTheWriteAhead(t *testing.T) {
+	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	_, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store)
+	held := map[int]bool{}
+	for len(held) < 2 {
+		ev, _ := append(t)
+		held[partitionOf(t, ev)] = true
+	}
+	time.Sleep(500 * time.Millisecond)
+	ev, version := append(t, kafkarec.Awaited)
+	testenv.Eventually(t, 10*time.Second, "a record marked awaited waited for a minute's write interval", func() bool {
+		var stored uint64
+		if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(ev.CheckID)).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		return stored >= version
+	})
 }
 
 // partitionOf is the partition of startWrittenProjector's topic that holds ev.
