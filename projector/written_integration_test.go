@@ -200,13 +200,7 @@ func TestAwaitedRecordsHastenTheWriteAhead(t *testing.T) {
 	conn, database := testenv.ClickHouse(t)
 	store := history.NewClickHouse(conn, database)
 	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store)
-	// A record in each partition, no one waiting for it: both writers wait out the minute.
-	held := map[int]bool{}
-	for len(held) < 2 {
-		ev, _ := append(t)
-		held[partitionOf(t, ev)] = true
-	}
-	time.Sleep(500 * time.Millisecond)
+	holdBothWriters(t, append)
 	ev, version := append(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -222,12 +216,7 @@ func TestAwaitedMarksHastenTheWriteAhead(t *testing.T) {
 	conn, database := testenv.ClickHouse(t)
 	store := history.NewClickHouse(conn, database)
 	_, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store)
-	held := map[int]bool{}
-	for len(held) < 2 {
-		ev, _ := append(t)
-		held[partitionOf(t, ev)] = true
-	}
-	time.Sleep(500 * time.Millisecond)
+	holdBothWriters(t, append)
 	ev, version := append(t, kafkarec.Awaited)
 	testenv.Eventually(t, 10*time.Second, "a record marked awaited waited for a minute's write interval", func() bool {
 		var stored uint64
@@ -236,6 +225,17 @@ func TestAwaitedMarksHastenTheWriteAhead(t *testing.T) {
 		}
 		return stored >= version
 	})
+}
+
+// holdBothWriters appends a record to each partition with no one waiting for it, so that
+// both partitions' writers wait out the write interval.
+func holdBothWriters(t *testing.T, append func(*testing.T, ...func(kafka.Message) kafka.Message) (schemas.Event, uint64)) {
+	held := map[int]bool{}
+	for len(held) < 2 {
+		ev, _ := append(t)
+		held[partitionOf(t, ev)] = true
+	}
+	time.Sleep(500 * time.Millisecond)
 }
 
 // partitionOf is the partition of startWrittenProjector's topic that holds ev.
