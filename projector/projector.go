@@ -771,12 +771,11 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 		return p.follow(ctx, log, records, st, lag)
 	}
 	defer p.serveLive(st)()
-	// Batches are written by their own goroutine while the next ones are folded, so
-	// folding (and Check) does not wait for ClickHouse; they are still made durable and
-	// committed in order, and a full queue slows folding down rather than memory up.
-	// Writes retry for as long as the partition is ours, and once it is not (rebalance,
-	// shutdown) get drainGrace to finish, so what was folded is written and committed
-	// once rather than replayed.
+	// Batches are made durable beside the fold (see startWrites), so folding (and
+	// Check) does not wait for ClickHouse; a full queue slows folding down rather than
+	// memory up. Writes retry for as long as the partition is ours, and once it is not
+	// (rebalance, shutdown) get drainGrace to finish, so what was folded is written and
+	// committed once rather than replayed.
 	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrites()
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(drainGrace, cancelWrites) })
@@ -784,77 +783,36 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	// The queue is bounded by the events its batches hold, not by their number: at a
 	// write interval of a second, ten 100 ms batches wait for each write, and a bound of
 	// a few batches would stop folding (and the live state) for most of every second.
-	toWrite := make(chan *batch, writeQueueBatches)
 	room := newQueueRoom(writeQueue * p.cfg.BatchSize)
 	waiting := p.metrics.batchesWaiting.WithLabelValues(strconv.Itoa(partition))
 	defer p.metrics.batchesWaiting.DeleteLabelValues(strconv.Itoa(partition))
-	writeFailed := make(chan struct{})
-	writerDone := make(chan bool, 1)
-	go func() {
-		ok := true
-		for b := range toWrite {
-			// Batches folded while the last write was out go in one write: a write
-			// costs about as much as the coalescing interval, so writing them one by
-			// one would fall behind folding and stall it.
-			for more := true; more; {
-				select {
-				case next, open := <-toWrite:
-					if !open {
-						more = false
-						break
-					}
-					b.append(next)
-				default:
-					more = false
-				}
-			}
-			waiting.Set(float64(len(toWrite)))
-			switch {
-			case !ok:
-			case p.flush(writeCtx, log, commit, b, st.written.awaitedBefore(b.nextOffset)):
-				st.written.advance(b.nextOffset)
-			default:
-				ok = false
-				close(writeFailed)
-			}
-			room.give(b.events)
-		}
-		writerDone <- ok
-	}()
-	finish := func() bool {
-		close(toWrite)
-		return <-writerDone
-	}
+	writes := p.startWrites(writeCtx, log, st, commit, room, waiting)
 	for ctx.Err() == nil {
 		b, err := p.fetchBatch(ctx, records, st)
 		if err != nil {
 			log.Error("stopping partition", "err", err)
-			finish()
+			writes.finish()
 			return false
 		}
 		lag.Set(float64(records.lag()))
 		if b.empty() {
 			continue
 		}
-		if !p.queueWrite(ctx, toWrite, room, writeFailed, b) {
+		if !writes.queue(ctx, b) {
 			if ctx.Err() == nil {
-				finish()
+				writes.finish()
 				return false
 			}
 			// Shut down with a full queue: the batch is folded again from the committed
 			// offset by whoever holds the partition next.
 		}
-		waiting.Set(float64(len(toWrite)))
-		if st.written.hasten != nil && st.written.awaitedBefore(b.nextOffset) {
-			st.written.hasten()
-		}
 		if end > 0 && b.nextOffset >= end {
-			return finish()
+			return writes.finish()
 		}
 	}
 	// Given up (shutdown or rebalance): the log shows how far the partition was stored
 	// and committed; its next owner folds on from there.
-	finish()
+	writes.finish()
 	log.Info("partition stopped; stored and committed before offset", "offset", st.written.stored())
 	return false
 }
@@ -897,14 +855,112 @@ const (
 	writeQueueBatches = 64
 )
 
-// queueWrite hands b to the partition's writer once the queue has room for its events.
-// Time spent waiting is folding held up by ClickHouse; it is counted as it passes, so a
-// long wait shows while it lasts. It reports false if the writer failed or ctx ended.
-func (p *Projector) queueWrite(ctx context.Context, toWrite chan<- *batch, room *queueRoom, writeFailed <-chan struct{}, b *batch) bool {
-	taken := room.take(b.events)
+// partitionWrites makes a partition's folded batches durable, in order, in two stages
+// running beside the fold: the first publishes each batch's registry records and flips
+// as soon as it is folded, the second writes its history to ClickHouse and then commits
+// its offset. Flips are notifications on their way: held back with the history, they
+// would wait out the write interval (a second by default) like the rows.
+type partitionWrites struct {
+	toPublish, toWrite chan *batch
+	room               *queueRoom
+	// failed is closed once either stage has given up: the batches still queued are
+	// dropped, to be folded again by the partition's next owner.
+	failed   chan struct{}
+	failOnce sync.Once
+	// published is false once the first stage has given up; it is read only after
+	// that stage has closed toWrite.
+	published bool
+	done      chan bool
+	waiting   prometheus.Gauge
+	foldWait  prometheus.Counter
+}
+
+// startWrites starts a partition's two write stages; ctx bounds their retries.
+func (p *Projector) startWrites(ctx context.Context, log *slog.Logger, st *partitionState, commit func(next int64) error, room *queueRoom, waiting prometheus.Gauge) *partitionWrites {
+	w := &partitionWrites{toPublish: make(chan *batch, writeQueueBatches), toWrite: make(chan *batch, writeQueueBatches), room: room,
+		failed: make(chan struct{}), published: true, done: make(chan bool, 1), waiting: waiting, foldWait: p.metrics.foldWaiting}
+	go func() {
+		defer close(w.toWrite)
+		for b := range w.toPublish {
+			w.mergeWaiting(w.toPublish, b)
+			if w.published && !p.publish(ctx, log, b) {
+				w.published = false
+				w.fail()
+			}
+			if !w.published {
+				room.give(b.events)
+				continue
+			}
+			w.toWrite <- b
+			// The writer may be waiting out the write interval with an earlier batch.
+			if st.written.hasten != nil && st.written.awaitedBefore(b.nextOffset) {
+				st.written.hasten()
+			}
+		}
+	}()
+	go func() {
+		ok := true
+		for b := range w.toWrite {
+			// Batches folded while the last write was out go in one write: a write
+			// costs about as much as the coalescing interval, so writing them one by
+			// one would fall behind folding and stall it.
+			w.mergeWaiting(w.toWrite, b)
+			switch {
+			case !ok:
+			case p.flush(ctx, log, commit, b, st.written.awaitedBefore(b.nextOffset)):
+				st.written.advance(b.nextOffset)
+			default:
+				ok = false
+				w.fail()
+			}
+			room.give(b.events)
+			w.countWaiting()
+		}
+		w.done <- ok && w.published
+	}()
+	return w
+}
+
+// mergeWaiting appends to b the batches waiting in queue behind it.
+func (w *partitionWrites) mergeWaiting(queue chan *batch, b *batch) {
+	for {
+		select {
+		case next, open := <-queue:
+			if !open {
+				return
+			}
+			b.append(next)
+		default:
+			w.countWaiting()
+			return
+		}
+	}
+}
+
+func (w *partitionWrites) countWaiting() {
+	w.waiting.Set(float64(len(w.toPublish) + len(w.toWrite)))
+}
+
+func (w *partitionWrites) fail() {
+	w.failOnce.Do(func() { close(w.failed) })
+}
+
+// finish waits until every queued batch is durable or given up, and reports whether
+// all were made durable.
+func (w *partitionWrites) finish() bool {
+	close(w.toPublish)
+	return <-w.done
+}
+
+// queue hands b to the write stages once the queue has room for its events. Time spent
+// waiting is folding held up by ClickHouse; it is counted as it passes, so a long wait
+// shows while it lasts. It reports false if a stage failed or ctx ended.
+func (w *partitionWrites) queue(ctx context.Context, b *batch) bool {
+	taken := w.room.take(b.events)
 	if taken {
 		select {
-		case toWrite <- b:
+		case w.toPublish <- b:
+			w.countWaiting()
 			return true
 		default:
 		}
@@ -914,7 +970,7 @@ func (p *Projector) queueWrite(ctx context.Context, toWrite chan<- *batch, room 
 	last := time.Now()
 	count := func() {
 		now := time.Now()
-		p.metrics.foldWaiting.Add(now.Sub(last).Seconds())
+		w.foldWait.Add(now.Sub(last).Seconds())
 		last = now
 	}
 	defer count()
@@ -922,16 +978,17 @@ func (p *Projector) queueWrite(ctx context.Context, toWrite chan<- *batch, room 
 		// Sending on a nil channel never happens: the batch goes out only with its room.
 		var send chan<- *batch
 		if taken {
-			send = toWrite
+			send = w.toPublish
 		}
 		select {
-		case <-room.freed:
-			taken = taken || room.take(b.events)
+		case <-w.room.freed:
+			taken = taken || w.room.take(b.events)
 		case send <- b:
+			w.countWaiting()
 			return true
 		case <-tick.C:
 			count()
-		case <-writeFailed:
+		case <-w.failed:
 			return false
 		case <-ctx.Done():
 			return false
@@ -1230,18 +1287,18 @@ func registryRecord(msg kafka.Message) kafka.Message {
 	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: kafkarec.WithoutAwaited(msg).Headers}
 }
 
-// flush makes the batch durable in order: registry records first (so a check visible in
-// ClickHouse is already pingable), then flip events, then history, then the offset
-// commit. It retries until
-// it succeeds or ctx ends.
-func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, b *batch, awaited bool) bool {
-	start := time.Now()
-	// A retry resumes at the stage that failed: publishing the flips again each time
-	// ClickHouse refused the rows would repeat them on the topic every few seconds of
-	// an outage.
+// publish puts a batch's registry records and then its flip events on their topics,
+// retrying until it succeeds or ctx ends. Registry records go first so that a check
+// visible in ClickHouse, written after this, is already pingable.
+func (p *Projector) publish(ctx context.Context, log *slog.Logger, b *batch) bool {
+	// A retry resumes at the stage that failed: publishing the registry records again
+	// each time the flips were refused would repeat them on their topic.
 	flips := history.RowCount(b.steps, func(rows *history.Batch) int { return len(rows.Flips) })
 	registered, published := len(b.registry) == 0 || p.registry == nil, flips == 0 || p.flips == nil
-	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
+	if registered && published {
+		return true
+	}
+	return p.retry(ctx, log, "publishing batch", func(ctx context.Context) error {
 		if !registered {
 			if err := p.registry.Publish(ctx, b.registry...); err != nil {
 				return fmt.Errorf("publishing %d registry records: %w", len(b.registry), err)
@@ -1258,6 +1315,15 @@ func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(nex
 			}
 			published = true
 		}
+		return nil
+	})
+}
+
+// flush writes a published batch's history and then commits its offset, retrying until
+// it succeeds or ctx ends.
+func (p *Projector) flush(ctx context.Context, log *slog.Logger, commit func(next int64) error, b *batch, awaited bool) bool {
+	start := time.Now()
+	ok := p.retry(ctx, log, "writing batch", func(ctx context.Context) error {
 		if soon, ok := p.writer.(soonWriter); ok && awaited {
 			return soon.WriteSoon(ctx, b.steps...)
 		}

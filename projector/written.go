@@ -21,8 +21,8 @@ type writtenMark struct {
 	awaited uint64
 	// hasten, when set, brings forward the write the partition's writer waits in: it is
 	// called as someone starts waiting for a record not stored yet, and as a batch
-	// holding an awaited record is queued (the writer may have taken up a new write
-	// between the two).
+	// holding an awaited record reaches the writer (the writer may have taken up a new
+	// write between the two).
 	hasten func()
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +26,8 @@ import (
 func TestAwaitWrittenEndsWhenClickHouseHoldsTheRow(t *testing.T) {
 	conn, database := testenv.ClickHouse(t)
 	store := history.NewClickHouse(conn, database)
-	p, append := startWrittenProjector(t, Config{}, store, store)
-	awaitCreatesStored(t, p, append, conn, database)
+	p, events := startWrittenProjector(t, Config{}, store, store, nil)
+	awaitCreatesStored(t, p, events, conn, database)
 }
 
 // A batch an API call waits for is written at once: neither the fold's flush interval
@@ -34,15 +35,15 @@ func TestAwaitWrittenEndsWhenClickHouseHoldsTheRow(t *testing.T) {
 func TestAwaitedBatchesSkipTheIntervals(t *testing.T) {
 	conn, database := testenv.ClickHouse(t)
 	store := history.NewClickHouse(conn, database)
-	p, append := startWrittenProjector(t, Config{FlushInterval: time.Minute}, history.NewCoalescer(store, time.Minute, 0), store)
-	awaitCreatesStored(t, p, append, conn, database)
+	p, events := startWrittenProjector(t, Config{FlushInterval: time.Minute}, history.NewCoalescer(store, time.Minute, 0), store, nil)
+	awaitCreatesStored(t, p, events, conn, database)
 }
 
 // awaitCreatesStored creates three checks one after the other, waits up to 20 s for
 // each to be written, and checks that ClickHouse holds it when the wait ends.
-func awaitCreatesStored(t *testing.T, p *Projector, append func(*testing.T, ...func(kafka.Message) kafka.Message) (schemas.Event, uint64), conn driver.Conn, database string) {
+func awaitCreatesStored(t *testing.T, p *Projector, events *eventLog, conn driver.Conn, database string) {
 	for i := range 3 {
-		ev, version := append(t)
+		ev, version := events.create(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		held, err := p.AwaitWritten(ctx, ev.CheckID, version)
 		cancel()
@@ -60,14 +61,14 @@ func awaitCreatesStored(t *testing.T, p *Projector, append func(*testing.T, ...f
 }
 
 // startWrittenProjector runs a projector over a fresh two-partition topic, writing
-// through writer and loading states from loader, and returns it with a function that appends a new check's creation
-// and returns the event and its version.
-func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, loader StateLoader) (*Projector, func(t *testing.T, marks ...func(kafka.Message) kafka.Message) (schemas.Event, uint64)) {
+// through writer, loading states from loader and publishing flips to flips (nil: none),
+// and returns it with the topic it folds.
+func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, loader StateLoader, flips Publisher) (*Projector, *eventLog) {
 	const partitions = 2
 	topic := testenv.Topic(t, partitions)
 	brokers := testenv.KafkaBrokers(t)
 	cfg.Brokers, cfg.Topics, cfg.GroupID = brokers, kafkarec.Topics{Events: topic}, testenv.UniqueName(t)
-	p, err := New(cfg, slog.New(slog.DiscardHandler), nil, writer, loader, nil, nil)
+	p, err := New(cfg, slog.New(slog.DiscardHandler), nil, writer, loader, nil, flips)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,23 +80,40 @@ func startWrittenProjector(t *testing.T, cfg Config, writer history.Writer, load
 		<-stopped
 	})
 	testenv.Eventually(t, 60*time.Second, "the projector never held both partitions", p.HoldsAll)
-
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
-	return p, func(t *testing.T, marks ...func(kafka.Message) kafka.Message) (schemas.Event, uint64) {
-		t.Helper()
-		ev := schemas.Event{ID: schemas.NewID(), ProjectID: schemas.NewID(), CheckID: schemas.NewID(), At: time.Now().UTC(),
-			Body: schemas.CheckCreated{Config: schemas.CheckConfig{Timeout: time.Hour, Grace: time.Minute, TZ: "UTC"}}}
-		msg, err := kafkarec.Message(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mark := range marks {
-			msg = mark(msg)
-		}
-		resp := testenv.Produce(ctx, t, client, topic, kafkarec.Partition(msg.Key, partitions),
-			kafka.Record{Key: kafka.NewBytes(msg.Key), Value: kafka.NewBytes(msg.Value), Headers: msg.Headers})
-		return ev, uint64(resp.BaseOffset) + 1
+	return p, &eventLog{ctx: ctx, client: client, topic: topic, partitions: partitions}
+}
+
+// eventLog appends events to a projector's topic.
+type eventLog struct {
+	ctx        context.Context
+	client     *kafka.Client
+	topic      string
+	partitions int
+}
+
+// create appends a new check's creation, its message changed by marks, and returns the
+// event and its version.
+func (l *eventLog) create(t *testing.T, marks ...func(kafka.Message) kafka.Message) (schemas.Event, uint64) {
+	t.Helper()
+	ev := schemas.Event{ID: schemas.NewID(), ProjectID: schemas.NewID(), CheckID: schemas.NewID(), At: time.Now().UTC(),
+		Body: schemas.CheckCreated{Config: schemas.CheckConfig{Timeout: time.Hour, Grace: time.Minute, TZ: "UTC"}}}
+	return ev, l.append(t, ev, marks...)
+}
+
+// append appends ev, its message changed by marks, and returns its version.
+func (l *eventLog) append(t *testing.T, ev schemas.Event, marks ...func(kafka.Message) kafka.Message) uint64 {
+	t.Helper()
+	msg, err := kafkarec.Message(ev)
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, mark := range marks {
+		msg = mark(msg)
+	}
+	resp := testenv.Produce(l.ctx, t, l.client, l.topic, kafkarec.Partition(msg.Key, l.partitions),
+		kafka.Record{Key: kafka.NewBytes(msg.Key), Value: kafka.NewBytes(msg.Value), Headers: msg.Headers})
+	return uint64(resp.BaseOffset) + 1
 }
 
 // gatedWriter holds every write until open is closed.
@@ -119,13 +137,13 @@ func TestBatchesWaitingForClickHouseAreCounted(t *testing.T) {
 	conn, database := testenv.ClickHouse(t)
 	store := history.NewClickHouse(conn, database)
 	open := make(chan struct{})
-	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, gatedWriter{store, open}, store)
+	p, events := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, gatedWriter{store, open}, store, nil)
 	waiting := func() float64 { return batchesWaiting(t, p) }
 	for range 30 {
 		if waiting() >= 2 {
 			break
 		}
-		append(t)
+		events.create(t)
 		time.Sleep(50 * time.Millisecond)
 	}
 	if got := waiting(); got < 2 {
@@ -143,7 +161,7 @@ func TestFoldingWaitsOnlyWhenTheWaitingEventsFillTheQueue(t *testing.T) {
 	store := history.NewClickHouse(conn, database)
 	open := make(chan struct{})
 	const batchSize, appended = 5, 60
-	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond, BatchSize: batchSize}, gatedWriter{store, open}, store)
+	p, events := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond, BatchSize: batchSize}, gatedWriter{store, open}, store, nil)
 	waiting := func() float64 { return batchesWaiting(t, p) }
 	folded := func() float64 {
 		var m dto.Metric
@@ -154,7 +172,7 @@ func TestFoldingWaitsOnlyWhenTheWaitingEventsFillTheQueue(t *testing.T) {
 	}
 	mostWaiting := 0.0
 	for range appended {
-		append(t)
+		events.create(t)
 		time.Sleep(25 * time.Millisecond)
 		mostWaiting = max(mostWaiting, waiting())
 	}
@@ -199,9 +217,9 @@ func batchesWaiting(t *testing.T, p *Projector) float64 {
 func TestAwaitedRecordsHastenTheWriteAhead(t *testing.T) {
 	conn, database := testenv.ClickHouse(t)
 	store := history.NewClickHouse(conn, database)
-	p, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store)
-	holdBothWriters(t, append)
-	ev, version := append(t)
+	p, events := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store, nil)
+	holdBothWriters(t, events)
+	ev, version := events.create(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if stored, err := p.AwaitWritten(ctx, ev.CheckID, version); !stored || err != nil {
@@ -215,9 +233,9 @@ func TestAwaitedRecordsHastenTheWriteAhead(t *testing.T) {
 func TestAwaitedMarksHastenTheWriteAhead(t *testing.T) {
 	conn, database := testenv.ClickHouse(t)
 	store := history.NewClickHouse(conn, database)
-	_, append := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store)
-	holdBothWriters(t, append)
-	ev, version := append(t, kafkarec.Awaited)
+	_, events := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, history.NewCoalescer(store, time.Minute, 0), store, nil)
+	holdBothWriters(t, events)
+	ev, version := events.create(t, kafkarec.Awaited)
 	testenv.Eventually(t, 10*time.Second, "a record marked awaited waited for a minute's write interval", func() bool {
 		var stored uint64
 		if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(ev.CheckID)).Scan(&stored); err != nil {
@@ -229,10 +247,10 @@ func TestAwaitedMarksHastenTheWriteAhead(t *testing.T) {
 
 // holdBothWriters appends a record to each partition with no one waiting for it, so that
 // both partitions' writers wait out the write interval.
-func holdBothWriters(t *testing.T, append func(*testing.T, ...func(kafka.Message) kafka.Message) (schemas.Event, uint64)) {
+func holdBothWriters(t *testing.T, events *eventLog) {
 	held := map[int]bool{}
 	for len(held) < 2 {
-		ev, _ := append(t)
+		ev, _ := events.create(t)
 		held[partitionOf(t, ev)] = true
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -245,4 +263,66 @@ func partitionOf(t *testing.T, ev schemas.Event) int {
 		t.Fatal(err)
 	}
 	return kafkarec.Partition(msg.Key, 2)
+}
+
+// A flip goes on the flips topic as soon as it is folded, while its partition's writer
+// waits for ClickHouse: notifications do not wait out the history's write interval.
+// Its history is written after it all the same.
+func TestFlipsArePublishedWhileHistoryWaits(t *testing.T) {
+	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	open := make(chan struct{})
+	flips := &recordingPublisher{}
+	_, events := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, gatedWriter{store, open}, store, flips)
+	holdBothWriters(t, events)
+	created, _ := events.create(t)
+	paused := created
+	paused.ID, paused.At, paused.Body = schemas.NewID(), time.Now().UTC(), schemas.CheckPaused{}
+	version := events.append(t, paused)
+	testenv.Eventually(t, 10*time.Second, "the pause's flip was not published while ClickHouse held the writes", func() bool {
+		return flips.count(created.CheckID) == 1
+	})
+	close(open)
+	testenv.Eventually(t, 20*time.Second, "the pause was not written once ClickHouse took the writes", func() bool {
+		var stored uint64
+		if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(created.CheckID)).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		return stored >= version
+	})
+	if got := flips.count(created.CheckID); got != 1 {
+		t.Fatalf("the pause's flip was published %d times, want once", got)
+	}
+}
+
+// recordingPublisher keeps the events published to it.
+type recordingPublisher struct {
+	mu     sync.Mutex
+	events []schemas.Event
+}
+
+func (r *recordingPublisher) Publish(_ context.Context, msgs ...kafka.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, msg := range msgs {
+		ev, err := kafkarec.Event(msg)
+		if err != nil {
+			return err
+		}
+		r.events = append(r.events, ev)
+	}
+	return nil
+}
+
+// count is how many events about check were published.
+func (r *recordingPublisher) count(check schemas.ID) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ev := range r.events {
+		if ev.CheckID == check {
+			n++
+		}
+	}
+	return n
 }
