@@ -49,6 +49,8 @@ type options struct {
 	jsonOut     bool
 	visibility  int
 	apiReads    int
+	flipProbes  int
+	flipsTopic  string
 }
 
 func main() {
@@ -67,6 +69,8 @@ func main() {
 	flag.StringVar(&o.topic, "topic", envOr("HC_KAFKA_TOPIC_EVENTS", "hcstream.events"), "events topic, for the verification")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.IntVar(&o.visibility, "visibility", 0, "probes per second of ping-to-API visibility during the run (0: none)")
+	flag.IntVar(&o.flipProbes, "flip-probes", 0, "flips of a check of its own spread over the run, each timed from its ping to its event on the flips topic (0: none)")
+	flag.StringVar(&o.flipsTopic, "flips-topic", envOr("HC_KAFKA_TOPIC_FLIPS", "hcstream.flips"), "flips topic, for -flip-probes")
 	flag.IntVar(&o.apiReads, "api-reads", 0, "API reads per second during the run, alternating the project's check list and one check (0: none)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file, to see what it takes from the box")
 	flag.Parse()
@@ -191,6 +195,10 @@ type result struct {
 	VisibleP50ms  float64 `json:"visible_p50_ms,omitempty"`
 	VisibleP99ms  float64 `json:"visible_p99_ms,omitempty"`
 	VisibleMaxMs  float64 `json:"visible_max_ms,omitempty"`
+	// Flip* measure from a probe's ping request until its flip arrives on the flips topic.
+	FlipProbes int     `json:"flip_probes,omitempty"`
+	FlipP50ms  float64 `json:"flip_p50_ms,omitempty"`
+	FlipMaxMs  float64 `json:"flip_max_ms,omitempty"`
 	// List* and Single* time API reads made during the run: GET /api/v3/checks/ and
 	// GET /api/v3/checks/<uuid>, from request to the last byte of the response.
 	ListReads   int     `json:"list_reads,omitempty"`
@@ -250,6 +258,15 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		probing.Go(func() { probes, probeErr = probeVisibility(ctx, client, o, probeChecks, o.warmup+o.duration) })
 	}
+	var flips []time.Duration
+	var flipErr error
+	if o.flipProbes > 0 {
+		flipCheck, err := createChecks(ctx, client, options{apiURL: o.apiURL, apiKey: o.apiKey, checks: 1})
+		if err != nil {
+			return err
+		}
+		probing.Go(func() { flips, flipErr = probeFlips(ctx, client, o, flipCheck[0], o.flipProbes, o.duration) })
+	}
 	var reads apiReads
 	var readErr error
 	if o.apiReads > 0 {
@@ -265,6 +282,14 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	if readErr != nil {
 		return readErr
+	}
+	if flipErr != nil {
+		return flipErr
+	}
+	if len(flips) > 0 {
+		slices.Sort(flips)
+		res.FlipProbes = len(flips)
+		res.FlipP50ms, res.FlipMaxMs = quantile(flips, 0.5), quantile(flips, 1)
 	}
 	if len(reads.list) > 0 {
 		slices.Sort(reads.list)
@@ -301,6 +326,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if res.VisibleProbes > 0 {
 		fmt.Fprintf(stdout, "ping visible through the API (%d probes): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 			res.VisibleProbes, res.VisibleP50ms, res.VisibleP99ms, res.VisibleMaxMs)
+	}
+	if res.FlipProbes > 0 {
+		fmt.Fprintf(stdout, "flip on the flips topic (%d probes): p50 %.1f ms, max %.1f ms\n", res.FlipProbes, res.FlipP50ms, res.FlipMaxMs)
 	}
 	if res.ListReads > 0 {
 		fmt.Fprintf(stdout, "GET /api/v3/checks/ (%d reads of %d checks): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
