@@ -905,6 +905,7 @@ func (p *Projector) startWrites(ctx context.Context, log *slog.Logger, st *parti
 			// costs about as much as the coalescing interval, so writing them one by
 			// one would fall behind folding and stall it.
 			w.mergeWaiting(w.toWrite, b)
+			b.dropSupersededChecks()
 			switch {
 			case !ok:
 			case p.flush(ctx, log, commit, b, st.written.awaitedBefore(b.nextOffset)):
@@ -1061,6 +1062,32 @@ func (b *batch) append(later *batch) {
 	b.registry = append(b.registry, later.registry...)
 	b.nextOffset = later.nextOffset
 	b.events += later.events
+}
+
+// dropSupersededChecks keeps, of each check's rows in the batch, only the one of the
+// last step that has it: the checks table keeps a check's highest version, so the earlier
+// rows of one write would only be stored to be merged away, and at a write a second a
+// busy check has a row in each of about ten steps. What they held is in the later row
+// (state is cumulative, and an hour that ended is in the later step's Hours).
+func (b *batch) dropSupersededChecks() {
+	if len(b.steps) < 2 {
+		return
+	}
+	last := make(map[schemas.ID]int, len(b.steps[len(b.steps)-1].Checks))
+	for i := range b.steps {
+		for j := range b.steps[i].Checks {
+			last[b.steps[i].Checks[j].State.CheckID] = i
+		}
+	}
+	for i := range b.steps[:len(b.steps)-1] {
+		kept := b.steps[i].Checks[:0]
+		for _, row := range b.steps[i].Checks {
+			if last[row.State.CheckID] == i {
+				kept = append(kept, row)
+			}
+		}
+		b.steps[i].Checks = kept
+	}
 }
 
 func (p *Projector) fetchBatch(ctx context.Context, records *fetcher, st *partitionState) (*batch, error) {

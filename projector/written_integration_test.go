@@ -50,11 +50,7 @@ func awaitCreatesStored(t *testing.T, p *Projector, events *eventLog, conn drive
 		if !held || err != nil {
 			t.Fatalf("check %d at version %d: AwaitWritten = %v, %v; want true, nil within 20 s", i, version, held, err)
 		}
-		var stored uint64
-		if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(ev.CheckID)).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		if stored < version {
+		if stored := storedVersion(t, conn, database, ev.CheckID); stored < version {
 			t.Fatalf("check %d: AwaitWritten vouched for version %d, but ClickHouse holds %d", i, version, stored)
 		}
 	}
@@ -237,11 +233,7 @@ func TestAwaitedMarksHastenTheWriteAhead(t *testing.T) {
 	holdBothWriters(t, events)
 	ev, version := events.create(t, kafkarec.Awaited)
 	testenv.Eventually(t, 10*time.Second, "a record marked awaited waited for a minute's write interval", func() bool {
-		var stored uint64
-		if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(ev.CheckID)).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		return stored >= version
+		return storedVersion(t, conn, database, ev.CheckID) >= version
 	})
 }
 
@@ -284,11 +276,7 @@ func TestFlipsArePublishedWhileHistoryWaits(t *testing.T) {
 	})
 	close(open)
 	testenv.Eventually(t, 20*time.Second, "the pause was not written once ClickHouse took the writes", func() bool {
-		var stored uint64
-		if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(created.CheckID)).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		return stored >= version
+		return storedVersion(t, conn, database, created.CheckID) >= version
 	})
 	if got := flips.count(created.CheckID); got != 1 {
 		t.Fatalf("the pause's flip was published %d times, want once", got)
@@ -325,4 +313,70 @@ func (r *recordingPublisher) count(check schemas.ID) int {
 		}
 	}
 	return n
+}
+
+// Batches merged into one write while ClickHouse held the last one store one row of a
+// check they all changed, the latest.
+func TestMergedWritesStoreEachCheckOnce(t *testing.T) {
+	conn, database := testenv.ClickHouse(t)
+	store := history.NewClickHouse(conn, database)
+	open := make(chan struct{})
+	rows := &checkRowCounter{Writer: store}
+	_, events := startWrittenProjector(t, Config{FlushInterval: 10 * time.Millisecond}, gatedWriter{rows, open}, store, nil)
+	created, _ := events.create(t)
+	time.Sleep(300 * time.Millisecond) // the creation's batch is the write held
+	var version uint64
+	for i := range 6 {
+		ev := created
+		ev.ID, ev.At, ev.Body = schemas.NewID(), time.Now().UTC(), schemas.CheckPaused{}
+		if i%2 == 1 {
+			ev.Body = schemas.CheckResumed{}
+		}
+		version = events.append(t, ev)
+		time.Sleep(50 * time.Millisecond) // a batch of its own
+	}
+	close(open)
+	testenv.Eventually(t, 20*time.Second, "the last change was not written once ClickHouse took the writes", func() bool {
+		return storedVersion(t, conn, database, created.CheckID) >= version
+	})
+	if got := rows.of(created.CheckID); got > 3 {
+		t.Fatalf("%d rows of the check written for a creation and six changes in batches merged behind a held write, want at most 3", got)
+	}
+}
+
+// checkRowCounter counts the check rows written through it, by check.
+type checkRowCounter struct {
+	history.Writer
+	mu   sync.Mutex
+	rows map[schemas.ID]int
+}
+
+func (c *checkRowCounter) Write(ctx context.Context, batches ...history.Batch) error {
+	c.mu.Lock()
+	if c.rows == nil {
+		c.rows = map[schemas.ID]int{}
+	}
+	for i := range batches {
+		for _, row := range batches[i].Checks {
+			c.rows[row.State.CheckID]++
+		}
+	}
+	c.mu.Unlock()
+	return c.Writer.Write(ctx, batches...)
+}
+
+func (c *checkRowCounter) of(check schemas.ID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rows[check]
+}
+
+// storedVersion is the highest version of a check's rows in ClickHouse.
+func storedVersion(t *testing.T, conn driver.Conn, database string, check schemas.ID) uint64 {
+	t.Helper()
+	var stored uint64
+	if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM "+database+".checks WHERE check_id = ?", uuid.UUID(check)).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	return stored
 }
