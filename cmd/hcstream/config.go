@@ -215,6 +215,12 @@ func loadConfig(fs *flag.FlagSet, args []string, env func(string) string, stderr
 			}
 		}
 	}
+	// A ping can wait out the spacing before its produce request even starts: a timeout
+	// that leaves the broker less than as long again would answer pings 503 while Kafka
+	// is well.
+	if c.PublishTimeout < 2*c.ProduceSpacing {
+		return c, fmt.Errorf("HC_INGEST_PUBLISH_TIMEOUT (%v) must be at least twice HC_INGEST_PRODUCE_SPACING (%v): a ping can wait out the spacing before its produce request starts", c.PublishTimeout, c.ProduceSpacing)
+	}
 	for _, v := range vars {
 		val := effective[v.name]
 		if secretVars[v.name] && val != "" {

@@ -66,6 +66,31 @@ func TestDurationBounds(t *testing.T) {
 	}
 }
 
+// A publish timeout that a ping could spend waiting out the produce spacing is refused,
+// naming both settings.
+func TestPublishTimeoutLeavesRoomAfterTheSpacing(t *testing.T) {
+	for _, tc := range []struct {
+		timeout, spacing string
+		ok               bool
+	}{
+		{"3ms", "2ms", false},
+		{"2ms", "2ms", false},
+		{"4ms", "2ms", true},
+		{"1ms", "0", true},
+		{"199ms", "100ms", false},
+		{"200ms", "100ms", true},
+	} {
+		env := map[string]string{"HC_INGEST_PUBLISH_TIMEOUT": tc.timeout, "HC_INGEST_PRODUCE_SPACING": tc.spacing}
+		_, err := loadConfig(flag.NewFlagSet("hcstream", flag.ContinueOnError), nil, func(k string) string { return env[k] }, io.Discard)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("timeout %s, spacing %s: %v", tc.timeout, tc.spacing, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "HC_INGEST_PUBLISH_TIMEOUT") || !strings.Contains(err.Error(), "HC_INGEST_PRODUCE_SPACING")):
+			t.Errorf("timeout %s, spacing %s: %v, want an error naming both", tc.timeout, tc.spacing, err)
+		}
+	}
+}
+
 func TestSettingsAreTheEffectiveValuesWithSecretsHidden(t *testing.T) {
 	env := map[string]string{"HC_PING_BODY_LIMIT": "5000", "HC_LISTEN": "127.0.0.1:7000", "HC_CLICKHOUSE_PASSWORD": "hunter2"}
 	cfg, err := loadConfig(flag.NewFlagSet("hcstream", flag.ContinueOnError), []string{"--listen", "127.0.0.1:9999"},
