@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 25000, "target pings per second; 0 sends as fast as possible")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "measured duration")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "unmeasured warm-up before the measured run")
-	flag.StringVar(&o.mix, "mix", "success=85,start=5,fail=4,exit=4,log=2", "ping kinds by weight: success, start, fail, exit, log")
+	flag.StringVar(&o.mix, "mix", "success=85,start=5,fail=4,exit=4,log=2", "ping kinds by weight: success, start, fail, exit, log, unknown (a UUID no check has: 404)")
 	flag.IntVar(&o.bodyBytes, "body", 0, "bytes of body sent with each ping (POST when > 0)")
 	flag.StringVar(&o.brokers, "kafka-brokers", envOr("HC_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, for the verification")
 	flag.StringVar(&o.topic, "topic", envOr("HC_KAFKA_TOPIC_EVENTS", "hcstream.events"), "events topic, for the verification")
@@ -132,6 +132,8 @@ type kind struct {
 	name   string
 	suffix func(r *rand.Rand) string
 	weight int
+	// unknown pings a UUID no check has, as cron jobs of deleted checks do (404).
+	unknown bool
 }
 
 func parseMix(mix string) ([]kind, error) {
@@ -141,6 +143,7 @@ func parseMix(mix string) ([]kind, error) {
 		"fail":    func(*rand.Rand) string { return "/fail" },
 		"log":     func(*rand.Rand) string { return "/log" },
 		"exit":    func(r *rand.Rand) string { return "/" + strconv.Itoa(r.IntN(4)) },
+		"unknown": func(*rand.Rand) string { return "" },
 	}
 	var kinds []kind
 	for part := range strings.SplitSeq(mix, ",") {
@@ -149,7 +152,7 @@ func parseMix(mix string) ([]kind, error) {
 		if !ok || err != nil || weight < 0 || suffixes[name] == nil {
 			return nil, fmt.Errorf("bad -mix item %q", part)
 		}
-		kinds = append(kinds, kind{name, suffixes[name], weight})
+		kinds = append(kinds, kind{name: name, suffix: suffixes[name], weight: weight, unknown: name == "unknown"})
 	}
 	return kinds, nil
 }
@@ -408,6 +411,10 @@ func drive(ctx context.Context, o options, checks []string, kinds []kind, d time
 		}()
 	}
 	body := bytes.Repeat([]byte("x"), o.bodyBytes)
+	unknownChecks := make([]string, len(checks))
+	for i := range unknownChecks {
+		unknownChecks[i] = schemas.NewID().String()
+	}
 	var mu sync.Mutex
 	var latencies, services []time.Duration
 	var wg sync.WaitGroup
@@ -437,7 +444,11 @@ func drive(ctx context.Context, o options, checks []string, kinds []kind, d time
 					break
 				}
 				k := pick(kinds, r)
-				path := "/ping/" + checks[r.IntN(len(checks))] + k.suffix(r)
+				check := checks[r.IntN(len(checks))]
+				if k.unknown {
+					check = unknownChecks[r.IntN(len(unknownChecks))]
+				}
+				path := "/ping/" + check + k.suffix(r)
 				method := "GET"
 				if len(body) > 0 {
 					method = "POST"
