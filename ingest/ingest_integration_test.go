@@ -157,3 +157,65 @@ func TestAutoProvisionRaceOnKafka(t *testing.T) {
 		}
 	}
 }
+
+// Syncs share their requests for the registry topic's end, yet each still finds every
+// check registered before it was called, while other Syncs keep a request in flight.
+func TestSyncsShareRequestsAndMissNoEarlierCheck(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	topic := testenv.Topic(t, 1, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
+	reg := NewRegistry(brokers, topic, slog.New(slog.DiscardHandler))
+	runCtx, stop := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	running.Go(func() { _ = reg.Run(runCtx) })
+	t.Cleanup(func() {
+		stop()
+		running.Wait()
+	})
+	testenv.Eventually(t, 20*time.Second, "registry never caught up", reg.Ready)
+	project := schemas.NewID()
+	producer := kafkarec.NewProducer(brokers, topic, 0)
+	defer producer.Close()
+
+	// Pings for unknown checks keep a request for the end in flight throughout.
+	hammerCtx, stopHammer := context.WithCancel(context.Background())
+	var hammer sync.WaitGroup
+	for range 20 {
+		hammer.Go(func() {
+			for hammerCtx.Err() == nil {
+				ctx, cancel := context.WithTimeout(hammerCtx, 5*time.Second)
+				_ = reg.Sync(ctx)
+				cancel()
+			}
+		})
+	}
+	before := reg.EndProbes()
+	started := time.Now()
+	const rounds = 30
+	for i := range rounds {
+		id := schemas.NewID()
+		msg, err := kafkarec.Message(schemas.Event{ID: schemas.NewID(), ProjectID: project, CheckID: id, Body: schemas.CheckCreated{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := producer.Publish(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, ok := reg.Check(id); !ok {
+			t.Fatalf("round %d: a check registered before Sync was called is unknown after it returned", i)
+		}
+	}
+	stopHammer()
+	hammer.Wait()
+	// Twenty callers syncing back to back would send a request each per round trip;
+	// shared, the requests go at most one per spacing (and one at the start).
+	elapsed := time.Since(started)
+	if probes, most := reg.EndProbes()-before, int64(elapsed/endProbeSpacing)+2; probes > most {
+		t.Fatalf("%d requests for the end in %v with 20 callers syncing, want at most %d (one per %v)", probes, elapsed, most, endProbeSpacing)
+	}
+}

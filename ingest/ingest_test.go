@@ -359,6 +359,77 @@ func TestProvisionedCheckIsPingableBeforeTheRegistryHasIt(t *testing.T) {
 	}
 }
 
+// A request for the registry topic's end serves only the callers that arrived before it
+// was sent: one arriving while a request is out waits for the next, which it shares
+// with everyone else arriving meanwhile.
+func TestEndRequestsServeOnlyEarlierCallers(t *testing.T) {
+	r := NewRegistry([]string{"unused:9092"}, "registry", slog.New(slog.DiscardHandler))
+	var sent atomic.Int64
+	release := make(chan struct{})
+	r.askEnd = func(context.Context) (int64, error) {
+		n := sent.Add(1)
+		<-release
+		return n, nil
+	}
+	ends := make(chan int64, 4)
+	within := func(what string, op func(time.Duration) bool) {
+		t.Helper()
+		if !op(5 * time.Second) {
+			t.Fatalf("%s: not within 5 s", what)
+		}
+	}
+	releaseOne := func(what string) {
+		within(what, func(d time.Duration) bool {
+			select {
+			case release <- struct{}{}:
+				return true
+			case <-time.After(d):
+				return false
+			}
+		})
+	}
+	nextEnd := func() (end int64) {
+		within("a caller's answer", func(d time.Duration) bool {
+			select {
+			case end = <-ends:
+				return true
+			case <-time.After(d):
+				return false
+			}
+		})
+		return end
+	}
+	ask := func() {
+		end, err := r.topicEnd(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		ends <- end
+	}
+	go ask()
+	for sent.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	// Three callers arrive while the first request is out.
+	for range 3 {
+		go ask()
+	}
+	time.Sleep(20 * time.Millisecond)
+	releaseOne("request 1 sent")
+	if end := nextEnd(); end != 1 {
+		t.Fatalf("the first caller got the end of request %d, want 1", end)
+	}
+	releaseOne("request 2 sent for the callers that arrived while request 1 was out")
+	for range 3 {
+		if end := nextEnd(); end != 2 {
+			t.Fatalf("a caller arriving while request 1 was out got the end of request %d, want 2", end)
+		}
+	}
+	if got := sent.Load(); got != 2 {
+		t.Fatalf("%d requests sent for four callers, want 2", got)
+	}
+}
+
 // The registry remembers deleted checks' IDs as taken.
 func TestRegistryTakenIncludesDeletedChecks(t *testing.T) {
 	r := NewRegistry([]string{"unused:9092"}, "registry", slog.New(slog.DiscardHandler))

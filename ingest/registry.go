@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -34,7 +35,32 @@ type Registry struct {
 	applied  int64              // next offset to read
 	progress chan struct{}
 	caughtUp bool
+
+	// Sync asks the broker for the topic's end through endProbes; probeMu guards
+	// nextProbe, the probe the callers waiting now share, and probing, whether a
+	// goroutine is sending probes.
+	probeMu   sync.Mutex
+	nextProbe *endProbe
+	probing   bool
+	endProbes atomic.Int64
+	// askEnd sends one request for the topic's end (listEnd; tests replace it).
+	askEnd func(context.Context) (int64, error)
 }
+
+// endProbe is one request for the registry topic's end, shared by every Sync that
+// arrived before it was sent.
+type endProbe struct {
+	done chan struct{}
+	end  int64
+	err  error
+}
+
+// endProbeSpacing is the least time between the starts of two requests for the
+// registry topic's end. Pings for unknown checks each need one sent after they arrived
+// (a check created before the ping must be found); a flood of them, such as the cron
+// jobs of a deleted check, shares one request per spacing instead of sending one
+// each, and a lone one is answered at once.
+const endProbeSpacing = 5 * time.Millisecond
 
 type registeredCheck struct {
 	project schemas.ID
@@ -48,7 +74,7 @@ type slugKey struct {
 
 // NewRegistry returns an empty registry that Run fills.
 func NewRegistry(brokers []string, topic string, logger *slog.Logger) *Registry {
-	return &Registry{
+	r := &Registry{
 		brokers: brokers, topic: topic, log: logger.With("component", "registry"),
 		client:   &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}},
 		checks:   map[schemas.ID]registeredCheck{},
@@ -58,6 +84,8 @@ func NewRegistry(brokers []string, topic string, logger *slog.Logger) *Registry 
 		counts:   map[schemas.ID]int{},
 		progress: make(chan struct{}),
 	}
+	r.askEnd = r.listEnd
+	return r
 }
 
 // Run tails the registry topic from its beginning until ctx ends.
@@ -204,17 +232,10 @@ var ErrRegistryUnavailable = errors.New("check registry unavailable")
 // applied. A miss after Sync is a real miss; it is the read-your-writes barrier that
 // makes a just-created check pingable.
 func (r *Registry) Sync(ctx context.Context) error {
-	resp, err := r.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{r.topic: {kafka.LastOffsetOf(0)}},
-	})
+	end, err := r.topicEnd(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: listing registry offsets: %v", ErrRegistryUnavailable, err)
 	}
-	parts := resp.Topics[r.topic]
-	if len(parts) != 1 || parts[0].Error != nil {
-		return fmt.Errorf("%w: listing registry offsets: %v", ErrRegistryUnavailable, parts)
-	}
-	end := parts[0].LastOffset
 	for {
 		r.mu.RLock()
 		applied, progress := r.applied, r.progress
@@ -230,6 +251,69 @@ func (r *Registry) Sync(ctx context.Context) error {
 		}
 	}
 }
+
+// topicEnd returns the registry topic's end as the broker told it in a request sent
+// after topicEnd was called.
+func (r *Registry) topicEnd(ctx context.Context) (int64, error) {
+	r.probeMu.Lock()
+	probe := r.nextProbe
+	if probe == nil {
+		probe = &endProbe{done: make(chan struct{})}
+		r.nextProbe = probe
+		if !r.probing {
+			r.probing = true
+			go r.sendProbes()
+		}
+	}
+	r.probeMu.Unlock()
+	select {
+	case <-probe.done:
+		return probe.end, probe.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// sendProbes sends the waiting probes, endProbeSpacing apart, until none waits.
+func (r *Registry) sendProbes() {
+	var last time.Time
+	for {
+		if wait := endProbeSpacing - time.Since(last); wait > 0 {
+			time.Sleep(wait)
+		}
+		r.probeMu.Lock()
+		probe := r.nextProbe
+		r.nextProbe = nil
+		r.probing = probe != nil
+		r.probeMu.Unlock()
+		if probe == nil {
+			return
+		}
+		last = time.Now()
+		r.endProbes.Add(1)
+		// Bounded by the client's timeout alone: the callers sharing the probe may give
+		// up, but one that gave up must not fail the others.
+		probe.end, probe.err = r.askEnd(context.Background())
+		close(probe.done)
+	}
+}
+
+func (r *Registry) listEnd(ctx context.Context) (int64, error) {
+	resp, err := r.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{r.topic: {kafka.LastOffsetOf(0)}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	parts := resp.Topics[r.topic]
+	if len(parts) != 1 || parts[0].Error != nil {
+		return 0, fmt.Errorf("%v", parts)
+	}
+	return parts[0].LastOffset, nil
+}
+
+// EndProbes is how many requests for the registry topic's end have been sent.
+func (r *Registry) EndProbes() int64 { return r.endProbes.Load() }
 
 func (r *Registry) markCaughtUp() {
 	r.mu.Lock()

@@ -343,6 +343,9 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	if has("ingest") {
 		registry := ingest.NewRegistry(cfg.KafkaBrokers, cfg.RegistryTopic, logger)
 		ingestRegistry = registry
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcstream_ingest_registry_end_probes_total",
+			Help: "Requests for the registry topic's end, sent for pings of checks the registry does not know (at most one per 5 ms)."},
+			func() float64 { return float64(registry.EndProbes()) }))
 		after(kafkaReady)(func() error { return registry.Run(gctx) })
 		components = append(components, status.Component{Name: "registry", Checker: status.CheckerFunc(func(context.Context) error {
 			if !registry.Ready() {
