@@ -343,9 +343,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 	if has("ingest") {
 		registry := ingest.NewRegistry(cfg.KafkaBrokers, cfg.RegistryTopic, logger)
 		ingestRegistry = registry
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcstream_ingest_registry_end_probes_total",
-			Help: "Requests for the registry topic's end, sent for pings of checks the registry does not know (at most one per 5 ms)."},
-			func() float64 { return float64(registry.EndProbes()) }))
+		registerRegistryMetrics(reg, registry)
 		after(kafkaReady)(func() error { return registry.Run(gctx) })
 		components = append(components, status.Component{Name: "registry", Checker: status.CheckerFunc(func(context.Context) error {
 			if !registry.Ready() {
@@ -498,6 +496,14 @@ func underSitePath(h http.Handler, prefix string) http.Handler {
 		inner.URL = &u
 		h.ServeHTTP(w, &inner)
 	})
+}
+
+// registerRegistryMetrics exports how many requests for the registry topic's end
+// ingest's registry sent.
+func registerRegistryMetrics(reg prometheus.Registerer, registry *ingest.Registry) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcstream_ingest_registry_end_probes_total",
+		Help: "Requests for the registry topic's end, sent for pings of checks the registry does not know (at most one per 5 ms)."},
+		func() float64 { return float64(registry.EndProbes()) }))
 }
 
 // registerProducerMetrics exports how many produce requests ingest's producer sent and

@@ -59,6 +59,7 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	newServer(nil, logger, reg, time.Minute, time.Minute)
 	ingest.New(ingest.Config{}, logger, reg, nil, nil, time.Now)
 	registerProducerMetrics(reg, kafkarec.NewProducer([]string{"127.0.0.1:9"}, "events", 1))
+	registerRegistryMetrics(reg, ingest.NewRegistry([]string{"127.0.0.1:9"}, "registry", logger))
 	query.New(query.Config{}, logger, reg, nil, nil, time.Now)
 	cfg := projector.Config{Brokers: []string{"127.0.0.1:9"}}
 	if _, err := projector.New(cfg, logger, reg, nil, nil, nil, nil); err != nil {
