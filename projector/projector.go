@@ -780,13 +780,9 @@ func (p *Projector) runPartition(ctx context.Context, states *restorer, partitio
 	defer cancelWrites()
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(drainGrace, cancelWrites) })
 	defer stopGrace()
-	// The queue is bounded by the events its batches hold, not by their number: at a
-	// write interval of a second, ten 100 ms batches wait for each write, and a bound of
-	// a few batches would stop folding (and the live state) for most of every second.
-	room := newQueueRoom(writeQueue * p.cfg.BatchSize)
 	waiting := p.metrics.batchesWaiting.WithLabelValues(strconv.Itoa(partition))
 	defer p.metrics.batchesWaiting.DeleteLabelValues(strconv.Itoa(partition))
-	writes := p.startWrites(writeCtx, log, st, commit, room, waiting)
+	writes := p.startWrites(writeCtx, log, st, commit, waiting)
 	for ctx.Err() == nil {
 		b, err := p.fetchBatch(ctx, records, st)
 		if err != nil {
@@ -876,7 +872,11 @@ type partitionWrites struct {
 }
 
 // startWrites starts a partition's two write stages; ctx bounds their retries.
-func (p *Projector) startWrites(ctx context.Context, log *slog.Logger, st *partitionState, commit func(next int64) error, room *queueRoom, waiting prometheus.Gauge) *partitionWrites {
+func (p *Projector) startWrites(ctx context.Context, log *slog.Logger, st *partitionState, commit func(next int64) error, waiting prometheus.Gauge) *partitionWrites {
+	// The queue is bounded by the events its batches hold, not by their number: at a
+	// write interval of a second, ten 100 ms batches wait for each write, and a bound of
+	// a few batches would stop folding (and the live state) for most of every second.
+	room := newQueueRoom(writeQueue * p.cfg.BatchSize)
 	w := &partitionWrites{toPublish: make(chan *batch, writeQueueBatches), toWrite: make(chan *batch, writeQueueBatches), room: room,
 		failed: make(chan struct{}), published: true, done: make(chan bool, 1), waiting: waiting, foldWait: p.metrics.foldWaiting}
 	go func() {
