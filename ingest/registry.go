@@ -306,8 +306,11 @@ func (r *Registry) listEnd(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	parts := resp.Topics[r.topic]
-	if len(parts) != 1 || parts[0].Error != nil {
-		return 0, fmt.Errorf("%v", parts)
+	switch {
+	case len(parts) != 1:
+		return 0, fmt.Errorf("the broker answered for %d partitions, want 1", len(parts))
+	case parts[0].Error != nil:
+		return 0, parts[0].Error
 	}
 	return parts[0].LastOffset, nil
 }
