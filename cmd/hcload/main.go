@@ -132,18 +132,19 @@ type kind struct {
 	name   string
 	suffix func(r *rand.Rand) string
 	weight int
-	// unknown pings a UUID no check has, as cron jobs of deleted checks do (404).
-	unknown bool
 }
+
+// unknownKind pings a UUID no check has, as cron jobs of deleted checks do (404).
+const unknownKind = "unknown"
 
 func parseMix(mix string) ([]kind, error) {
 	suffixes := map[string]func(*rand.Rand) string{
-		"success": func(*rand.Rand) string { return "" },
-		"start":   func(*rand.Rand) string { return "/start" },
-		"fail":    func(*rand.Rand) string { return "/fail" },
-		"log":     func(*rand.Rand) string { return "/log" },
-		"exit":    func(r *rand.Rand) string { return "/" + strconv.Itoa(r.IntN(4)) },
-		"unknown": func(*rand.Rand) string { return "" },
+		"success":   func(*rand.Rand) string { return "" },
+		"start":     func(*rand.Rand) string { return "/start" },
+		"fail":      func(*rand.Rand) string { return "/fail" },
+		"log":       func(*rand.Rand) string { return "/log" },
+		"exit":      func(r *rand.Rand) string { return "/" + strconv.Itoa(r.IntN(4)) },
+		unknownKind: func(*rand.Rand) string { return "" },
 	}
 	var kinds []kind
 	for part := range strings.SplitSeq(mix, ",") {
@@ -152,7 +153,7 @@ func parseMix(mix string) ([]kind, error) {
 		if !ok || err != nil || weight < 0 || suffixes[name] == nil {
 			return nil, fmt.Errorf("bad -mix item %q", part)
 		}
-		kinds = append(kinds, kind{name: name, suffix: suffixes[name], weight: weight, unknown: name == "unknown"})
+		kinds = append(kinds, kind{name, suffixes[name], weight})
 	}
 	return kinds, nil
 }
@@ -445,7 +446,7 @@ func drive(ctx context.Context, o options, checks []string, kinds []kind, d time
 				}
 				k := pick(kinds, r)
 				check := checks[r.IntN(len(checks))]
-				if k.unknown {
+				if k.name == unknownKind {
 					check = unknownChecks[r.IntN(len(unknownChecks))]
 				}
 				path := "/ping/" + check + k.suffix(r)
