@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all run test up down status build lint unit integration test-fault test-current-clickhouse current-clickhouse-install test-alerts fuzz bench load clean
+.PHONY: all run test up down status build lint unit integration test-fault test-current-clickhouse current-clickhouse-install test-alerts fuzz bench load load-floor clean
 
 all: build
 
@@ -104,6 +104,11 @@ load: build
 	$(GO) build -o bin/hcload ./cmd/hcload
 	key=$$(bin/hcstream project create --name load | sed 's/.*"api_key":"\([^"]*\)".*/\1/'); \
 	bin/hcload -api-key "$$key" -checks $(LOAD_CHECKS) -rate $(LOAD_RATE) -concurrency $(LOAD_CONNECTIONS) -duration $(LOAD_DURATION)
+
+## load-floor: what answering pings over HTTP alone takes from this machine at the load's rate (no stack needed)
+load-floor:
+	$(GO) build -o bin/hcload ./cmd/hcload
+	bin/hcload -floor -rate $(LOAD_RATE) -concurrency $(LOAD_CONNECTIONS) -duration $(LOAD_DURATION)
 
 clean:
 	rm -rf bin

@@ -73,13 +73,22 @@ func main() {
 	flag.StringVar(&o.flipsTopic, "flips-topic", envOr("HC_KAFKA_TOPIC_FLIPS", "hcstream.flips"), "flips topic, for -flip-probes")
 	flag.IntVar(&o.apiReads, "api-reads", 0, "API reads per second during the run, alternating the project's check list and one check (0: none)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file, to see what it takes from the box")
+	floor := flag.Bool("floor", false, "measure the machine's floor instead: drive a stand-in server that answers every ping with 200 and does nothing else, and print the CPU it and hcload take (-url, -api-key and Kafka are not used)")
+	serveStandIn := flag.Bool("serve-floor", false, "serve the stand-in of -floor on a free loopback port (started by -floor itself)")
 	flag.Parse()
 	if o.apiURL == "" {
 		o.apiURL = o.baseURL
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := profiled(*cpuProfile, func() error { return run(ctx, o, os.Stdout) }); err != nil {
+	runMode := run
+	switch {
+	case *serveStandIn:
+		runMode = func(ctx context.Context, _ options, stdout io.Writer) error { return serveFloor(ctx, stdout) }
+	case *floor:
+		runMode = runFloor
+	}
+	if err := profiled(*cpuProfile, func() error { return runMode(ctx, o, os.Stdout) }); err != nil {
 		fmt.Fprintln(os.Stderr, "hcload:", err)
 		os.Exit(1)
 	}
@@ -321,11 +330,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if o.jsonOut {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "checks %d, connections %d, target %d/s, measured %.1fs\n", res.Checks, res.Concurrency, res.TargetRate, res.Seconds)
-	fmt.Fprintf(stdout, "sent %d, acknowledged (200) %d, by status %v\n", res.Sent, res.Acknowledged, res.ByStatus)
-	fmt.Fprintf(stdout, "throughput %.0f acknowledged pings/s\n", res.Throughput)
-	fmt.Fprintf(stdout, "latency from schedule: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.P50ms, res.P95ms, res.P99ms, res.MaxMs)
-	fmt.Fprintf(stdout, "latency from send:     p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.ServiceP50ms, res.ServiceP99ms, res.ServiceMaxMs)
+	printLoad(stdout, res)
 	fmt.Fprintf(stdout, "kafka: %d of this run's pings appended during the run; equals acknowledged: %v\n", res.KafkaEvents, res.KafkaVerified)
 	if res.VisibleProbes > 0 {
 		fmt.Fprintf(stdout, "ping visible through the API (%d probes): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -484,6 +489,15 @@ func drive(ctx context.Context, o options, checks []string, kinds []kind, d time
 	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = quantile(latencies, 0.50), quantile(latencies, 0.95), quantile(latencies, 0.99), quantile(latencies, 1)
 	res.ServiceP50ms, res.ServiceP99ms, res.ServiceMaxMs = quantile(services, 0.50), quantile(services, 0.99), quantile(services, 1)
 	return res, ctx.Err()
+}
+
+// printLoad prints what drive measured.
+func printLoad(stdout io.Writer, res result) {
+	fmt.Fprintf(stdout, "checks %d, connections %d, target %d/s, measured %.1fs\n", res.Checks, res.Concurrency, res.TargetRate, res.Seconds)
+	fmt.Fprintf(stdout, "sent %d, acknowledged (200) %d, by status %v\n", res.Sent, res.Acknowledged, res.ByStatus)
+	fmt.Fprintf(stdout, "throughput %.0f acknowledged pings/s\n", res.Throughput)
+	fmt.Fprintf(stdout, "latency from schedule: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.P50ms, res.P95ms, res.P99ms, res.MaxMs)
+	fmt.Fprintf(stdout, "latency from send:     p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.ServiceP50ms, res.ServiceP99ms, res.ServiceMaxMs)
 }
 
 // probeVisibility pings its own checks at o.visibility per second, and after each
