@@ -287,6 +287,15 @@ func TestSliceCreateCheckPingAndRead(t *testing.T) {
 	if got := do(t, "GET", s.base+"/api/v3/checks/"+id, key, ""); got.code != 404 {
 		t.Errorf("get after delete: %d", got.code)
 	}
+
+	// The projector's producers count what they sent by topic: the project's and the
+	// check's registry records, and the check's two flips (up, then down).
+	for topic, records := range map[string]float64{"registry": 2, "flips": 2} {
+		testenv.Eventually(t, 10*time.Second, "the projector's "+topic+" producer did not count its records", func() bool {
+			return metricValue(t, s.base, `hcstream_projector_produce_records_total{topic="`+topic+`"}`) >= records &&
+				metricValue(t, s.base, `hcstream_projector_produce_requests_total{topic="`+topic+`"}`) >= 1
+		})
+	}
 }
 
 // A check that stops pinging goes down when stream time passes its deadline, with a

@@ -368,6 +368,7 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		defer registryWriter.Close()
 		flipsWriter := kafkarec.NewProducer(cfg.KafkaBrokers, cfg.FlipsTopic, 0)
 		defer flipsWriter.Close()
+		registerProjectorProducerMetrics(reg, map[string]*kafkarec.Producer{"registry": registryWriter, "flips": flipsWriter})
 		store := history.NewClickHouse(conn, cfg.ClickHouseDatabase)
 		proj, err := projector.New(projector.Config{Brokers: cfg.KafkaBrokers, Topics: kafkarec.Topics{Events: cfg.EventsTopic, Registry: cfg.RegistryTopic, Flips: cfg.FlipsTopic},
 			GroupID: cfg.ProjectorGroup, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, OutageWindow: cfg.OutageWindow}, logger, reg,
@@ -509,11 +510,29 @@ func registerRegistryMetrics(reg prometheus.Registerer, registry *ingest.Registr
 // registerProducerMetrics exports how many produce requests ingest's producer sent and
 // the records they carried.
 func registerProducerMetrics(reg prometheus.Registerer, producer *kafkarec.Producer) {
-	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcstream_ingest_produce_requests_total",
-			Help: "Produce requests ingest sent to Kafka, one per partition leader per batch."},
+	reg.MustRegister(producerCounters("hcstream_ingest", nil, producer,
+		"Produce requests ingest sent to Kafka, one per partition leader per batch.",
+		"Records ingest sent to Kafka in produce requests (pings and clock ticks), counting records sent again.")...)
+}
+
+// registerProjectorProducerMetrics counts the produce requests of the projector's
+// producers, by the topic they write: the registry's records and the flips leave as each
+// batch is folded, so a busy projector sends them often.
+func registerProjectorProducerMetrics(reg prometheus.Registerer, byTopic map[string]*kafkarec.Producer) {
+	for topic, producer := range byTopic {
+		reg.MustRegister(producerCounters("hcstream_projector", prometheus.Labels{"topic": topic}, producer,
+			"Produce requests the projector sent to Kafka, one per partition leader per batch, by topic (registry, flips).",
+			"Records the projector sent to Kafka in produce requests, by topic (registry, flips), counting records sent again.")...)
+	}
+}
+
+// producerCounters are a producer's <prefix>_produce_requests_total and
+// <prefix>_produce_records_total, read from it when scraped.
+func producerCounters(prefix string, labels prometheus.Labels, producer *kafkarec.Producer, requestsHelp, recordsHelp string) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: prefix + "_produce_requests_total", Help: requestsHelp, ConstLabels: labels},
 			func() float64 { requests, _ := producer.Sent(); return float64(requests) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcstream_ingest_produce_records_total",
-			Help: "Records ingest sent to Kafka in produce requests (pings and clock ticks), counting records sent again."},
-			func() float64 { _, records := producer.Sent(); return float64(records) }))
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: prefix + "_produce_records_total", Help: recordsHelp, ConstLabels: labels},
+			func() float64 { _, records := producer.Sent(); return float64(records) }),
+	}
 }

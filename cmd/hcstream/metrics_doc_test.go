@@ -60,6 +60,8 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	ingest.New(ingest.Config{}, logger, reg, nil, nil, time.Now)
 	registerProducerMetrics(reg, kafkarec.NewProducer([]string{"127.0.0.1:9"}, "events", 1))
 	registerRegistryMetrics(reg, ingest.NewRegistry([]string{"127.0.0.1:9"}, "registry", logger))
+	registerProjectorProducerMetrics(reg, map[string]*kafkarec.Producer{"registry": kafkarec.NewProducer([]string{"127.0.0.1:9"}, "registry", 0),
+		"flips": kafkarec.NewProducer([]string{"127.0.0.1:9"}, "flips", 0)})
 	query.New(query.Config{}, logger, reg, nil, nil, time.Now)
 	cfg := projector.Config{Brokers: []string{"127.0.0.1:9"}}
 	if _, err := projector.New(cfg, logger, reg, nil, nil, nil, nil); err != nil {
