@@ -38,14 +38,23 @@ func newPingConn(base string) (*pingConn, error) {
 	return &pingConn{addr: host, host: u.Host}, nil
 }
 
+// dial opens the connection, unless it is open.
+func (c *pingConn) dial() error {
+	if c.conn != nil {
+		return nil
+	}
+	conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	c.conn, c.r = conn, bufio.NewReaderSize(conn, 4096)
+	return nil
+}
+
 // do sends one request and returns the response status code.
 func (c *pingConn) do(method, path string, body []byte) (int, error) {
-	if c.conn == nil {
-		conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
-		if err != nil {
-			return 0, err
-		}
-		c.conn, c.r = conn, bufio.NewReaderSize(conn, 4096)
+	if err := c.dial(); err != nil {
+		return 0, err
 	}
 	c.buf = append(c.buf[:0], method...)
 	c.buf = append(c.buf, ' ')

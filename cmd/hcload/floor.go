@@ -115,7 +115,7 @@ func runFloor(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := drive(ctx, o, checks, kinds, o.duration)
+	res, err := measure(ctx, o, checks, kinds)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ type options struct {
 	apiReads    int
 	flipProbes  int
 	flipsTopic  string
+	burst       int
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&o.visibility, "visibility", 0, "probes per second of ping-to-API visibility during the run (0: none)")
 	flag.IntVar(&o.flipProbes, "flip-probes", 0, "flips of a check of its own spread over the run, each timed from its ping to its event on the flips topic (0: none)")
 	flag.StringVar(&o.flipsTopic, "flips-topic", envOr("HC_KAFKA_TOPIC_FLIPS", "hcstream.flips"), "flips topic, for -flip-probes")
+	flag.IntVar(&o.burst, "burst", 0, "instead of a steady rate, send this many pings at one instant, each on a new connection, as cron jobs at the top of the hour (0: steady)")
 	flag.IntVar(&o.apiReads, "api-reads", 0, "API reads per second during the run, alternating the project's check list and one check (0: none)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file, to see what it takes from the box")
 	floor := flag.Bool("floor", false, "measure the machine's floor instead: drive a stand-in server that answers every ping with 200 and does nothing else, and print the CPU it and hcload take (-url, -api-key and Kafka are not used)")
@@ -198,9 +200,13 @@ type result struct {
 	MaxMs        float64        `json:"max_ms"`
 	// Service* are measured from when a request was actually sent rather than when it
 	// was scheduled: the difference is time spent waiting in the load tool itself.
-	ServiceP50ms  float64 `json:"service_p50_ms"`
-	ServiceP99ms  float64 `json:"service_p99_ms"`
-	ServiceMaxMs  float64 `json:"service_max_ms"`
+	ServiceP50ms float64 `json:"service_p50_ms"`
+	ServiceP99ms float64 `json:"service_p99_ms"`
+	ServiceMaxMs float64 `json:"service_max_ms"`
+	// Connect* are a burst's connection set-up times, from the burst's instant.
+	ConnectP50ms  float64 `json:"connect_p50_ms,omitempty"`
+	ConnectP99ms  float64 `json:"connect_p99_ms,omitempty"`
+	ConnectMaxMs  float64 `json:"connect_max_ms,omitempty"`
 	KafkaEvents   int64   `json:"kafka_pings_during_run"`
 	KafkaVerified bool    `json:"kafka_count_equals_acknowledged"`
 	// Visible* measure from a probe ping's acknowledgement until the API shows it.
@@ -259,7 +265,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "hcload: measuring for %v at %d pings/s with %d connections\n", o.duration, o.rate, o.concurrency)
+	if o.burst > 0 {
+		fmt.Fprintf(os.Stderr, "hcload: measuring a burst of %d pings at one instant, each on a new connection\n", o.burst)
+	} else {
+		fmt.Fprintf(os.Stderr, "hcload: measuring for %v at %d pings/s with %d connections\n", o.duration, o.rate, o.concurrency)
+	}
 	var probes []time.Duration
 	var probeErr error
 	var probing sync.WaitGroup
@@ -285,7 +295,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if o.apiReads > 0 {
 		probing.Go(func() { reads, readErr = readAPI(ctx, client, o, checks, o.duration) })
 	}
-	res, err := drive(ctx, o, checks, kinds, o.duration)
+	res, err := measure(ctx, o, checks, kinds)
 	if err != nil {
 		return err
 	}
@@ -393,6 +403,41 @@ func createChecks(ctx context.Context, client *http.Client, o options) ([]string
 	return ids, ctx.Err()
 }
 
+// measure sends the measured pings: a burst, or a steady rate for o.duration.
+func measure(ctx context.Context, o options, checks []string, kinds []kind) (result, error) {
+	if o.burst > 0 {
+		return burst(ctx, o, checks, kinds, o.burst)
+	}
+	return drive(ctx, o, checks, kinds, o.duration)
+}
+
+// pingMaker picks each ping's URL by the mix, and its method and body.
+type pingMaker struct {
+	checks, unknownChecks []string
+	kinds                 []kind
+	body                  []byte
+}
+
+func newPingMaker(o options, checks []string, kinds []kind) pingMaker {
+	unknownChecks := make([]string, len(checks))
+	for i := range unknownChecks {
+		unknownChecks[i] = schemas.NewID().String()
+	}
+	return pingMaker{checks: checks, unknownChecks: unknownChecks, kinds: kinds, body: bytes.Repeat([]byte("x"), o.bodyBytes)}
+}
+
+func (m pingMaker) next(r *rand.Rand) (method, path string, body []byte) {
+	k := pick(m.kinds, r)
+	check := m.checks[r.IntN(len(m.checks))]
+	if k.name == unknownKind {
+		check = m.unknownChecks[r.IntN(len(m.unknownChecks))]
+	}
+	if len(m.body) > 0 {
+		return "POST", "/ping/" + check + k.suffix(r), m.body
+	}
+	return "GET", "/ping/" + check + k.suffix(r), nil
+}
+
 // drive sends pings for d and measures them.
 func drive(ctx context.Context, o options, checks []string, kinds []kind, d time.Duration) (result, error) {
 	res := result{Checks: len(checks), Concurrency: o.concurrency, TargetRate: o.rate, ByStatus: map[string]int{}}
@@ -416,11 +461,7 @@ func drive(ctx context.Context, o options, checks []string, kinds []kind, d time
 			}
 		}()
 	}
-	body := bytes.Repeat([]byte("x"), o.bodyBytes)
-	unknownChecks := make([]string, len(checks))
-	for i := range unknownChecks {
-		unknownChecks[i] = schemas.NewID().String()
-	}
+	pings := newPingMaker(o, checks, kinds)
 	var mu sync.Mutex
 	var latencies, services []time.Duration
 	var wg sync.WaitGroup
@@ -449,16 +490,7 @@ func drive(ctx context.Context, o options, checks []string, kinds []kind, d time
 				} else if scheduled = time.Now(); scheduled.After(deadline) {
 					break
 				}
-				k := pick(kinds, r)
-				check := checks[r.IntN(len(checks))]
-				if k.name == unknownKind {
-					check = unknownChecks[r.IntN(len(unknownChecks))]
-				}
-				path := "/ping/" + check + k.suffix(r)
-				method := "GET"
-				if len(body) > 0 {
-					method = "POST"
-				}
+				method, path, body := pings.next(r)
 				code := "error"
 				sent := time.Now()
 				if status, err := conn.do(method, path, body); err == nil {
@@ -498,6 +530,9 @@ func printLoad(stdout io.Writer, res result) {
 	fmt.Fprintf(stdout, "throughput %.0f acknowledged pings/s\n", res.Throughput)
 	fmt.Fprintf(stdout, "latency from schedule: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.P50ms, res.P95ms, res.P99ms, res.MaxMs)
 	fmt.Fprintf(stdout, "latency from send:     p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.ServiceP50ms, res.ServiceP99ms, res.ServiceMaxMs)
+	if res.ConnectMaxMs > 0 {
+		fmt.Fprintf(stdout, "connected after:       p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.ConnectP50ms, res.ConnectP99ms, res.ConnectMaxMs)
+	}
 }
 
 // probeVisibility pings its own checks at o.visibility per second, and after each
