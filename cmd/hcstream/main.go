@@ -222,7 +222,7 @@ const idleConnTimeout = 2 * time.Minute
 // its headers or body would keep a goroutine and its buffers for good, and so would an
 // idle keep-alive connection. A request must arrive within requestTimeout, and its
 // answer be written within as long again.
-func newServer(handler http.Handler, logger *slog.Logger, reg prometheus.Registerer, requestTimeout, idleTimeout time.Duration) *http.Server {
+func newServer(handler http.Handler, logger *slog.Logger, reg prometheus.Registerer, requestTimeout, idleTimeout time.Duration, connections *connectionCap) *http.Server {
 	open := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hcstream_http_open_connections", Help: "Client connections open, busy or idle.",
 	})
@@ -231,7 +231,8 @@ func newServer(handler http.Handler, logger *slog.Logger, reg prometheus.Registe
 	}
 	return &http.Server{
 		Handler: handler,
-		ConnState: func(_ net.Conn, state http.ConnState) {
+		ConnState: func(conn net.Conn, state http.ConnState) {
+			connections.connState(conn, state)
 			switch state {
 			case http.StateNew:
 				open.Inc()
@@ -418,10 +419,11 @@ func serve(ctx context.Context, cfg config, role string, logger *slog.Logger) er
 		})
 	}
 	handler = underSitePath(handler, sitePath(cfg.SiteRoot))
-	server := newServer(handler, logger, reg, cfg.RequestTimeout, idleConnTimeout)
+	connections := newConnectionCap(listener, maxConnections(cfg.MaxConnections, debug.SetMemoryLimit(-1)), reg)
+	server := newServer(handler, logger, reg, cfg.RequestTimeout, idleConnTimeout, connections)
 	g.Go(func() error {
 		logger.Info("listening", "listen", listener.Addr().String())
-		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
+		if err := server.Serve(connections); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil

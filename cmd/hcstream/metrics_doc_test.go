@@ -56,7 +56,7 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := describedNames{Registry: prometheus.NewRegistry(), names: map[string]bool{}}
 	reg.MustRegister(runtimeCollectors()...)
-	newServer(nil, logger, reg, time.Minute, time.Minute)
+	newServer(nil, logger, reg, time.Minute, time.Minute, newConnectionCap(nil, 1, reg))
 	ingest.New(ingest.Config{}, logger, reg, nil, nil, time.Now)
 	registerProducerMetrics(reg, kafkarec.NewProducer([]string{"127.0.0.1:9"}, "events", 1))
 	registerRegistryMetrics(reg, ingest.NewRegistry([]string{"127.0.0.1:9"}, "registry", logger))

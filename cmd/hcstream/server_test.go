@@ -34,8 +34,9 @@ func TestServerBoundsWhatAConnectionHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	server := newServer(handler, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, 300*time.Millisecond, 300*time.Millisecond)
-	go func() { _ = server.Serve(listener) }()
+	connections := newConnectionCap(listener, 0, reg)
+	server := newServer(handler, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, 300*time.Millisecond, 300*time.Millisecond, connections)
+	go func() { _ = server.Serve(connections) }()
 	t.Cleanup(func() { _ = server.Close() })
 
 	// The client gives up well after the server should have.
