@@ -177,3 +177,24 @@ func counted(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// What the cap adds to each request on a keep-alive connection: the server reports it
+// active, then idle again.
+func BenchmarkConnectionCapPerRequest(b *testing.B) {
+	connections := newConnectionCap(nil, 2048, nil)
+	// Without a listener there is nothing to accept; the bookkeeping is what is measured.
+	connections.slots = make(chan struct{}, 2048)
+	conns := make([]net.Conn, 256)
+	for i := range conns {
+		conns[i] = &cappedConn{}
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			conn := conns[i%len(conns)]
+			connections.connState(conn, http.StateActive)
+			connections.connState(conn, http.StateIdle)
+			i++
+		}
+	})
+}
