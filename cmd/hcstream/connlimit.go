@@ -78,7 +78,10 @@ func newConnectionCap(l net.Listener, limit int, reg prometheus.Registerer) *con
 	if reg != nil {
 		reg.MustRegister(c.waits, c.idleClosed, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcstream_http_max_connections",
 			Help: "Client connections the process serves at once at most (HC_HTTP_MAX_CONNECTIONS; 0: no cap)."},
-			func() float64 { return float64(limit) }))
+			func() float64 { return float64(limit) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcstream_http_connections_waiting",
+				Help: "Client connections taken from the kernel and waiting, unserved, for room under HC_HTTP_MAX_CONNECTIONS."},
+				func() float64 { return float64(c.waitingNow()) }))
 	}
 	return c
 }
@@ -185,6 +188,13 @@ func (c *connectionCap) takeSlot() bool {
 	case <-c.closed:
 		return false
 	}
+}
+
+// waitingNow counts the connections taken from the kernel and not yet served.
+func (c *connectionCap) waitingNow() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) + c.waiting
 }
 
 func (c *connectionCap) releaseSlot() {

@@ -125,6 +125,9 @@ func TestConnectionCapHoldsNewConnectionsBack(t *testing.T) {
 	if got := counted(t, connections.waits); got != 1 {
 		t.Errorf("%v waits counted, want 1", got)
 	}
+	if got := connections.waitingNow(); got != 1 {
+		t.Errorf("%d connections waiting, want the third", got)
+	}
 	close(release)
 	if code, err := third.answer(5 * time.Second); err != nil || code != http.StatusOK {
 		t.Fatalf("the waiting connection once the others went idle: %d, %v", code, err)
