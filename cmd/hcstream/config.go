@@ -174,7 +174,7 @@ func envVars() []envVar {
 		{"HC_QUERY_LIVE", "true", "a query role without the projector in its process folds the events topic itself and answers check reads from memory (the state of every check) instead of ClickHouse (true or false)", boolean(func(c *config) *bool { return &c.QueryLive })},
 		{"HC_SHUTDOWN_TIMEOUT", "15s", "bound on graceful shutdown", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 		{"HC_HTTP_REQUEST_TIMEOUT", "60s", "longest a client may take to send one request, headers and body, and again to read the answer; idle keep-alive connections close after 2 minutes", duration(func(c *config) *time.Duration { return &c.RequestTimeout })},
-		{"HC_HTTP_MAX_CONNECTIONS", "auto", "most client connections held open; past it new ones wait in the listen queue and idle keep-alive ones are closed to make room (auto: a quarter of the Go memory limit at 32 KiB a connection, at least 256, or 10000 without a limit; 0: no cap)", func(c *config, v string) error {
+		{"HC_HTTP_MAX_CONNECTIONS", "auto", "most client connections served at once; past it new ones are taken from the kernel but wait unserved, and idle keep-alive ones are closed to make room (auto: a quarter of the Go memory limit at 32 KiB a connection, at least 256, or 10000 without a limit; 0: no cap)", func(c *config, v string) error {
 			if v == "auto" {
 				c.MaxConnections = autoConnections
 				return nil

@@ -49,7 +49,6 @@ const pendingConnections = 32768
 // connection must wait and any that goes idle while one does.
 type connectionCap struct {
 	net.Listener
-	limit int
 	// slots holds a token for each served connection.
 	slots   chan struct{}
 	pending chan accepted
@@ -64,7 +63,7 @@ type connectionCap struct {
 }
 
 func newConnectionCap(l net.Listener, limit int, reg prometheus.Registerer) *connectionCap {
-	c := &connectionCap{Listener: l, limit: limit, closed: make(chan struct{}), idle: map[net.Conn]struct{}{},
+	c := &connectionCap{Listener: l, closed: make(chan struct{}), idle: map[net.Conn]struct{}{},
 		waits: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcstream_http_connection_cap_waits_total",
 			Help: "New client connections that waited, unserved, while HC_HTTP_MAX_CONNECTIONS were served."}),
 		idleClosed: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcstream_http_idle_connections_closed_total",
