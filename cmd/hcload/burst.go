@@ -37,15 +37,14 @@ func burst(ctx context.Context, o options, checks []string, kinds []kind, n int)
 			started.Done()
 			<-ready
 			codes[i] = "error"
-			if err := conn.dial(); err == nil {
-				connects[i] = time.Since(instant)
+			err = conn.dial()
+			connects[i] = time.Since(instant)
+			if err == nil {
 				sent := time.Now()
 				if status, err := conn.do(method, path, body); err == nil {
 					codes[i] = strconv.Itoa(status)
 				}
 				services[i] = time.Since(sent)
-			} else {
-				connects[i] = time.Since(instant)
 			}
 			latencies[i] = time.Since(instant)
 		})

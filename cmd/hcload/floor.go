@@ -15,8 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/hcstream/hcstream/schemas"
 )
 
 // The floor is what HTTP alone costs this machine at a rate: a stand-in server, in a
@@ -79,20 +77,24 @@ func runFloor(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	server := exec.CommandContext(ctx, self, "-serve-floor")
 	server.Stderr = os.Stderr
 	// A load tool killed outright must not leave the stand-in serving.
 	server.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := server.StdoutPipe()
 	if err != nil {
+		cancel()
 		return err
 	}
 	if err := server.Start(); err != nil {
+		cancel()
 		return err
 	}
-	defer func() { _ = server.Wait() }()
-	defer cancel()
+	// Cancelling kills the stand-in; Wait reaps it.
+	defer func() {
+		cancel()
+		_ = server.Wait()
+	}()
 	addr, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("the stand-in server did not start: %w", err)
@@ -102,10 +104,7 @@ func runFloor(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	checks := make([]string, max(o.checks, 1))
-	for i := range checks {
-		checks[i] = schemas.NewID().String()
-	}
+	checks := randomChecks(o.checks)
 	if o.warmup > 0 {
 		if _, err := drive(ctx, o, checks, kinds, o.warmup); err != nil {
 			return err

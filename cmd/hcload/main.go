@@ -419,11 +419,16 @@ type pingMaker struct {
 }
 
 func newPingMaker(o options, checks []string, kinds []kind) pingMaker {
-	unknownChecks := make([]string, len(checks))
-	for i := range unknownChecks {
-		unknownChecks[i] = schemas.NewID().String()
+	return pingMaker{checks: checks, unknownChecks: randomChecks(len(checks)), kinds: kinds, body: bytes.Repeat([]byte("x"), o.bodyBytes)}
+}
+
+// randomChecks returns n check UUIDs no check has.
+func randomChecks(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = schemas.NewID().String()
 	}
-	return pingMaker{checks: checks, unknownChecks: unknownChecks, kinds: kinds, body: bytes.Repeat([]byte("x"), o.bodyBytes)}
+	return ids
 }
 
 func (m pingMaker) next(r *rand.Rand) (method, path string, body []byte) {
