@@ -83,6 +83,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "hcload:", err)
+		os.Exit(2)
+	}
 	runMode := run
 	switch {
 	case *serveStandIn:
@@ -94,6 +98,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hcload:", err)
 		os.Exit(1)
 	}
+}
+
+// validate refuses numbers that would make a run measure nothing, or panic.
+func (o options) validate() error {
+	switch {
+	case o.checks < 1:
+		return fmt.Errorf("-checks must be at least 1, got %d", o.checks)
+	case o.concurrency < 1:
+		return fmt.Errorf("-concurrency must be at least 1, got %d", o.concurrency)
+	case o.rate < 0:
+		return fmt.Errorf("-rate must be 0 (as fast as possible) or more, got %d", o.rate)
+	case o.burst < 0:
+		return fmt.Errorf("-burst must be 0 (steady load) or more, got %d", o.burst)
+	case o.duration <= 0:
+		return fmt.Errorf("-duration must be positive, got %v", o.duration)
+	case o.warmup < 0:
+		return fmt.Errorf("-warmup must not be negative, got %v", o.warmup)
+	}
+	return nil
 }
 
 // profiled runs f, writing a CPU profile of the whole run to path unless it is "".

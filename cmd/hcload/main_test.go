@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A mix names known kinds, the unknown one included, with whole, non-negative weights.
@@ -43,5 +44,27 @@ func TestPickFollowsTheWeights(t *testing.T) {
 	}
 	if share := float64(counts["unknown"]) / n; share < 0.23 || share > 0.27 {
 		t.Errorf("unknown picked %.3f of the time, want about 0.25", share)
+	}
+}
+
+// Numbers that would measure nothing are refused, each naming its flag.
+func TestOptionsValidate(t *testing.T) {
+	good := options{checks: 1000, concurrency: 256, rate: 25000, duration: time.Minute, warmup: 5 * time.Second}
+	if err := good.validate(); err != nil {
+		t.Fatalf("make load's options: %v", err)
+	}
+	for flag, bad := range map[string]func(*options){
+		"-checks":      func(o *options) { o.checks = 0 },
+		"-concurrency": func(o *options) { o.concurrency = 0 },
+		"-rate":        func(o *options) { o.rate = -1 },
+		"-burst":       func(o *options) { o.burst = -5 },
+		"-duration":    func(o *options) { o.duration = 0 },
+		"-warmup":      func(o *options) { o.warmup = -time.Second },
+	} {
+		o := good
+		bad(&o)
+		if err := o.validate(); err == nil || !strings.Contains(err.Error(), flag) {
+			t.Errorf("%s out of range: %v, want an error naming it", flag, err)
+		}
 	}
 }
